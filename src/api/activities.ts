@@ -1,0 +1,167 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  type ActivityInput,
+  createActivity,
+  deleteActivity,
+  getActivity,
+  listActivityTree,
+  updateActivity,
+} from "../engine/activities";
+import { invalid } from "../errors";
+import { parseId } from "../ids";
+import { presentActivity } from "./present";
+import { idOr404, router } from "./router";
+import {
+  Activity,
+  ActivityAction,
+  ActivityOn,
+  Domain,
+  errorResponses,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+} from "./schemas";
+
+const fields = {
+  parent_id: z.string().nullable().openapi({ description: "null for a root activity", example: null }),
+  name: z.string().min(1).max(200).openapi({ example: "Welcome e-mail" }),
+  on: ActivityOn.nullable(),
+  condition: Domain.nullable(),
+  delay: z.string().max(64).nullable().openapi({ description: "ISO 8601 duration", example: "P2D" }),
+  action: ActivityAction.nullable(),
+  email_from: z.string().max(320).nullable(),
+  email_title: z.string().max(1000).nullable().openapi({ example: "Welcome, {{party.name}}" }),
+  email_template: z.string().max(200_000).nullable().openapi({
+    example:
+      '<p>Hello {{party.name}}</p><a href="https://shop.example/">Shop</a> <a href="unsubscribe">Unsubscribe</a>',
+  }),
+};
+
+const ActivityCreate = z.object(fields).partial().required({ name: true }).strict().openapi("ActivityInput");
+const ActivityPatch = z.object(fields).partial().strict().openapi("ActivityPatch");
+
+function parentId(text: string | null | undefined): number | null {
+  if (text == null) return null;
+  const id = parseId(text);
+  if (id === null) throw invalid(`parent_id: activity ${JSON.stringify(text)} does not exist`);
+  return id;
+}
+
+/** API fields (snake_case) to the engine's input; only the fields present are mapped. */
+function toInput(body: z.infer<typeof ActivityPatch>): Partial<ActivityInput> {
+  const out: Partial<ActivityInput> = {};
+  if (body.parent_id !== undefined) out.parentId = parentId(body.parent_id);
+  if (body.name !== undefined) out.name = body.name;
+  if (body.on !== undefined) out.on = body.on;
+  if (body.condition !== undefined) out.condition = body.condition;
+  if (body.delay !== undefined) out.delay = body.delay;
+  if (body.action !== undefined) out.action = body.action;
+  if (body.email_from !== undefined) out.emailFrom = body.email_from;
+  if (body.email_title !== undefined) out.emailTitle = body.email_title;
+  if (body.email_template !== undefined) out.emailTemplate = body.email_template;
+  return out;
+}
+
+export const activitiesApi = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/scenarios/{id}/activities",
+      tags: ["Activities"],
+      summary: "Create an activity (parent_id null for a root)",
+      request: { params: IdParam, body: jsonBody(ActivityCreate) },
+      responses: {
+        201: json(Activity, "Created"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const scenarioId = idOr404(c.req.valid("param").id, "scenario");
+      const input = {
+        parentId: null,
+        on: null,
+        condition: null,
+        delay: null,
+        action: null,
+        emailFrom: null,
+        emailTitle: null,
+        emailTemplate: null,
+        ...toInput(c.req.valid("json")),
+      } as ActivityInput;
+      return c.json(presentActivity(await createActivity(c.get("engine"), scenarioId, input)), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}/activities",
+      tags: ["Activities"],
+      summary: "The scenario's activity tree, depth-first (parents before their children), with stats",
+      request: { params: IdParam },
+      responses: {
+        200: json(listOf(Activity, "ActivityList"), "The tree"),
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const scenarioId = idOr404(c.req.valid("param").id, "scenario");
+      const items = await listActivityTree(c.get("engine"), scenarioId);
+      return c.json({ items: items.map(presentActivity), next_cursor: null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/activities/{id}",
+      tags: ["Activities"],
+      summary: "One activity with its stats",
+      request: { params: IdParam },
+      responses: { 200: json(Activity, "The activity"), 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "activity");
+      return c.json(presentActivity(await getActivity(c.get("engine"), id)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/activities/{id}",
+      tags: ["Activities"],
+      summary: "Change an activity (the same rules as on creation, and no cycles)",
+      request: { params: IdParam, body: jsonBody(ActivityPatch) },
+      responses: {
+        200: json(Activity, "Updated"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "activity");
+      return c.json(presentActivity(await updateActivity(c.get("engine"), id, toInput(c.req.valid("json")))), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/activities/{id}",
+      tags: ["Activities"],
+      summary: "Delete an activity and its whole subtree",
+      request: { params: IdParam },
+      responses: {
+        200: json(z.object({ deleted: z.array(z.string()) }).openapi("DeletedActivities"), "The ids deleted"),
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "activity");
+      const ids = await deleteActivity(c.get("engine"), id);
+      return c.json({ deleted: ids.map(String) }, 200);
+    },
+  );

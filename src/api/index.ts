@@ -1,0 +1,42 @@
+import { createEngine } from "../engine/context";
+import { activitiesApi } from "./activities";
+import { requireAdminToken } from "./auth";
+import { docsPage } from "./docs";
+import { jobsApi } from "./jobs";
+import { modelsApi } from "./models";
+import { recordsApi } from "./records";
+import { router } from "./router";
+import { runsApi } from "./runs";
+import { scenariosApi } from "./scenarios";
+
+const OPENAPI = {
+  openapi: "3.0.3",
+  info: {
+    title: "Marketing automation",
+    version: "0.1.0",
+    description: "Admin API of the marketing automation service. See README.md and docs/ for the semantics.",
+  },
+  security: [{ bearer: [] }],
+};
+
+/** The admin API under /api: the OpenAPI document and its page are public, everything else needs the token. */
+export function adminApi() {
+  const api = router();
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  api.doc("/openapi.json", OPENAPI);
+  api.get("/docs", (c) => {
+    const doc = api.getOpenAPIDocument(OPENAPI);
+    c.header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+    return c.html(docsPage(doc as unknown as Parameters<typeof docsPage>[0]));
+  });
+  api.use("*", async (c, next) => {
+    if (c.req.path === "/api/openapi.json" || c.req.path === "/api/docs") return next();
+    return requireAdminToken(c, next);
+  });
+  api.use("*", async (c, next) => {
+    c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
+    await next();
+  });
+  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi]) api.route("/", sub);
+  return api;
+}

@@ -1,0 +1,116 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { enroll } from "../engine/enroll";
+import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
+import { presentRecord } from "./present";
+import { router } from "./router";
+import { errorResponses, json, jsonBody, listOf, Page, RecordOut } from "./schemas";
+
+const ModelParam = z.object({ model: z.string().openapi({ param: { name: "model", in: "path" }, example: "party" }) });
+const RecordParams = ModelParam.extend({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "michael" }),
+});
+const Fields = z.record(z.string(), z.unknown()).openapi("RecordFields", {
+  example: { name: "Michael Scott", email: "michael@example.com", lang: "en" },
+});
+const Batch = z
+  .object({
+    records: z
+      .array(z.record(z.string(), z.unknown()))
+      .openapi({ description: `up to ${MAX_BATCH} records, each {id, …fields}` }),
+  })
+  .strict()
+  .openapi("RecordBatch");
+
+export const recordsApi = router()
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/records/{model}/{id}",
+      tags: ["Records"],
+      summary: "Create or replace one record; it is enrolled at once in the running scenarios it matches",
+      request: { params: RecordParams, body: jsonBody(Fields) },
+      responses: {
+        200: json(RecordOut, "Replaced"),
+        201: json(RecordOut, "Created"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const e = c.get("engine");
+      const { model, id } = c.req.valid("param");
+      const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), Date.now());
+      e.defer(enroll(e, { only: { model, ids: [id] } }));
+      return c.json(presentRecord(record), created ? 201 : 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/records/{model}/batch",
+      tags: ["Records"],
+      summary: `Upsert up to ${MAX_BATCH} records in one call, all or nothing`,
+      request: { params: ModelParam, body: jsonBody(Batch) },
+      responses: {
+        200: json(z.object({ upserted: z.number().int() }).openapi("BatchResult"), "Upserted"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const e = c.get("engine");
+      const { model } = c.req.valid("param");
+      const ids = await upsertRecords(e.db, model, c.req.valid("json").records, Date.now());
+      e.defer(enroll(e, { only: { model, ids } }));
+      return c.json({ upserted: ids.length }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/records/{model}",
+      tags: ["Records"],
+      summary: "List a model's records by id",
+      request: { params: ModelParam, query: Page },
+      responses: {
+        200: json(listOf(RecordOut, "RecordList"), "A page of records"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const { model } = c.req.valid("param");
+      const { limit, cursor } = c.req.valid("query");
+      const page = await listRecords(c.get("engine").db, model, { limit, cursor: cursor ?? null });
+      return c.json({ items: page.items.map(presentRecord), next_cursor: page.nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/records/{model}/{id}",
+      tags: ["Records"],
+      summary: "Read one record",
+      request: { params: RecordParams },
+      responses: { 200: json(RecordOut, "The record"), 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const { model, id } = c.req.valid("param");
+      return c.json(presentRecord(await getRecord(c.get("engine").db, model, id)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/records/{model}/{id}",
+      tags: ["Records"],
+      summary: "Delete one record (its waiting record activities are cancelled when due)",
+      request: { params: RecordParams },
+      responses: { 204: { description: "Deleted" }, 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const { model, id } = c.req.valid("param");
+      await deleteRecord(c.get("engine").db, model, id);
+      return c.body(null, 204);
+    },
+  );

@@ -1,0 +1,152 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { blockScenarioRecord, unblockScenarioRecord } from "../engine/blocking";
+import { recordEmailEvent } from "../engine/events";
+import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
+import { invalid } from "../errors";
+import { parseId } from "../ids";
+import { presentRecordActivity, presentScenarioRecord } from "./present";
+import { idOr404, numericCursor, router } from "./router";
+import {
+  errorResponses,
+  IdParam,
+  json,
+  listOf,
+  Page,
+  RecordActivity,
+  RecordActivityState,
+  ScenarioRecord,
+} from "./schemas";
+
+const BoolQuery = z
+  .enum(["true", "false"], { error: 'must be "true" or "false"' })
+  .optional()
+  .transform((v) => (v === undefined ? undefined : v === "true"));
+
+function optionalId(text: string | undefined, field: string): number | undefined {
+  if (text === undefined) return undefined;
+  const id = parseId(text);
+  if (id === null) throw invalid(`${field}: not an id`);
+  return id;
+}
+
+const block = (action: "block" | "unblock", summary: string) =>
+  createRoute({
+    method: "post",
+    path: `/scenario-records/{id}/${action}`,
+    tags: ["Runs"],
+    summary,
+    request: { params: IdParam },
+    responses: { 200: json(ScenarioRecord, "The scenario record"), 401: errorResponses[401], 404: errorResponses[404] },
+  });
+
+const event = (kind: "opened" | "clicked", summary: string) =>
+  createRoute({
+    method: "post",
+    path: `/record-activities/{id}/${kind}`,
+    tags: ["Runs"],
+    summary,
+    request: { params: IdParam },
+    responses: {
+      200: json(RecordActivity.extend({ changed: z.boolean() }).openapi("EventResult"), "The record activity"),
+      401: errorResponses[401],
+      404: errorResponses[404],
+      409: errorResponses[409],
+    },
+  });
+
+export const runsApi = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}/records",
+      tags: ["Runs"],
+      summary: "The scenario's records (those that entered it)",
+      request: { params: IdParam, query: Page.extend({ blocked: BoolQuery }) },
+      responses: {
+        200: json(listOf(ScenarioRecord, "ScenarioRecordList"), "A page of scenario records"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const scenarioId = idOr404(c.req.valid("param").id, "scenario");
+      const q = c.req.valid("query");
+      const page = await listScenarioRecords(c.get("engine"), scenarioId, {
+        limit: q.limit,
+        cursor: numericCursor(q.cursor),
+        blocked: q.blocked,
+      });
+      return c.json(
+        { items: page.items.map(presentScenarioRecord), next_cursor: page.nextCursor?.toString() ?? null },
+        200,
+      );
+    },
+  )
+  .openapi(
+    block("block", "Block a scenario record (and unsubscribe its party if the scenario is unsubscribable)"),
+    async (c) => {
+      const e = c.get("engine");
+      const id = idOr404(c.req.valid("param").id, "scenario record");
+      await blockScenarioRecord(e, id);
+      return c.json(presentScenarioRecord(await getScenarioRecord(e, id)), 200);
+    },
+  )
+  .openapi(block("unblock", "Unblock a scenario record: its waiting record activities resume"), async (c) => {
+    const e = c.get("engine");
+    const id = idOr404(c.req.valid("param").id, "scenario record");
+    await unblockScenarioRecord(e, id);
+    return c.json(presentScenarioRecord(await getScenarioRecord(e, id)), 200);
+  })
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}/record-activities",
+      tags: ["Runs"],
+      summary: "The scenario's record activities",
+      request: {
+        params: IdParam,
+        query: Page.extend({
+          state: RecordActivityState.optional(),
+          activity_id: z.string().optional(),
+          scenario_record_id: z.string().optional(),
+        }),
+      },
+      responses: {
+        200: json(listOf(RecordActivity, "RecordActivityList"), "A page of record activities"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const scenarioId = idOr404(c.req.valid("param").id, "scenario");
+      const q = c.req.valid("query");
+      const page = await listRecordActivities(c.get("engine"), scenarioId, {
+        limit: q.limit,
+        cursor: numericCursor(q.cursor),
+        state: q.state,
+        activityId: optionalId(q.activity_id, "activity_id"),
+        scenarioRecordId: optionalId(q.scenario_record_id, "scenario_record_id"),
+      });
+      return c.json(
+        { items: page.items.map(presentRecordActivity), next_cursor: page.nextCursor?.toString() ?? null },
+        200,
+      );
+    },
+  )
+  .openapi(event("opened", "Record that the e-mail was opened (once): email_opened children become due"), async (c) => {
+    const e = c.get("engine");
+    const id = idOr404(c.req.valid("param").id, "record activity");
+    const { changed } = await recordEmailEvent(e, id, "opened");
+    return c.json({ ...presentRecordActivity(await getRecordActivity(e, id)), changed }, 200);
+  })
+  .openapi(
+    event("clicked", "Record a click (once; it implies an open): email_clicked children become due"),
+    async (c) => {
+      const e = c.get("engine");
+      const id = idOr404(c.req.valid("param").id, "record activity");
+      const { changed } = await recordEmailEvent(e, id, "clicked");
+      return c.json({ ...presentRecordActivity(await getRecordActivity(e, id)), changed }, 200);
+    },
+  );

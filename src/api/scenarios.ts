@@ -1,0 +1,162 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { enroll } from "../engine/enroll";
+import {
+  createScenario,
+  deleteScenario,
+  getScenario,
+  listScenarios,
+  transitionScenario,
+  updateScenario,
+} from "../engine/scenarios";
+import { presentScenario } from "./present";
+import { idOr404, numericCursor, router } from "./router";
+import { Domain, errorResponses, IdParam, json, jsonBody, listOf, Page, Scenario, ScenarioState } from "./schemas";
+
+const ScenarioInput = z
+  .object({
+    name: z.string().min(1).max(200).openapi({ example: "Welcome" }),
+    model: z.string().openapi({ example: "party" }),
+    domain: Domain.default([]),
+    unsubscribable: z.boolean().default(false),
+  })
+  .strict()
+  .openapi("ScenarioInput");
+
+const ScenarioPatch = z
+  .object({
+    name: z.string().min(1).max(200),
+    model: z.string(),
+    domain: Domain,
+    unsubscribable: z.boolean(),
+  })
+  .partial()
+  .strict()
+  .openapi("ScenarioPatch");
+
+const transition = (action: "run" | "stop" | "draft", summary: string) =>
+  createRoute({
+    method: "post",
+    path: `/scenarios/{id}/${action}`,
+    tags: ["Scenarios"],
+    summary,
+    request: { params: IdParam },
+    responses: {
+      200: json(Scenario, "The scenario in its new state"),
+      401: errorResponses[401],
+      404: errorResponses[404],
+      409: errorResponses[409],
+    },
+  });
+
+export const scenariosApi = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/scenarios",
+      tags: ["Scenarios"],
+      summary: "Create a scenario (in draft)",
+      request: { body: jsonBody(ScenarioInput) },
+      responses: { 201: json(Scenario, "Created"), 400: errorResponses[400], 401: errorResponses[401] },
+    }),
+    async (c) => {
+      const scenario = await createScenario(c.get("engine"), c.req.valid("json"));
+      return c.json(presentScenario(scenario), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios",
+      tags: ["Scenarios"],
+      summary: "List scenarios with their counts",
+      request: { query: Page.extend({ state: ScenarioState.optional() }) },
+      responses: {
+        200: json(listOf(Scenario, "ScenarioList"), "A page of scenarios"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await listScenarios(c.get("engine"), {
+        limit: q.limit,
+        cursor: numericCursor(q.cursor),
+        state: q.state,
+      });
+      return c.json({ items: page.items.map(presentScenario), next_cursor: page.nextCursor?.toString() ?? null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}",
+      tags: ["Scenarios"],
+      summary: "One scenario with its counts (in draft, record_count previews the domain's matches)",
+      request: { params: IdParam },
+      responses: { 200: json(Scenario, "The scenario"), 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      return c.json(presentScenario(await getScenario(c.get("engine"), id)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/scenarios/{id}",
+      tags: ["Scenarios"],
+      summary: "Change a scenario's name, domain, unsubscribable flag (or model, in draft)",
+      request: { params: IdParam, body: jsonBody(ScenarioPatch) },
+      responses: {
+        200: json(Scenario, "Updated"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+        409: errorResponses[409],
+      },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      return c.json(presentScenario(await updateScenario(c.get("engine"), id, c.req.valid("json"))), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/scenarios/{id}",
+      tags: ["Scenarios"],
+      summary: "Delete a scenario that is not running, with its activities and records",
+      request: { params: IdParam },
+      responses: {
+        204: { description: "Deleted" },
+        401: errorResponses[401],
+        404: errorResponses[404],
+        409: errorResponses[409],
+      },
+    }),
+    async (c) => {
+      await deleteScenario(c.get("engine"), idOr404(c.req.valid("param").id, "scenario"));
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    transition("run", "Run a draft or stopped scenario: it enrolls records and executes activities"),
+    async (c) => {
+      const e = c.get("engine");
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      const scenario = await transitionScenario(e, id, "run");
+      e.defer(enroll(e, { scenarioId: id }));
+      return c.json(presentScenario(scenario), 200);
+    },
+  )
+  .openapi(
+    transition("stop", "Stop a running scenario: nothing is enrolled or executed until it runs again"),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      return c.json(presentScenario(await transitionScenario(c.get("engine"), id, "stop")), 200);
+    },
+  )
+  .openapi(transition("draft", "Put a stopped scenario back in draft"), async (c) => {
+    const id = idOr404(c.req.valid("param").id, "scenario");
+    return c.json(presentScenario(await transitionScenario(c.get("engine"), id, "draft")), 200);
+  });

@@ -1,0 +1,139 @@
+import { z } from "@hono/zod-openapi";
+
+/** Shared schemas of the admin API: they validate requests and describe the OpenAPI document. */
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "invalid_input" }),
+      message: z.string().openapi({ example: 'domain[1][1]: unknown operator "=="' }),
+    }),
+  })
+  .openapi("Error");
+
+export const Domain = z.array(z.unknown()).openapi("Domain", {
+  description:
+    'A Tryton-style filter: [] matches every record; [[field, operator, value], …] is an AND; ["OR", clause, …] an OR. ' +
+    'Operators: = != < <= > >= in "not in" like ilike "not like" "not ilike". A value may be {"now": "-P30D"}.',
+  example: [
+    ["state", "=", "confirmed"],
+    ["party.email", "!=", null],
+  ],
+});
+
+export const Timestamp = z.string().openapi({ format: "date-time", example: "2026-11-27T14:00:00.000Z" });
+export const Id = z.string().openapi({ example: "42" });
+
+export const Page = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "page size (1-500)", example: 50 }),
+  cursor: z.string().max(300).optional().openapi({ description: "next_cursor of the previous page" }),
+});
+
+export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
+  return z.object({ items: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
+}
+
+export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
+
+export const ScenarioState = z.enum(["draft", "running", "stopped"]);
+export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
+export const ActivityAction = z.enum(["send_email"]);
+export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
+
+export const Model = z
+  .object({ name: z.string(), party_field: z.string().nullable(), built_in: z.boolean() })
+  .openapi("Model");
+
+export const RecordOut = z
+  .object({
+    model: z.string(),
+    id: z.string(),
+    fields: z.record(z.string(), z.unknown()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Record");
+
+export const Scenario = z
+  .object({
+    id: Id,
+    name: z.string(),
+    model: z.string(),
+    domain: Domain,
+    unsubscribable: z.boolean(),
+    state: ScenarioState,
+    record_count: z.number().int(),
+    record_count_blocked: z.number().int(),
+    block_rate: z.number(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Scenario");
+
+export const Activity = z
+  .object({
+    id: Id,
+    scenario_id: Id,
+    parent_id: Id.nullable(),
+    name: z.string(),
+    on: ActivityOn.nullable(),
+    condition: Domain.nullable(),
+    delay: z.string().nullable().openapi({ example: "P2D" }),
+    action: ActivityAction.nullable(),
+    email_from: z.string().nullable(),
+    email_title: z.string().nullable(),
+    email_template: z.string().nullable(),
+    record_count: z.number().int(),
+    email_opened: z.number().int(),
+    email_clicked: z.number().int(),
+    email_open_rate: z.number(),
+    email_click_rate: z.number(),
+    email_click_through_rate: z.number(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Activity");
+
+export const ScenarioRecord = z
+  .object({
+    id: Id,
+    scenario_id: Id,
+    model: z.string(),
+    record_id: z.string(),
+    party_id: z.string().nullable(),
+    blocked: z.boolean(),
+    created_at: Timestamp,
+  })
+  .openapi("ScenarioRecord");
+
+export const RecordActivity = z
+  .object({
+    id: Id,
+    scenario_record_id: Id,
+    activity_id: Id,
+    state: RecordActivityState,
+    at: Timestamp.nullable(),
+    email_opened: z.boolean(),
+    email_clicked: z.boolean(),
+    reason: z.string().nullable(),
+    attempts: z.number().int(),
+  })
+  .openapi("RecordActivity");
+
+/** Standard error responses, added to every route's documentation. */
+export const errorResponses = {
+  400: { description: "Invalid input", content: { "application/json": { schema: ErrorBody } } },
+  401: { description: "No or wrong bearer token", content: { "application/json": { schema: ErrorBody } } },
+  404: { description: "Unknown id", content: { "application/json": { schema: ErrorBody } } },
+  409: { description: "Wrong state", content: { "application/json": { schema: ErrorBody } } },
+} as const;
+
+export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});

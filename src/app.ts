@@ -1,0 +1,27 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { adminApi } from "./api";
+import type { AppEnv } from "./api/router";
+import { errorBody, onError } from "./errors";
+import { trackingRoutes } from "./tracking";
+
+/** The Worker's HTTP surface: the admin API under /api and the public tracking routes. */
+export function buildApp() {
+  const app = new Hono<AppEnv>();
+  app.onError(onError);
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: 8 * 1024 * 1024,
+      onError: (c) => c.json(errorBody("payload_too_large", "request body larger than 8 MiB"), 413),
+    }),
+  );
+  app.route("/api", adminApi());
+  app.route("/", trackingRoutes());
+  app.notFound((c) =>
+    c.req.path.startsWith("/api/")
+      ? c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404)
+      : c.text("Not found", 404),
+  );
+  return app;
+}

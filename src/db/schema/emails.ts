@@ -1,0 +1,74 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export type EmailStatus = "sending" | "sent" | "retry" | "failed";
+
+/** The archive: one row per delivery attempt. Bodies live in R2 under `bodyKey`. */
+export const emails = sqliteTable(
+  "emails",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    recordActivityId: integer("record_activity_id").notNull(),
+    scenarioId: integer("scenario_id").notNull(),
+    activityId: integer("activity_id").notNull(),
+    scenarioRecordId: integer("scenario_record_id").notNull(),
+    to: text("to").notNull(),
+    from: text("from").notNull(),
+    subject: text("subject").notNull(),
+    messageId: text("message_id").notNull(),
+    headers: text("headers", { mode: "json" }).notNull().$type<Record<string, string>>(),
+    transport: text("transport").notNull(),
+    status: text("status").$type<EmailStatus>().notNull(),
+    error: text("error"),
+    bodyKey: text("body_key").notNull(),
+    attempt: integer("attempt").notNull(),
+    sentAt: integer("sent_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("emails_record_activity").on(t.recordActivityId),
+    index("emails_scenario").on(t.scenarioId, t.id),
+    index("emails_activity").on(t.activityId, t.id),
+  ],
+);
+
+export type LinkKind = "click" | "open" | "next";
+
+/**
+ * A tracking key written into an e-mail: a short link (`click`, with the URL stored at send time), the open pixel
+ * (`open`), or the page shown after unsubscribing (`next`). Keys carry 96 random bits.
+ */
+export const links = sqliteTable(
+  "links",
+  {
+    key: text("key").primaryKey(),
+    kind: text("kind").$type<LinkKind>().notNull(),
+    emailId: integer("email_id").notNull(),
+    recordActivityId: integer("record_activity_id").notNull(),
+    url: text("url"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("links_email").on(t.emailId)],
+);
+
+export type HitKind = "click" | "open" | "unsubscribe";
+
+/** A request on a tracking route, classified before it may fire an event. No IP address is kept. */
+export const hits = sqliteTable(
+  "hits",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    kind: text("kind").$type<HitKind>().notNull(),
+    linkKey: text("link_key"),
+    emailId: integer("email_id"),
+    recordActivityId: integer("record_activity_id"),
+    scenarioId: integer("scenario_id"),
+    activityId: integer("activity_id"),
+    human: integer("human", { mode: "boolean" }).notNull(),
+    /** Why a hit was classified as a machine (`scanner_user_agent`, `head_request`, …); null for a human. */
+    reason: text("reason"),
+    /** A coarse description of the client: browser family or scanner name, country, network name. */
+    client: text("client"),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("hits_record_activity").on(t.recordActivityId, t.at), index("hits_activity").on(t.activityId, t.at)],
+);

@@ -1,0 +1,66 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { activities, scenarios } from "./scenarios";
+
+export type RecordActivityState = "waiting" | "running" | "done" | "cancelled" | "failed";
+
+/** A record that entered a scenario. A record enters a scenario at most once, ever (the unique index). */
+export const scenarioRecords = sqliteTable(
+  "scenario_records",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    scenarioId: integer("scenario_id")
+      .notNull()
+      .references(() => scenarios.id, { onDelete: "cascade" }),
+    model: text("model").notNull(),
+    recordId: text("record_id").notNull(),
+    partyId: text("party_id"),
+    blocked: integer("blocked", { mode: "boolean" }).notNull().default(false),
+    /** Unguessable (128 random bits, hex): the key of this recipient's unsubscribe URL. */
+    token: text("token").notNull(),
+    /** Which enrollment pass created the row, so the same pass can create its root record activities set-based. */
+    enrollBatch: text("enroll_batch"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
+    index("scenario_records_token").on(t.token),
+    index("scenario_records_batch").on(t.enrollBatch),
+  ],
+);
+
+/** The state of one activity for one scenario record. */
+export const recordActivities = sqliteTable(
+  "record_activities",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    scenarioRecordId: integer("scenario_record_id")
+      .notNull()
+      .references(() => scenarioRecords.id, { onDelete: "cascade" }),
+    activityId: integer("activity_id")
+      .notNull()
+      .references(() => activities.id, { onDelete: "cascade" }),
+    scenarioId: integer("scenario_id").notNull(),
+    /** Which scheduler shard wakes for this row (scenario record id modulo the shard count). */
+    shard: integer("shard").notNull(),
+    state: text("state").$type<RecordActivityState>().notNull().default("waiting"),
+    /** Due time while waiting (null: waiting for an e-mail event), execution time once done. */
+    at: integer("at"),
+    /** When it was (last) due: kept after execution so the scheduler's lag can be measured. */
+    dueAt: integer("due_at"),
+    emailOpened: integer("email_opened", { mode: "boolean" }).notNull().default(false),
+    emailClicked: integer("email_clicked", { mode: "boolean" }).notNull().default(false),
+    reason: text("reason"),
+    attempts: integer("attempts").notNull().default(0),
+    /** While running: the claim's key and when the claim lapses (a Worker that died mid-way loses it then). */
+    claimKey: text("claim_key"),
+    claimedUntil: integer("claimed_until"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("record_activities_once").on(t.scenarioRecordId, t.activityId),
+    index("record_activities_due").on(t.shard, t.state, t.at),
+    index("record_activities_activity").on(t.activityId, t.state),
+    index("record_activities_scenario").on(t.scenarioId, t.id),
+  ],
+);

@@ -1,0 +1,54 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Domain } from "../../domain/types";
+
+export type ScenarioState = "draft" | "running" | "stopped";
+export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked";
+export type ActivityAction = "send_email";
+
+export const scenarios = sqliteTable("scenarios", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  model: text("model").notNull(),
+  domain: text("domain", { mode: "json" }).notNull().$type<Domain>(),
+  unsubscribable: integer("unsubscribable", { mode: "boolean" }).notNull().default(false),
+  state: text("state").$type<ScenarioState>().notNull().default("draft"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** A node of a scenario's tree. `parentId` null means a root activity. */
+export const activities = sqliteTable(
+  "activities",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    scenarioId: integer("scenario_id")
+      .notNull()
+      .references(() => scenarios.id, { onDelete: "cascade" }),
+    parentId: integer("parent_id"),
+    name: text("name").notNull(),
+    on: text("on").$type<ActivityOn>(),
+    condition: text("condition", { mode: "json" }).$type<Domain>(),
+    /** ISO 8601 duration as given (`P2D`); null means no delay. */
+    delay: text("delay"),
+    action: text("action").$type<ActivityAction>(),
+    emailFrom: text("email_from"),
+    emailTitle: text("email_title"),
+    emailTemplate: text("email_template"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("activities_scenario").on(t.scenarioId), index("activities_parent").on(t.parentId)],
+);
+
+/** A party that unsubscribed from an `unsubscribable` scenario: none of its records is enrolled in it again. */
+export const unsubscriptions = sqliteTable(
+  "unsubscriptions",
+  {
+    scenarioId: integer("scenario_id")
+      .notNull()
+      .references(() => scenarios.id, { onDelete: "cascade" }),
+    partyId: text("party_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("unsubscriptions_key").on(t.scenarioId, t.partyId)],
+);

@@ -1,0 +1,49 @@
+/** A domain as stored and exchanged: JSON in the style of Tryton domains (see docs/domain.md). */
+export type Domain = unknown[];
+
+export const OPERATORS = [
+  "=",
+  "!=",
+  "<",
+  "<=",
+  ">",
+  ">=",
+  "in",
+  "not in",
+  "like",
+  "ilike",
+  "not like",
+  "not ilike",
+] as const;
+export type Operator = (typeof OPERATORS)[number];
+
+export type Scalar = string | number | boolean | null;
+/** `{"now": "-P30D"}`: the current time shifted by an ISO 8601 duration, resolved when the domain runs. */
+export interface NowValue {
+  now: string;
+}
+export type ClauseValue = Scalar | NowValue | Scalar[];
+
+export type DomainNode =
+  | { kind: "and" | "or"; children: DomainNode[] }
+  | { kind: "clause"; field: string; operator: Operator; value: ClauseValue };
+
+/** A domain that does not parse: `path` is the JSON path of the offending part (`domain[1][1]`). */
+export class DomainError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+    this.name = "DomainError";
+  }
+}
+
+/** Bounds that keep hostile domains cheap to parse and within D1's 100 bound parameters a query. */
+export const DOMAIN_LIMITS = {
+  maxDepth: 16,
+  maxClauses: 40,
+  maxInList: 10_000,
+  maxStringLength: 1_000,
+  maxFieldLength: 128,
+} as const;

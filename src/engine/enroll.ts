@@ -1,0 +1,157 @@
+import { shiftBy } from "../domain/duration";
+import type { Domain } from "../domain/types";
+import { randomHex } from "../ids";
+import { SHARD_COUNT, shardSql } from "../scheduler/shards";
+import type { Engine } from "./context";
+import { recordFilter } from "./matching";
+
+/** Records examined per statement (a rowid range): bounds each statement's time however large the table. */
+export const ENROLL_CHUNK = 25_000;
+
+export interface EnrollResult {
+  scenarios: number;
+  enrolled: number;
+  record_activities: number;
+  failed: { scenario_id: string; error: string }[];
+}
+
+interface ScenarioToEnroll {
+  id: number;
+  model: string;
+  domain: string;
+}
+
+interface RootActivity {
+  id: number;
+  condition: string | null;
+  delay: string | null;
+}
+
+/**
+ * Enrollment: for each running scenario (or the one given), the records of its model that match its domain, are not
+ * yet in it and whose party has not unsubscribed from it become scenario records, each with a waiting record activity
+ * for every root activity whose condition it meets, due at now + delay. Set-based: a few statements per chunk of
+ * records, never a loop over records. Safe to run twice or concurrently: a record enters a scenario at most once.
+ * `recordIds` restricts the pass to some records of one model (enrollment right after they were written).
+ */
+export async function enroll(
+  e: Engine,
+  opts: { scenarioId?: number; only?: { model: string; ids: string[] } } = {},
+): Promise<EnrollResult> {
+  const result: EnrollResult = { scenarios: 0, enrolled: 0, record_activities: 0, failed: [] };
+  let sql = "SELECT id, model, domain FROM scenarios WHERE state = 'running'";
+  const params: (string | number)[] = [];
+  if (opts.scenarioId !== undefined) {
+    sql += " AND id = ?";
+    params.push(opts.scenarioId);
+  }
+  if (opts.only) {
+    sql += " AND model = ?";
+    params.push(opts.only.model);
+  }
+  const { results: running } = await e.d1
+    .prepare(`${sql} ORDER BY id`)
+    .bind(...params)
+    .all<ScenarioToEnroll>();
+  for (const scenario of running) {
+    result.scenarios++;
+    try {
+      const r = await enrollScenario(e, scenario, opts.only?.ids ?? null);
+      result.enrolled += r.enrolled;
+      result.record_activities += r.recordActivities;
+    } catch (err) {
+      // One failing scenario is logged and skipped; the others still run.
+      const error = err instanceof Error ? err.message : String(err);
+      console.error(`enrollment of scenario ${scenario.id} failed: ${error}`);
+      result.failed.push({ scenario_id: String(scenario.id), error });
+    }
+  }
+  return result;
+}
+
+async function enrollScenario(
+  e: Engine,
+  scenario: ScenarioToEnroll,
+  onlyIds: string[] | null,
+): Promise<{ enrolled: number; recordActivities: number }> {
+  const now = Date.now();
+  const filter = recordFilter(scenario.model, JSON.parse(scenario.domain) as Domain, now);
+  const { results: roots } = await e.d1
+    .prepare("SELECT id, condition, delay FROM activities WHERE scenario_id = ? AND parent_id IS NULL ORDER BY id")
+    .bind(scenario.id)
+    .all<RootActivity>();
+  const rootDue = roots.map((a) => ({ ...a, at: shiftBy(now, a.delay) }));
+  const rootStatements = rootDue.map((a) => rootActivityInsert(e.d1, scenario, a, now));
+
+  const ranges: [number, number][] = [];
+  if (onlyIds) {
+    ranges.push([0, Number.MAX_SAFE_INTEGER]);
+  } else {
+    const bounds = await e.d1
+      .prepare("SELECT min(rowid) AS lo, max(rowid) AS hi FROM records WHERE model = ?")
+      .bind(scenario.model)
+      .first<{ lo: number | null; hi: number | null }>();
+    if (bounds?.lo == null || bounds.hi == null) return { enrolled: 0, recordActivities: 0 };
+    for (let lo = bounds.lo; lo <= bounds.hi; lo += ENROLL_CHUNK) ranges.push([lo, lo + ENROLL_CHUNK - 1]);
+  }
+
+  let enrolled = 0;
+  let recordActivities = 0;
+  for (const [lo, hi] of ranges) {
+    const batch = randomHex(8);
+    const onlyClause = onlyIds ? "AND r.id IN (SELECT value FROM json_each(?))" : "";
+    const insertRecords = e.d1
+      .prepare(
+        `INSERT OR IGNORE INTO scenario_records
+           (scenario_id, model, record_id, party_id, blocked, token, enroll_batch, created_at)
+         SELECT ?, r.model, r.id, r.party_id, 0, lower(hex(randomblob(16))), ?, ?
+         FROM ${filter.from}
+         WHERE ${filter.where} AND r.rowid BETWEEN ? AND ? ${onlyClause}
+           AND NOT EXISTS (SELECT 1 FROM scenario_records sr
+                           WHERE sr.scenario_id = ? AND sr.model = r.model AND sr.record_id = r.id)
+           AND (r.party_id IS NULL OR NOT EXISTS (SELECT 1 FROM unsubscriptions u
+                                                  WHERE u.scenario_id = ? AND u.party_id = r.party_id))`,
+      )
+      .bind(
+        scenario.id,
+        batch,
+        now,
+        ...filter.params,
+        lo,
+        hi,
+        ...(onlyIds ? [JSON.stringify(onlyIds)] : []),
+        scenario.id,
+        scenario.id,
+      );
+    const results = await e.d1.batch([insertRecords, ...rootStatements.map((s) => s.bind(...s.params(batch)))]);
+    enrolled += results[0]?.meta.changes ?? 0;
+    for (const r of results.slice(1)) recordActivities += r.meta.changes ?? 0;
+  }
+  if (recordActivities > 0) {
+    const earliest = Math.min(...rootDue.map((a) => a.at));
+    await e.wake(Array.from({ length: SHARD_COUNT }, (_, shard) => ({ shard, at: earliest })));
+  }
+  return { enrolled, recordActivities };
+}
+
+/**
+ * The statement creating one root activity's record activities for the scenario records of an enrollment batch,
+ * filtered by the activity's condition (compiled to SQL, like the domain).
+ */
+function rootActivityInsert(d1: D1Database, scenario: ScenarioToEnroll, a: RootActivity & { at: number }, now: number) {
+  const condition =
+    a.condition === null ? null : recordFilter(scenario.model, JSON.parse(a.condition), now, "condition");
+  const join = condition ? `JOIN records r ON r.model = sr.model AND r.id = sr.record_id ${condition.partyJoin}` : "";
+  const where = condition ? `AND ${condition.where}` : "";
+  const stmt = d1.prepare(
+    `INSERT OR IGNORE INTO record_activities
+       (scenario_record_id, activity_id, scenario_id, shard, state, at, due_at, attempts, created_at, updated_at)
+     SELECT sr.id, ?, ?, ${shardSql("sr.id")}, 'waiting', ?, ?, 0, ?, ?
+     FROM scenario_records sr ${join}
+     WHERE sr.enroll_batch = ? ${where}`,
+  );
+  return {
+    bind: stmt.bind.bind(stmt),
+    params: (batch: string) => [a.id, scenario.id, a.at, a.at, now, now, batch, ...(condition?.params ?? [])],
+  };
+}

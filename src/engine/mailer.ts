@@ -1,0 +1,27 @@
+/**
+ * Where the engine meets e-mail: "send this activity's e-mail to this record" in, a result out.
+ * The engine knows nothing of templates, MIME or transports; the e-mail module knows nothing of record activity states.
+ */
+export interface EmailJob {
+  recordActivityId: number;
+  /** 1 for the first try; the e-mail archive keeps one row per attempt. */
+  attempt: number;
+  scenario: { id: number; name: string };
+  activity: { id: number; name: string; emailFrom: string | null; emailTitle: string; emailTemplate: string };
+  scenarioRecord: { id: number; token: string };
+  record: { model: string; id: string; fields: Record<string, unknown> };
+  /** The recipient; null when the record names no party or the party is gone. */
+  party: { id: string; fields: Record<string, unknown> } | null;
+}
+
+export type SendOutcome =
+  | { status: "sent"; emailId: number }
+  /** A fault that may pass (timeout, 429, 5xx): try again later, no sooner than `retryAfterMs` when given. */
+  | { status: "retry"; error: string; retryAfterMs: number | null; emailId: number | null }
+  /** A permanent fault (no address, template error, 4xx): the record activity fails with this reason. */
+  | { status: "failed"; error: string; emailId: number | null };
+
+export interface Mailer {
+  /** Sends every job (concurrently where the transport allows); one outcome per job, in order. Never throws per job. */
+  sendBatch(jobs: EmailJob[], now: number): Promise<SendOutcome[]>;
+}

@@ -1,0 +1,164 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { records } from "../db/schema";
+import { parseAddress } from "../env";
+import { invalid, notFound } from "../errors";
+import { type Model, requireModel } from "./models";
+
+export type RecordRow = typeof records.$inferSelect;
+export type Fields = Record<string, unknown>;
+
+export const MAX_BATCH = 1000;
+const MAX_ID = 256;
+const MAX_FIELDS_BYTES = 64 * 1024;
+/** Records a statement in a batch upsert: they travel as one JSON parameter, so the bound is on size, not count. */
+const RECORDS_PER_STATEMENT = 250;
+
+/** Checks one record's id and fields; `path` prefixes the field names in messages (`records[3].`). */
+export function checkRecord(model: Model, id: unknown, fields: unknown, path = ""): { id: string; fields: Fields } {
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID) {
+    throw invalid(`${path}id: must be a non-empty string of at most ${MAX_ID} characters`);
+  }
+  if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
+    throw invalid(`${path || "body"}: must be a JSON object of fields`);
+  }
+  const f = fields as Fields;
+  if (JSON.stringify(f).length > MAX_FIELDS_BYTES)
+    throw invalid(`${path || "body"}: fields exceed ${MAX_FIELDS_BYTES} bytes`);
+  if (model.name === "party") {
+    if (f.email != null) {
+      if (typeof f.email !== "string" || !parseAddress(f.email) || f.email.includes("<")) {
+        throw invalid(`${path}email: must be an e-mail address`);
+      }
+    }
+    if (f.name != null && typeof f.name !== "string") throw invalid(`${path}name: must be a string`);
+    if (f.lang != null && (typeof f.lang !== "string" || !/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$/.test(f.lang))) {
+      throw invalid(`${path}lang: must be a language code such as "en" or "fr_FR"`);
+    }
+    if (f.active != null && typeof f.active !== "boolean") throw invalid(`${path}active: must be true or false`);
+  } else if (model.partyField) {
+    const party = f[model.partyField];
+    if (party != null && typeof party !== "string" && typeof party !== "number") {
+      throw invalid(`${path}${model.partyField}: must be the party's id (a string)`);
+    }
+  }
+  return { id, fields: f };
+}
+
+function partyIdOf(model: Model, id: string, fields: Fields): string | null {
+  if (model.name === "party") return id;
+  const value = model.partyField ? fields[model.partyField] : null;
+  return value == null ? null : String(value);
+}
+
+/** Creates or replaces one record. */
+export async function putRecord(
+  db: Db,
+  modelName: string,
+  id: string,
+  body: unknown,
+  now: number,
+): Promise<{ record: RecordRow; created: boolean }> {
+  const model = await requireModel(db, modelName, "model");
+  const fields = body && typeof body === "object" && !Array.isArray(body) ? { ...(body as Fields) } : body;
+  if (fields && typeof fields === "object" && "id" in fields) {
+    if ((fields as Fields).id !== id) throw invalid("id: the body's id does not match the URL");
+    delete (fields as Fields).id;
+  }
+  const checked = checkRecord(model, id, fields);
+  const row = await db
+    .insert(records)
+    .values({
+      model: model.name,
+      id,
+      fields: checked.fields,
+      partyId: partyIdOf(model, id, checked.fields),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: [records.model, records.id],
+      set: {
+        fields: sql`excluded.fields`,
+        partyId: sql`excluded.party_id`,
+        updatedAt: sql`excluded.updated_at`,
+      },
+    })
+    .returning()
+    .get();
+  return { record: row, created: row.createdAt === now && row.updatedAt === now && row.createdAt === row.updatedAt };
+}
+
+/**
+ * Upserts up to 1,000 records in one call, all or nothing. Rows travel as JSON through one bound parameter a
+ * statement (D1 binds at most 100), and the statements run in one D1 batch, which is a transaction.
+ */
+export async function upsertRecords(db: Db, modelName: string, items: unknown, now: number): Promise<string[]> {
+  const model = await requireModel(db, modelName, "model");
+  if (!Array.isArray(items)) throw invalid("records: must be an array");
+  if (items.length === 0) throw invalid("records: must hold at least one record");
+  if (items.length > MAX_BATCH) throw invalid(`records: at most ${MAX_BATCH} records a call, got ${items.length}`);
+  const seen = new Set<string>();
+  const rows = items.map((item, i) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      throw invalid(`records[${i}]: must be an object with an id and fields`);
+    }
+    const { id, ...rest } = item as Fields;
+    const checked = checkRecord(model, id, rest, `records[${i}].`);
+    if (seen.has(checked.id)) throw invalid(`records[${i}].id: duplicate id "${checked.id}" in the batch`);
+    seen.add(checked.id);
+    return { id: checked.id, fields: checked.fields, party_id: partyIdOf(model, checked.id, checked.fields) };
+  });
+  const statements = [];
+  for (let i = 0; i < rows.length; i += RECORDS_PER_STATEMENT) {
+    const slice = JSON.stringify(rows.slice(i, i + RECORDS_PER_STATEMENT));
+    statements.push(
+      db.run(sql`INSERT INTO records (model, id, fields, party_id, created_at, updated_at)
+        SELECT ${model.name}, json_extract(value, '$.id'), json(json_extract(value, '$.fields')),
+               json_extract(value, '$.party_id'), ${now}, ${now}
+        FROM json_each(${slice}) WHERE true
+        ON CONFLICT (model, id) DO UPDATE SET
+          fields = excluded.fields, party_id = excluded.party_id, updated_at = excluded.updated_at`),
+    );
+  }
+  await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
+  return rows.map((r) => r.id);
+}
+
+export async function getRecord(db: Db, modelName: string, id: string): Promise<RecordRow> {
+  await requireModel(db, modelName, "model");
+  const row = await db
+    .select()
+    .from(records)
+    .where(and(eq(records.model, modelName), eq(records.id, id)))
+    .get();
+  if (!row) throw notFound(`${modelName} record`, JSON.stringify(id));
+  return row;
+}
+
+export async function listRecords(
+  db: Db,
+  modelName: string,
+  page: { limit: number; cursor: string | null },
+): Promise<{ items: RecordRow[]; nextCursor: string | null }> {
+  await requireModel(db, modelName, "model");
+  const items = await db
+    .select()
+    .from(records)
+    .where(and(eq(records.model, modelName), page.cursor === null ? undefined : gt(records.id, page.cursor)))
+    .orderBy(asc(records.id))
+    .limit(page.limit + 1)
+    .all();
+  const more = items.length > page.limit;
+  if (more) items.pop();
+  return { items, nextCursor: more ? (items[items.length - 1]?.id ?? null) : null };
+}
+
+export async function deleteRecord(db: Db, modelName: string, id: string): Promise<void> {
+  await requireModel(db, modelName, "model");
+  const deleted = await db
+    .delete(records)
+    .where(and(eq(records.model, modelName), eq(records.id, id)))
+    .returning({ id: records.id });
+  if (deleted.length === 0) throw notFound(`${modelName} record`, JSON.stringify(id));
+}

@@ -1,0 +1,181 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { inIds } from "../db/chunk";
+import { type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import { parseDomain } from "../domain/parse";
+import type { Domain } from "../domain/types";
+import { conflict, invalid, notFound } from "../errors";
+import { SHARD_COUNT } from "../scheduler/shards";
+import type { Engine } from "./context";
+import { countMatching } from "./matching";
+import { requireModel } from "./models";
+
+export type ScenarioRow = typeof scenarios.$inferSelect;
+export interface ScenarioCounts {
+  recordCount: number;
+  recordCountBlocked: number;
+  blockRate: number;
+}
+export type Scenario = ScenarioRow & ScenarioCounts;
+
+export interface ScenarioInput {
+  name: string;
+  model: string;
+  domain: Domain;
+  unsubscribable: boolean;
+}
+
+export const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 100) / 100);
+
+function checkName(name: string) {
+  if (name.trim().length === 0) throw invalid("name: must not be empty");
+}
+
+export async function createScenario(e: Engine, input: ScenarioInput): Promise<Scenario> {
+  checkName(input.name);
+  await requireModel(e.db, input.model, "model");
+  parseDomain(input.domain, "domain");
+  const now = Date.now();
+  const row = await e.db
+    .insert(scenarios)
+    .values({ ...input, state: "draft", createdAt: now, updatedAt: now })
+    .returning()
+    .get();
+  return withCounts(e, row);
+}
+
+export async function getScenarioRow(e: Engine, id: number): Promise<ScenarioRow> {
+  const row = await e.db.select().from(scenarios).where(eq(scenarios.id, id)).get();
+  if (!row) throw notFound("scenario", id);
+  return row;
+}
+
+export async function getScenario(e: Engine, id: number): Promise<Scenario> {
+  return withCounts(e, await getScenarioRow(e, id));
+}
+
+export async function listScenarios(
+  e: Engine,
+  page: { limit: number; cursor: number | null; state?: ScenarioState },
+): Promise<{ items: Scenario[]; nextCursor: number | null }> {
+  const rows = await e.db
+    .select()
+    .from(scenarios)
+    .where(
+      and(
+        page.cursor === null ? undefined : gt(scenarios.id, page.cursor),
+        page.state ? eq(scenarios.state, page.state) : undefined,
+      ),
+    )
+    .orderBy(asc(scenarios.id))
+    .limit(page.limit + 1)
+    .all();
+  const more = rows.length > page.limit;
+  if (more) rows.pop();
+  const items = await withCountsMany(e, rows);
+  return { items, nextCursor: more ? (rows[rows.length - 1]?.id ?? null) : null };
+}
+
+export async function updateScenario(e: Engine, id: number, patch: Partial<ScenarioInput>): Promise<Scenario> {
+  const current = await getScenarioRow(e, id);
+  if (patch.name !== undefined) checkName(patch.name);
+  if (patch.model !== undefined && patch.model !== current.model) {
+    if (current.state !== "draft")
+      throw conflict(`scenario ${id} is ${current.state}: its model can only change in draft`);
+    const enrolled = await e.db
+      .select({ id: scenarioRecords.id })
+      .from(scenarioRecords)
+      .where(eq(scenarioRecords.scenarioId, id))
+      .limit(1)
+      .get();
+    if (enrolled) throw conflict(`scenario ${id} already has records: its model cannot change`);
+    await requireModel(e.db, patch.model, "model");
+  }
+  if (patch.domain !== undefined) parseDomain(patch.domain, "domain");
+  const row = await e.db
+    .update(scenarios)
+    .set({ ...patch, updatedAt: Date.now() })
+    .where(eq(scenarios.id, id))
+    .returning()
+    .get();
+  if (!row) throw notFound("scenario", id);
+  return withCounts(e, row);
+}
+
+/** Deletes a scenario that is not running, with its activities and records (cascade). */
+export async function deleteScenario(e: Engine, id: number): Promise<void> {
+  const current = await getScenarioRow(e, id);
+  if (current.state === "running") throw conflict(`scenario ${id} is running: stop it before deleting it`);
+  await e.db.delete(scenarios).where(eq(scenarios.id, id));
+}
+
+const TRANSITIONS: Record<"run" | "stop" | "draft", { from: ScenarioState[]; to: ScenarioState }> = {
+  run: { from: ["draft", "stopped"], to: "running" },
+  stop: { from: ["running"], to: "stopped" },
+  draft: { from: ["stopped"], to: "draft" },
+};
+
+/**
+ * Moves a scenario through draft -> running -> stopped -> running | draft. The update is conditional on the state
+ * read, so two concurrent transitions cannot both succeed. Running again wakes the scheduler: waiting record
+ * activities whose time has passed run now.
+ */
+export async function transitionScenario(e: Engine, id: number, action: keyof typeof TRANSITIONS): Promise<Scenario> {
+  const current = await getScenarioRow(e, id);
+  const { from, to } = TRANSITIONS[action];
+  if (!from.includes(current.state)) {
+    throw conflict(
+      current.state === to
+        ? `scenario ${id} is already ${to}`
+        : `scenario ${id} is ${current.state}: "${action}" is only allowed from ${from.join(" or ")}`,
+    );
+  }
+  const row = await e.db
+    .update(scenarios)
+    .set({ state: to, updatedAt: Date.now() })
+    .where(and(eq(scenarios.id, id), eq(scenarios.state, current.state)))
+    .returning()
+    .get();
+  if (!row) throw conflict(`scenario ${id} changed state meanwhile; read it again`);
+  if (to === "running") {
+    const now = Date.now();
+    await e.wake(Array.from({ length: SHARD_COUNT }, (_, shard) => ({ shard, at: now })));
+  }
+  return withCounts(e, row);
+}
+
+async function withCounts(e: Engine, row: ScenarioRow): Promise<Scenario> {
+  return (await withCountsMany(e, [row]))[0] as Scenario;
+}
+
+/** Adds record counts: a preview of the domain's matches in draft, the scenario records otherwise. */
+async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[]> {
+  const enrolledIds = rows.filter((r) => r.state !== "draft").map((r) => r.id);
+  const counts = new Map<number, { n: number; blocked: number }>();
+  if (enrolledIds.length > 0) {
+    const stats = await e.db
+      .select({
+        scenarioId: scenarioRecords.scenarioId,
+        n: sql<number>`count(*)`,
+        blocked: sql<number>`coalesce(sum(${scenarioRecords.blocked}), 0)`,
+      })
+      .from(scenarioRecords)
+      .where(inIds(scenarioRecords.scenarioId, enrolledIds))
+      .groupBy(scenarioRecords.scenarioId)
+      .all();
+    for (const s of stats) counts.set(s.scenarioId, { n: s.n, blocked: s.blocked });
+  }
+  const now = Date.now();
+  return Promise.all(
+    rows.map(async (row) => {
+      if (row.state === "draft") {
+        const n = await countMatching(e.d1, row.model, row.domain, now).catch((err) => {
+          console.error(`scenario ${row.id}: domain preview failed`, err);
+          return 0;
+        });
+        return { ...row, recordCount: n, recordCountBlocked: 0, blockRate: 0 };
+      }
+      const c = counts.get(row.id) ?? { n: 0, blocked: 0 };
+      return { ...row, recordCount: c.n, recordCountBlocked: c.blocked, blockRate: rate(c.blocked, c.n) };
+    }),
+  );
+}

@@ -1,0 +1,116 @@
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { createMailer } from "../email/mailer";
+import { createEngine, type WakeTime } from "../engine/context";
+import { processDue } from "../engine/execute";
+import type { Bindings } from "../env";
+import { wakeShards } from "./client";
+
+const WakeInput = z.object({ shard: z.number().int().min(0).max(1023), at: z.number().finite() });
+
+/** How long one alarm keeps executing before it yields and re-arms itself. */
+const ALARM_BUDGET_MS = 15_000;
+
+/**
+ * One shard of the scheduler. D1 stays the single source of truth; this object only knows when to wake. It keeps
+ * wake-up times in its own SQLite table, holds one alarm at the earliest, and when the alarm fires it executes what
+ * is due in its shard, then re-arms from its table and from D1's next due time, so a wake-up it never heard of is
+ * found anyway. Overdue times (after a restart or a lost alarm) simply run at once.
+ */
+export class Scheduler extends DurableObject<Bindings> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS wakeups (at INTEGER PRIMARY KEY)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+  }
+
+  /** RPC: wake at `at` (epoch ms) for `shard`. Idempotent. */
+  async wake(input: unknown): Promise<void> {
+    const { shard, at } = WakeInput.parse(input);
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('shard', ?)", shard);
+    await this.remember(at);
+  }
+
+  /** RPC: the pending wake-up times (for inspection and tests). */
+  async pending(): Promise<number[]> {
+    return this.sql
+      .exec<{ at: number }>("SELECT at FROM wakeups ORDER BY at")
+      .toArray()
+      .map((r) => r.at);
+  }
+
+  override async alarm(): Promise<void> {
+    const shard = this.shard();
+    if (shard === null) return;
+    const started = Date.now();
+    this.sql.exec("DELETE FROM wakeups WHERE at <= ?", started);
+    const engine = createEngine(this.env, {
+      waitUntil: (p) => this.ctx.waitUntil(p),
+      wake: (times) => this.wakeFromEngine(shard, times),
+    });
+    const mailer = createMailer(this.env);
+    let more = true;
+    try {
+      while (more && Date.now() - started < ALARM_BUDGET_MS) {
+        more = (await processDue(engine, mailer, { shard })).more;
+      }
+    } catch (err) {
+      console.error(`scheduler shard ${shard}: execution failed, retrying shortly`, err);
+      await this.remember(Date.now() + 5_000);
+      return;
+    }
+    if (more) {
+      await this.remember(Date.now());
+      return;
+    }
+    const next = await nextDue(this.env.DB, shard, Date.now());
+    if (next !== null) await this.remember(next);
+    await this.arm();
+  }
+
+  private shard(): number | null {
+    const row = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'shard'").toArray()[0];
+    return row ? row.value : null;
+  }
+
+  private async remember(at: number) {
+    this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Math.floor(at));
+    await this.arm();
+  }
+
+  /** Holds one alarm, at the earliest remembered time. */
+  private async arm() {
+    const earliest = this.sql.exec<{ at: number | null }>("SELECT min(at) AS at FROM wakeups").one().at;
+    if (earliest === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || earliest < current) await this.ctx.storage.setAlarm(earliest);
+  }
+
+  /** Wake-ups the engine asks for while this shard runs: its own are remembered here, others go to their shard. */
+  private async wakeFromEngine(shard: number, times: WakeTime[]) {
+    const others: WakeTime[] = [];
+    for (const t of times) {
+      if (t.shard === shard) this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Math.floor(t.at));
+      else others.push(t);
+    }
+    if (others.length > 0) await wakeShards(this.env, others);
+  }
+}
+
+/** The next future due time in a shard, among record activities that could run (scenario running, not blocked). */
+async function nextDue(d1: D1Database, shard: number, now: number): Promise<number | null> {
+  const row = await d1
+    .prepare(
+      `SELECT ra.at FROM record_activities ra
+       JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
+       JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
+       WHERE ra.shard = ? AND ra.state = 'waiting' AND ra.at > ?
+       ORDER BY ra.at LIMIT 1`,
+    )
+    .bind(shard, now)
+    .first<{ at: number }>();
+  return row?.at ?? null;
+}
