@@ -43,6 +43,8 @@ function compileNode(
     const parts = node.children.map((child) => compileNode(child, target, now, bind, state));
     return parts.length === 1 ? (parts[0] as string) : `(${parts.join(node.kind === "and" ? " AND " : " OR ")})`;
   }
+  // Each clause reads its field once and binds its value once (two parameters at most), so the largest domain
+  // allowed stays within D1's 100 bound parameters. NULL-tolerant forms use coalesce instead of a second read.
   const column = fieldExpression(node.field, target, bind, state);
   const { operator, value } = node;
   switch (operator) {
@@ -60,19 +62,20 @@ function compileNode(
     case "not in": {
       const list = value as Scalar[];
       const hasNull = list.includes(null);
-      const values = JSON.stringify(list.filter((v) => v !== null));
-      const member = `${column} IN (SELECT value FROM json_each(${bind(values)}))`;
-      if (operator === "in") return hasNull ? `(${member} OR ${column} IS NULL)` : member;
-      return hasNull ? `(${column} IS NOT NULL AND NOT ${member})` : `(${column} IS NULL OR NOT ${member})`;
+      const values = bind(JSON.stringify(list.filter((v) => v !== null)));
+      const member = `${column} IN (SELECT value FROM json_each(${values}))`;
+      // With a NULL field, IN yields NULL: coalesce decides whether an empty field matches.
+      if (operator === "in") return hasNull ? `coalesce(${member}, 1)` : member;
+      return `coalesce(NOT ${member}, ${hasNull ? 0 : 1})`;
     }
     case "like":
       return `${column} GLOB ${bind(likeToGlob(value as string))}`;
     case "not like":
-      return `(${column} IS NULL OR NOT ${column} GLOB ${bind(likeToGlob(value as string))})`;
+      return `coalesce(NOT ${column} GLOB ${bind(likeToGlob(value as string))}, 1)`;
     case "ilike":
       return `${column} LIKE ${bind(value as string)} ESCAPE '\\'`;
     case "not ilike":
-      return `(${column} IS NULL OR NOT ${column} LIKE ${bind(value as string)} ESCAPE '\\')`;
+      return `coalesce(NOT ${column} LIKE ${bind(value as string)} ESCAPE '\\', 1)`;
   }
 }
 

@@ -109,19 +109,24 @@ export async function upsertRecords(db: Db, modelName: string, items: unknown, n
     seen.add(checked.id);
     return { id: checked.id, fields: checked.fields, party_id: partyIdOf(model, checked.id, checked.fields) };
   });
-  const statements = [];
+  const d1 = db.$client;
+  const statements: D1PreparedStatement[] = [];
   for (let i = 0; i < rows.length; i += RECORDS_PER_STATEMENT) {
     const slice = JSON.stringify(rows.slice(i, i + RECORDS_PER_STATEMENT));
     statements.push(
-      db.run(sql`INSERT INTO records (model, id, fields, party_id, created_at, updated_at)
-        SELECT ${model.name}, json_extract(value, '$.id'), json(json_extract(value, '$.fields')),
-               json_extract(value, '$.party_id'), ${now}, ${now}
-        FROM json_each(${slice}) WHERE true
-        ON CONFLICT (model, id) DO UPDATE SET
-          fields = excluded.fields, party_id = excluded.party_id, updated_at = excluded.updated_at`),
+      d1
+        .prepare(
+          `INSERT INTO records (model, id, fields, party_id, created_at, updated_at)
+           SELECT ?1, json_extract(value, '$.id'), json(json_extract(value, '$.fields')),
+                  json_extract(value, '$.party_id'), ?2, ?2
+           FROM json_each(?3) WHERE true
+           ON CONFLICT (model, id) DO UPDATE SET
+             fields = excluded.fields, party_id = excluded.party_id, updated_at = excluded.updated_at`,
+        )
+        .bind(model.name, now, slice),
     );
   }
-  await db.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
+  await d1.batch(statements);
   return rows.map((r) => r.id);
 }
 
