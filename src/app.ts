@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { adminApi } from "./api";
 import type { AppEnv } from "./api/router";
+import { benchRoutes } from "./bench/routes";
 import { errorBody, onError } from "./errors";
 import { trackingRoutes } from "./tracking";
 
@@ -17,6 +18,7 @@ export function buildApp() {
     }),
   );
   app.route("/api", adminApi());
+  app.route("/__bench", benchRoutes());
   app.route("/", trackingRoutes());
   app.notFound((c) =>
     c.req.path.startsWith("/api/")

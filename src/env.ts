@@ -104,6 +104,12 @@ export function getConfig(env: Bindings): Config {
       "configuration: MAILCHANNELS_DKIM_DOMAIN, MAILCHANNELS_DKIM_SELECTOR and MAILCHANNELS_DKIM_PRIVATE_KEY must be set together",
     );
   }
+  if (v.MAIL_TRANSPORT === "mailchannels" && v.MAILCHANNELS_API_KEY === null) {
+    throw new AppError(
+      "misconfigured",
+      'configuration: MAILCHANNELS_API_KEY is required when MAIL_TRANSPORT is "mailchannels"',
+    );
+  }
   const config: Config = {
     emailFrom: parseAddress(v.EMAIL_FROM) as Address,
     automationBase: url.origin,

@@ -2,6 +2,7 @@ import { createEngine } from "../engine/context";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
 import { docsPage } from "./docs";
+import { emailsApi } from "./emails";
 import { jobsApi } from "./jobs";
 import { modelsApi } from "./models";
 import { recordsApi } from "./records";
@@ -23,9 +24,15 @@ const OPENAPI = {
 export function adminApi() {
   const api = router();
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-  api.doc("/openapi.json", OPENAPI);
+  // The document is built once per isolate, on first use (building it walks every route's schemas).
+  let document: ReturnType<typeof api.getOpenAPIDocument> | undefined;
+  const openapi = () => {
+    document ??= api.getOpenAPIDocument(OPENAPI);
+    return document;
+  };
+  api.get("/openapi.json", (c) => c.json(openapi()));
   api.get("/docs", (c) => {
-    const doc = api.getOpenAPIDocument(OPENAPI);
+    const doc = openapi();
     c.header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
     return c.html(docsPage(doc as unknown as Parameters<typeof docsPage>[0]));
   });
@@ -37,6 +44,7 @@ export function adminApi() {
     c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
-  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi]) api.route("/", sub);
+  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi])
+    api.route("/", sub);
   return api;
 }

@@ -73,6 +73,7 @@ export const presentRecordActivity = (r: RecordActivityRow) => ({
   activity_id: String(r.activityId),
   state: r.state,
   at: iso(r.at),
+  due_at: iso(r.dueAt),
   email_opened: r.emailOpened,
   email_clicked: r.emailClicked,
   reason: r.reason,

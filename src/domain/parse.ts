@@ -42,7 +42,7 @@ function parseElement(input: unknown, path: string, depth: number, state: { clau
   if (!Array.isArray(input)) {
     throw new DomainError(
       path,
-      "expected a clause [field, operator, value] or a nested domain, got " + describe(input),
+      `expected a clause [field, operator, value] or a nested domain, got ${describe(input)}`,
     );
   }
   const isClause = typeof input[0] === "string" && input[0] !== "AND" && input[0] !== "OR";

@@ -11,8 +11,15 @@ export async function listModels(db: Db): Promise<Model[]> {
   return db.select().from(models).orderBy(models.name);
 }
 
+/** Models are never changed or removed once declared, so a model found once is remembered for the isolate's life. */
+const known = new Map<string, Model>();
+
 export async function getModel(db: Db, name: string): Promise<Model | undefined> {
-  return db.select().from(models).where(eq(models.name, name)).get();
+  const cached = known.get(name);
+  if (cached) return cached;
+  const model = await db.select().from(models).where(eq(models.name, name)).get();
+  if (model) known.set(name, model);
+  return model;
 }
 
 /** A model that must exist; `field` names the input that referred to it. */

@@ -8,7 +8,8 @@ function stub(env: Bindings, shard: number) {
 /** Asks one shard's scheduler to wake at `at` (epoch ms). Idempotent; a failure is logged and left to the sweep. */
 export async function wakeShard(env: Bindings, shard: number, at: number): Promise<void> {
   try {
-    await stub(env, shard).wake({ shard, at });
+    const result = await stub(env, shard).wake({ shard, at });
+    if (!result.ok) console.error(`scheduler shard ${shard}: ${result.error}`);
   } catch (err) {
     console.error(`scheduler shard ${shard}: wake failed, the sweep will catch up`, err);
   }

@@ -27,11 +27,14 @@ export class Scheduler extends DurableObject<Bindings> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
   }
 
-  /** RPC: wake at `at` (epoch ms) for `shard`. Idempotent. */
-  async wake(input: unknown): Promise<void> {
-    const { shard, at } = WakeInput.parse(input);
+  /** RPC: wake at `at` (epoch ms) for `shard`. Idempotent. A malformed payload is refused, not thrown. */
+  async wake(input: unknown): Promise<{ ok: true } | { ok: false; error: string }> {
+    const parsed = WakeInput.safeParse(input);
+    if (!parsed.success) return { ok: false, error: `invalid wake-up: ${parsed.error.issues[0]?.message}` };
+    const { shard, at } = parsed.data;
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('shard', ?)", shard);
     await this.remember(at);
+    return { ok: true };
   }
 
   /** RPC: the pending wake-up times (for inspection and tests). */

@@ -1,0 +1,124 @@
+// Shared helpers of the benchmarks: a local `wrangler dev` they start and stop, an API client, statistics.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+export const root = new URL("..", import.meta.url).pathname;
+export const TOKEN = "bench-admin-token";
+
+export function log(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** Starts wrangler dev on a fresh local database; returns { base, stop }. */
+export async function startServer({ port = 8799 } = {}) {
+  const persistTo = join(root, "bench", ".runs", String(Date.now()));
+  mkdirSync(persistTo, { recursive: true });
+  const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true" };
+  const wrangler = join(root, "node_modules", ".bin", "wrangler");
+  const migrate = spawnSync(
+    wrangler,
+    ["d1", "migrations", "apply", "marketing-automation", "--local", "--persist-to", persistTo],
+    {
+      cwd: root,
+      env,
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  if (migrate.status !== 0) throw new Error("migrations failed");
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    wrangler,
+    [
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persistTo,
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "warn",
+      "--var",
+      `ADMIN_TOKEN:${TOKEN}`,
+      "--var",
+      "BENCH_ROUTES:1",
+      "--var",
+      `AUTOMATION_BASE:${base}`,
+      "--var",
+      "MAIL_TRANSPORT:local",
+    ],
+    { cwd: root, env, stdio: ["ignore", "ignore", "inherit"], detached: false },
+  );
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error("wrangler dev exited");
+    try {
+      if ((await fetch(`${base}/api/openapi.json`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await sleep(200);
+  }
+  log(`wrangler dev up on ${base} (pid ${child.pid}), state in ${persistTo}`);
+  return {
+    base,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(persistTo, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function client(base) {
+  return async function api(method, path, body) {
+    const res = await fetch(`${base}/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
+/** Upserts `count` party records in batches of 1,000 with a few calls in flight. */
+export async function loadParties(api, { count, prefix, fields = () => ({}), concurrency = 3 }) {
+  const batches = Math.ceil(count / 1000);
+  let next = 0;
+  async function worker() {
+    while (next < batches) {
+      const b = next++;
+      const records = [];
+      for (let i = b * 1000; i < Math.min(count, (b + 1) * 1000); i++) {
+        records.push({ id: `${prefix}${i}`, name: `Party ${i}`, email: `${prefix}${i}@example.com`, ...fields(i) });
+      }
+      await api("POST", "/records/party/batch", { records });
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Polls `probe` until it returns a truthy value; returns the time it did (ms, performance.now()). */
+export async function until(probe, { every = 100, timeoutMs = 600_000 } = {}) {
+  const start = performance.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return performance.now();
+    if (performance.now() - start > timeoutMs) throw new Error("timed out waiting");
+    await sleep(every);
+  }
+}
+
+export function percentile(values, p) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+export const round = (n, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,17 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../api/router";
+
+/**
+ * Baselines for `npm run bench`, measured in the same process as the routes they are compared with. Mounted only when
+ * the BENCH_ROUTES variable is "1" (the benchmark's own `wrangler dev`); everywhere else these paths are 404.
+ */
+export function benchRoutes() {
+  const routes = new Hono<AppEnv>();
+  routes.use("*", async (c, next) => {
+    if (c.env.BENCH_ROUTES !== "1") return c.text("Not found", 404);
+    await next();
+  });
+  // The floor a click redirect is compared with: the same app, a fixed 302, no lookup, no recording.
+  routes.get("/redirect", (c) => c.redirect("https://example.com/landing", 302));
+  return routes;
+}

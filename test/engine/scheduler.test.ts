@@ -1,0 +1,94 @@
+import {
+  createExecutionContext,
+  createScheduledController,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CRON_ENROLL, CRON_SWEEP } from "../../src/crons";
+import { enroll } from "../../src/engine/enroll";
+import worker from "../../src/index";
+import { schedulerStub } from "../../src/scheduler/client";
+import { SHARD_COUNT, shardOf } from "../../src/scheduler/shards";
+import { ok } from "../helpers";
+import { buildScenario, recordActivityOf, testEngine } from "./fixtures";
+
+beforeAll(async () => {
+  await ok("PUT", "/records/party/michael", { name: "Michael Scott", email: "michael@example.com" });
+});
+
+async function runCron(cron: string) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime: Date.now() }), env as never, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** A running scenario with one action-less root activity, enrolled without waking any scheduler. */
+async function silentlyEnrolled(name: string, delay: string | null = null) {
+  const built = await buildScenario({ name, model: "party", domain: [["id", "=", "michael"]] }, [
+    { name: "Step", delay },
+    { name: "Next", parent: "Step" },
+  ]);
+  await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
+  await enroll(testEngine().engine, { scenarioId: Number(built.scenarioId) });
+  const ra = await recordActivityOf(built.scenarioId, built.activity.Step as string, "michael");
+  return { ...built, ra: ra as NonNullable<typeof ra>, shard: shardOf(Number(ra?.scenario_record_id)) };
+}
+
+describe("scheduler", () => {
+  it("an alarm executes its shard's due work; delivered twice, it executes it once", async () => {
+    const s = await silentlyEnrolled("Alarm twice");
+    const stub = schedulerStub(env as never, s.shard);
+    await stub.wake({ shard: s.shard, at: Date.now() });
+    expect(await stub.pending()).toHaveLength(1);
+    // Two deliveries of the same alarm, concurrently.
+    await Promise.all([
+      runInDurableObject(stub, (instance) => instance.alarm()),
+      runInDurableObject(stub, (instance) => instance.alarm()),
+    ]);
+    await runDurableObjectAlarm(stub);
+    const step = await recordActivityOf(s.scenarioId, s.activity.Step as string, "michael");
+    expect(step).toMatchObject({ state: "done", attempts: 1 });
+    expect(await recordActivityOf(s.scenarioId, s.activity.Next as string, "michael")).toMatchObject({
+      state: "done",
+      attempts: 1,
+    });
+  });
+
+  it("re-arms itself from D1 for the next due time it was never told about", async () => {
+    const s = await silentlyEnrolled("Re-arm", "PT1H");
+    const stub = schedulerStub(env as never, s.shard);
+    await stub.wake({ shard: s.shard, at: Date.now() });
+    await runDurableObjectAlarm(stub);
+    const pending = await stub.pending();
+    expect(pending.some((at: number) => Math.abs(at - Date.parse(s.ra.at as string)) < 1_000)).toBe(true);
+    const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+  });
+
+  it("rejects malformed wake-ups (RPC payloads are validated)", async () => {
+    const stub = schedulerStub(env as never, 0);
+    expect(await stub.wake({ shard: -1, at: "soon" })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("invalid wake-up"),
+    });
+  });
+
+  it("the minute sweep catches work whose wake-up was lost", async () => {
+    const s = await silentlyEnrolled("Lost alarm");
+    await runCron(CRON_SWEEP);
+    for (let shard = 0; shard < SHARD_COUNT; shard++) await runDurableObjectAlarm(schedulerStub(env as never, shard));
+    expect(await recordActivityOf(s.scenarioId, s.activity.Step as string, "michael")).toMatchObject({ state: "done" });
+  });
+
+  it("the five-minute cron enrolls running scenarios", async () => {
+    const built = await buildScenario({ name: "Cron enroll", model: "party", domain: [["id", "=", "michael"]] }, [
+      { name: "A" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
+    await runCron(CRON_ENROLL);
+    expect((await ok("GET", `/scenarios/${built.scenarioId}/records`)).items).toHaveLength(1);
+  });
+});
