@@ -1,8 +1,31 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../api/router";
+import { redirectClick } from "./click";
+import { messagesFor } from "./messages";
+import { errorPage, sendPage } from "./pages";
+import { servePixel } from "./pixel";
+import { askToUnsubscribe, unsubscribe } from "./unsubscribe";
 
-/** Public routes recipients hit: short links, the open pixel, unsubscribe pages. */
+/**
+ * Public routes recipients hit: short links, the open pixel, unsubscribe pages. `HEAD` is answered by the `GET`
+ * handlers (Hono strips the body) and is classified as a machine, so it never fires an event.
+ */
 export function trackingRoutes() {
   const routes = new Hono<AppEnv>();
+  routes.onError((err, c) => {
+    console.error(`tracking ${c.req.method} ${c.req.path}`, err);
+    return sendPage(c, errorPage(messagesFor(null)), 500);
+  });
+
+  routes.get("/l/:key", redirectClick);
+  routes.get("/o/:file", servePixel);
+
+  // An unsubscribe form or a one-click POST is a few bytes.
+  routes.use("/u/*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.text("Payload too large", 413) }));
+  routes.get("/u/:token", askToUnsubscribe);
+  routes.get("/u/:token/:nextKey", askToUnsubscribe);
+  routes.post("/u/:token", unsubscribe);
+  routes.post("/u/:token/:nextKey", unsubscribe);
   return routes;
 }
