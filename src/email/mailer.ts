@@ -1,11 +1,105 @@
-import type { Mailer } from "../engine/mailer";
-import type { Bindings } from "../env";
+import type { EmailJob, Mailer, SendOutcome } from "../engine/mailer";
+import { type Bindings, type Config, getConfig } from "../env";
+import { createTransport } from "../mail/registry";
+import { errorMessage, type SendResult, type Transport } from "../mail/transport";
+import { type Attempt, archiveAttempts, type Delivery, putBody, recordDeliveries } from "./archive";
+import { type ComposedEmail, composeEmail } from "./compose";
+import { ComposeError } from "./render";
 
-/** Placeholder until the e-mail module lands: every send is refused as a permanent failure. */
-export function createMailer(_env: Bindings): Mailer {
+type Delivered = Delivery & { retryAfterMs: number | null };
+
+/** Deliveries under way at once: Workers allow six open connections an invocation, the rest wait their turn. */
+export const DELIVERY_CONCURRENCY = 8;
+
+/**
+ * The e-mail module behind the engine's Mailer. For a batch: compose every e-mail (no I/O), archive every attempt and
+ * its links in one D1 batch, then for each e-mail put its body in R2 and deliver it (a few at a time), and record how
+ * each went in one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
+ * once for the batch (the engine retries it with that reason), never per e-mail.
+ */
+export function createMailer(env: Bindings): Mailer {
   return {
-    async sendBatch(jobs) {
-      return jobs.map(() => ({ status: "failed" as const, error: "e-mail sending is not available", emailId: null }));
+    async sendBatch(jobs, now) {
+      const config = getConfig(env);
+      const transport = createTransport(env, config);
+      const outcomes: SendOutcome[] = new Array(jobs.length);
+      const attempts: (Attempt & { index: number })[] = [];
+      const composed = await Promise.all(jobs.map((job) => composeOrFail(job, config, now)));
+      composed.forEach((email, index) => {
+        const job = jobs[index] as EmailJob;
+        if (typeof email === "string") outcomes[index] = { status: "failed", error: email, emailId: null };
+        else attempts.push({ job, email, index });
+      });
+      if (attempts.length === 0) return outcomes;
+
+      const ids = await archiveAttempts(env.DB, attempts, transport.name, now);
+      const deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email }, i) =>
+        deliver(env, transport, ids[i] as number, email),
+      );
+      try {
+        await recordDeliveries(env.DB, deliveries);
+      } catch (err) {
+        // What was delivered must not be delivered again: the outcomes still go back to the engine, which records them.
+        console.error("the e-mail archive could not record deliveries", err);
+      }
+      attempts.forEach(({ index }, i) => {
+        outcomes[index] = outcomeOf(deliveries[i] as Delivered);
+      });
+      return outcomes;
     },
   };
+}
+
+/** Archives the body in R2, then delivers. A body that cannot be archived is not sent: it could never be read back. */
+async function deliver(env: Bindings, transport: Transport, id: number, email: ComposedEmail): Promise<Delivered> {
+  try {
+    await putBody(env.EMAIL_BODIES, id, { html: email.html, text: email.text, raw: email.raw });
+  } catch (err) {
+    return delivery(id, { ok: false, retry: true, error: `the body could not be archived: ${errorMessage(err)}` });
+  }
+  let result: SendResult;
+  try {
+    result = await transport.send(email);
+  } catch (err) {
+    result = { ok: false, retry: true, error: errorMessage(err) };
+  }
+  return delivery(id, result);
+}
+
+function delivery(id: number, r: SendResult): Delivered {
+  if (r.ok) return { id, status: "sent", error: null, sentAt: Date.now(), retryAfterMs: null };
+  const retryAfterMs = r.retryAfterMs ?? null;
+  return { id, status: r.retry ? "retry" : "failed", error: r.error, sentAt: null, retryAfterMs };
+}
+
+/** The composed e-mail, or the reason it cannot be (a permanent failure). */
+async function composeOrFail(job: EmailJob, config: Config, now: number): Promise<ComposedEmail | string> {
+  try {
+    return await composeEmail(job, config, now);
+  } catch (err) {
+    if (err instanceof ComposeError) return err.message;
+    return `the e-mail cannot be composed: ${errorMessage(err)}`;
+  }
+}
+
+function outcomeOf(d: Delivered): SendOutcome {
+  if (d.status === "sent") return { status: "sent", emailId: d.id };
+  if (d.status === "retry") {
+    return { status: "retry", error: d.error ?? "", retryAfterMs: d.retryAfterMs, emailId: d.id };
+  }
+  return { status: "failed", error: d.error ?? "", emailId: d.id };
+}
+
+/** Runs `fn` over the items with at most `limit` at once; results in the items' order. */
+export async function mapConcurrent<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>) {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

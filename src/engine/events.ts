@@ -43,6 +43,8 @@ export async function recordEmailEvent(e: Engine, recordActivityId: number, even
   if (target.state !== "done" && target.state !== "running") {
     throw conflict(`record activity ${recordActivityId} is ${target.state}: it has not sent an e-mail`);
   }
+  // A repeated event changes nothing: answer without writing (tracking hits repeat a lot).
+  if (event === "clicked" ? target.email_clicked : target.email_opened) return { changed: false };
   const now = Date.now();
   const { results: children } = await e.d1
     .prepare(`SELECT id, "on", delay FROM activities WHERE parent_id = ?`)

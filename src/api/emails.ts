@@ -1,0 +1,187 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { type EmailRow, getEmail, getEmailRaw, listEmails } from "../email/emails";
+import { displayAddress } from "../email/headers";
+import { previewActivityEmail } from "../email/preview";
+import type { Address } from "../env";
+import { idString, iso, parseId } from "../ids";
+import { idOr404, numericCursor, router } from "./router";
+import { errorResponses, Id, IdParam, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
+
+const EmailStatus = z.enum(["sending", "sent", "retry", "failed"]);
+
+const EmailSummary = z
+  .object({
+    id: Id,
+    scenario_id: Id,
+    activity_id: Id,
+    record_activity_id: Id,
+    to: z.string().openapi({ example: '"Michael Scott" <michael@example.com>' }),
+    from: z.string().openapi({ example: "Marketing <marketing@example.com>" }),
+    subject: z.string(),
+    message_id: z.string().openapi({ example: "<3f9c…@example.com>" }),
+    transport: z.string().openapi({ example: "cloudflare" }),
+    status: EmailStatus,
+    error: z.string().nullable(),
+    attempt: z.number().int(),
+    sent_at: Timestamp.nullable(),
+    created_at: Timestamp,
+  })
+  .openapi("Email");
+
+const EmailDetail = EmailSummary.extend({
+  html: z.string().nullable().openapi({ description: "the HTML body as sent; null if the body is not in the archive" }),
+  text: z.string().nullable().openapi({ description: "the plain-text alternative as sent" }),
+  headers: z.record(z.string(), z.string()).openapi({ description: "header name → value, decoded" }),
+}).openapi("EmailDetail");
+
+const idFilter = (name: string) =>
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, { error: `${name}: must be an id` })
+    .optional()
+    .openapi({ param: { name, in: "query" }, example: "1" });
+
+const EmailQuery = Page.extend({
+  scenario_id: idFilter("scenario_id"),
+  activity_id: idFilter("activity_id"),
+  record_activity_id: idFilter("record_activity_id"),
+  status: EmailStatus.optional(),
+});
+
+const PreviewInput = z
+  .object({
+    record_model: z.string().min(1).openapi({ example: "party" }),
+    record_id: z.string().min(1).openapi({ example: "michael" }),
+  })
+  .strict()
+  .openapi("PreviewInput");
+
+const PreviewOut = z
+  .object({
+    subject: z.string(),
+    from: z.string(),
+    to: z.string().nullable().openapi({ description: "null when the party has no e-mail address" }),
+    reply_to: z.string().nullable(),
+    html: z.string(),
+    text: z.string(),
+  })
+  .openapi("EmailPreview");
+
+const presentEmail = (m: EmailRow) => ({
+  id: String(m.id),
+  scenario_id: String(m.scenarioId),
+  activity_id: String(m.activityId),
+  record_activity_id: String(m.recordActivityId),
+  to: m.to,
+  from: m.from,
+  subject: m.subject,
+  message_id: m.messageId,
+  transport: m.transport,
+  status: m.status,
+  error: m.error,
+  attempt: m.attempt,
+  sent_at: iso(m.sentAt),
+  created_at: iso(m.createdAt) as string,
+});
+
+const optionalId = (text: string | undefined) => (text === undefined ? undefined : (parseId(text) ?? undefined));
+const address = (a: Address | null) => (a === null ? null : displayAddress(a));
+
+export const emailsApi = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/emails",
+      tags: ["E-mails"],
+      summary: "The e-mail archive, newest first: one row per delivery attempt",
+      request: { query: EmailQuery },
+      responses: {
+        200: json(listOf(EmailSummary, "EmailList"), "A page of e-mails"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await listEmails(c.get("engine"), {
+        scenarioId: optionalId(q.scenario_id),
+        activityId: optionalId(q.activity_id),
+        recordActivityId: optionalId(q.record_activity_id),
+        status: q.status,
+        limit: q.limit,
+        cursor: numericCursor(q.cursor),
+      });
+      return c.json({ items: page.items.map(presentEmail), next_cursor: idString(page.nextCursor) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/emails/{id}",
+      tags: ["E-mails"],
+      summary: "One archived e-mail with its HTML, text and headers",
+      request: { params: IdParam },
+      responses: { 200: json(EmailDetail, "The e-mail"), 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "e-mail");
+      const { email, body } = await getEmail(c.get("engine"), id);
+      return c.json(
+        { ...presentEmail(email), html: body?.html ?? null, text: body?.text ?? null, headers: email.headers },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/emails/{id}/raw",
+      tags: ["E-mails"],
+      summary: "The raw message (RFC 5322) as handed to the transport",
+      request: { params: IdParam },
+      responses: {
+        200: { description: "The message", content: { "message/rfc822": { schema: z.string() } } },
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "e-mail");
+      const raw = await getEmailRaw(c.get("engine"), id);
+      return c.body(raw, 200, { "content-type": "message/rfc822" });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/activities/{id}/preview",
+      tags: ["E-mails"],
+      summary: "Render the activity's e-mail for one record, without sending (links keep their original URL)",
+      request: { params: IdParam, body: jsonBody(PreviewInput) },
+      responses: {
+        200: json(PreviewOut, "The rendered e-mail"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "activity");
+      const body = c.req.valid("json");
+      const p = await previewActivityEmail(c.get("engine"), id, {
+        recordModel: body.record_model,
+        recordId: body.record_id,
+      });
+      return c.json(
+        {
+          subject: p.subject,
+          from: displayAddress(p.from),
+          to: address(p.to),
+          reply_to: address(p.replyTo),
+          html: p.html,
+          text: p.text,
+        },
+        200,
+      );
+    },
+  );

@@ -1,0 +1,81 @@
+import type { EmailJob } from "../engine/mailer";
+import type { Address, Config } from "../env";
+import { randomHex } from "../ids";
+import type { OutgoingEmail } from "../mail/transport";
+import { displayAddress, rfc5322Date } from "./headers";
+import { buildMime } from "./mime";
+import { ComposeError, renderBody, renderSubject, templateView } from "./render";
+import { rewriteHtml, type TrackingLink } from "./rewrite";
+import { domainOf, recipientOf, sendersOf } from "./sender";
+import { htmlToText } from "./text";
+
+export interface ComposedEmail extends OutgoingEmail {
+  /** The message's headers as archived, decoded: name → value. */
+  headers: Record<string, string>;
+  /** Keys written into the body, to store in `links`. */
+  links: TrackingLink[];
+}
+
+/**
+ * Builds one e-mail without any I/O: render, rewrite links, plain text, MIME. Throws a ComposeError (a permanent
+ * failure) when the party has no usable address or a template cannot be rendered.
+ */
+export async function composeEmail(job: EmailJob, config: Config, now: number): Promise<ComposedEmail> {
+  const to = recipientOf(job.party);
+  if ("problem" in to) throw new ComposeError(to.problem);
+  const view = templateView(job);
+  const subject = renderSubject(job.activity.emailTitle, view);
+  const rendered = renderBody(job.activity.emailTemplate, view);
+  const token = job.scenarioRecord.token;
+  const { html, links } = await rewriteHtml(rendered, { automationBase: config.automationBase, token });
+  const text = htmlToText(html);
+  const { from, replyTo } = sendersOf(job.activity.emailFrom, config.emailFrom);
+  const messageId = `<${randomHex(16)}@${domainOf(from.address)}>`;
+  const listHeaders = {
+    "List-Unsubscribe": `<${config.automationBase}/u/${token}>`,
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+  };
+  let raw: string;
+  try {
+    raw = buildMime({ from, to, replyTo, subject, html, text, messageId, date: now, headers: listHeaders });
+  } catch (err) {
+    throw new ComposeError(`the e-mail cannot be built: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const headers: Record<string, string> = {
+    From: displayAddress(from),
+    To: displayAddress(to),
+    ...(replyTo ? { "Reply-To": displayAddress(replyTo) } : {}),
+    Subject: subject,
+    Date: rfc5322Date(now),
+    "Message-ID": messageId,
+    "MIME-Version": "1.0",
+    ...listHeaders,
+  };
+  return { from, to, replyTo, subject, html, text, raw, messageId, listHeaders, headers, links };
+}
+
+export interface EmailPreview {
+  subject: string;
+  from: Address;
+  to: Address | null;
+  replyTo: Address | null;
+  html: string;
+  text: string;
+}
+
+/**
+ * Renders an activity's e-mail for one record without sending it: no keys, no archive. Links keep their original URL,
+ * unsubscribe links point at `/u/preview`, and there is no open pixel. A party without an address gives `to: null`.
+ */
+export async function previewEmail(
+  source: Pick<EmailJob, "record" | "party" | "scenario" | "activity">,
+  config: Config,
+): Promise<EmailPreview> {
+  const view = templateView(source);
+  const subject = renderSubject(source.activity.emailTitle, view);
+  const rendered = renderBody(source.activity.emailTemplate, view);
+  const { html } = await rewriteHtml(rendered, { automationBase: config.automationBase, token: null });
+  const to = recipientOf(source.party);
+  const { from, replyTo } = sendersOf(source.activity.emailFrom, config.emailFrom);
+  return { subject, from, to: "problem" in to ? null : to, replyTo, html, text: htmlToText(html) };
+}

@@ -1,0 +1,61 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import { type EmailStatus, emails } from "../db/schema/emails";
+import type { Engine } from "../engine/context";
+import { notFound } from "../errors";
+import type { BodyObject } from "./archive";
+
+/** The read side of the e-mail archive: rows from D1, bodies from R2. */
+
+export type EmailRow = typeof emails.$inferSelect;
+
+export interface EmailFilter {
+  scenarioId?: number;
+  activityId?: number;
+  recordActivityId?: number;
+  status?: EmailStatus;
+  limit: number;
+  /** The id of the last e-mail of the previous page. */
+  cursor: number | null;
+}
+
+/** Archived e-mails, newest first. */
+export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: EmailRow[]; nextCursor: number | null }> {
+  const rows = await e.db
+    .select()
+    .from(emails)
+    .where(
+      and(
+        f.scenarioId === undefined ? undefined : eq(emails.scenarioId, f.scenarioId),
+        f.activityId === undefined ? undefined : eq(emails.activityId, f.activityId),
+        f.recordActivityId === undefined ? undefined : eq(emails.recordActivityId, f.recordActivityId),
+        f.status === undefined ? undefined : eq(emails.status, f.status),
+        f.cursor === null ? undefined : lt(emails.id, f.cursor),
+      ),
+    )
+    .orderBy(desc(emails.id))
+    .limit(f.limit + 1)
+    .all();
+  const more = rows.length > f.limit;
+  if (more) rows.pop();
+  return { items: rows, nextCursor: more ? (rows[rows.length - 1]?.id ?? null) : null };
+}
+
+export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {
+  const row = await e.db.select().from(emails).where(eq(emails.id, id)).get();
+  if (!row) throw notFound("e-mail", id);
+  return row;
+}
+
+/** One e-mail with its body; `body` is null when R2 has none (not archived yet, or deleted). */
+export async function getEmail(e: Engine, id: number): Promise<{ email: EmailRow; body: BodyObject | null }> {
+  const email = await getEmailRow(e, id);
+  const object = await e.env.EMAIL_BODIES.get(email.bodyKey);
+  return { email, body: object ? await object.json<BodyObject>() : null };
+}
+
+/** The raw RFC 5322 message, as handed to the transport. */
+export async function getEmailRaw(e: Engine, id: number): Promise<string> {
+  const { body } = await getEmail(e, id);
+  if (!body) throw notFound("body of e-mail", id);
+  return body.raw;
+}

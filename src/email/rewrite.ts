@@ -1,0 +1,115 @@
+import { decodeHTMLAttribute, escapeAttribute } from "entities";
+import type { LinkKind } from "../db/schema/emails";
+import { randomKey } from "../ids";
+
+/** A key written into an e-mail, stored in `links` once the e-mail has its archive row. */
+export interface TrackingLink {
+  key: string;
+  kind: LinkKind;
+  url: string | null;
+}
+
+export interface RewriteOptions {
+  /** Base URL of tracking links, without a trailing slash. */
+  automationBase: string;
+  /** The recipient's unsubscribe token; null for a preview, which tracks nothing and makes no key. */
+  token: string | null;
+}
+
+export interface RewrittenHtml {
+  html: string;
+  links: TrackingLink[];
+}
+
+/** Where a preview's unsubscribe links point: there is no recipient, so no token. */
+export const PREVIEW_UNSUBSCRIBE_PATH = "/u/preview";
+
+const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
+
+/**
+ * Rewrites the rendered HTML for tracking, with the runtime's streaming HTMLRewriter:
+ * - `<a href>` with an http(s) URL → `${base}/l/${key}`, a `click` link to the original URL. Every link gets its own
+ *   key, even two links to the same URL, so the archive tells which one was clicked;
+ * - `href="unsubscribe"` → `${base}/u/${token}`, and `href="unsubscribe|https://next.example/"` →
+ *   `${base}/u/${token}/${key}`, a `next` link to the page shown afterwards (http(s) only). Not a click;
+ * - any other href (`mailto:`, `tel:`, `#top`, relative) is left alone;
+ * - the open pixel, a `open` link, goes just before `</body>`, or at the end when there is no `</body>`.
+ *
+ * Attribute values are read as written (`&amp;`, `&#x2F;`: Mustache escapes `/` and `=`), so they are decoded
+ * before being read as URLs, and what is written back is escaped again.
+ */
+export async function rewriteHtml(html: string, o: RewriteOptions): Promise<RewrittenHtml> {
+  const links: TrackingLink[] = [];
+  const track = o.token !== null;
+  const newKey = (kind: LinkKind, url: string | null) => {
+    const key = randomKey(12);
+    links.push({ key, kind, url });
+    return key;
+  };
+  let pixelPlaced = !track;
+  const pixel = () => {
+    pixelPlaced = true;
+    return openPixel(o.automationBase, newKey("open", null));
+  };
+
+  const rewriter = new HTMLRewriter()
+    .on("a[href]", {
+      element(a) {
+        const href = decodeHTMLAttribute(a.getAttribute("href") ?? "").trim();
+        const target = linkTarget(href, o, newKey);
+        if (target !== null) a.setAttribute("href", escapeAttribute(target));
+      },
+    })
+    .on("body", {
+      element(body) {
+        if (pixelPlaced) return;
+        body.onEndTag((end) => {
+          if (!pixelPlaced) end.before(pixel(), { html: true });
+        });
+      },
+    })
+    .onDocument({
+      end(end) {
+        if (!pixelPlaced) end.append(pixel(), { html: true });
+      },
+    });
+  const out = await rewriter.transform(new Response(html)).text();
+  return { html: out, links };
+}
+
+/** The new href of a link, or null to leave it alone. */
+function linkTarget(
+  href: string,
+  o: RewriteOptions,
+  newKey: (kind: LinkKind, url: string | null) => string,
+): string | null {
+  const unsubscribe = UNSUBSCRIBE.exec(href);
+  if (unsubscribe) {
+    if (o.token === null) return `${o.automationBase}${PREVIEW_UNSUBSCRIBE_PATH}`;
+    const next = httpUrl(unsubscribe[1]?.trim() ?? "");
+    const base = `${o.automationBase}/u/${o.token}`;
+    return next === null ? base : `${base}/${newKey("next", next)}`;
+  }
+  const url = httpUrl(href);
+  if (url === null || o.token === null) return null;
+  return `${o.automationBase}/l/${newKey("click", url)}`;
+}
+
+/** The normalised URL when `text` is an absolute http(s) URL, else null. */
+export function httpUrl(text: string): string | null {
+  if (!/^https?:/i.test(text)) return null;
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A 1x1 transparent GIF; `text.ts` recognises it by its size to keep it out of the plain text. */
+function openPixel(base: string, key: string): string {
+  return (
+    `<img src="${base}/o/${key}.gif" width="1" height="1" alt="" border="0" ` +
+    `style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">`
+  );
+}

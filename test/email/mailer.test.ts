@@ -1,0 +1,193 @@
+import PostalMime from "postal-mime";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { bodyKey } from "../../src/email/archive";
+import { createMailer } from "../../src/email/mailer";
+import type { Bindings } from "../../src/env";
+import { AppError } from "../../src/errors";
+import { BASE, bindings, job } from "./fixtures";
+
+interface EmailRecord {
+  id: number;
+  record_activity_id: number;
+  scenario_id: number;
+  activity_id: number;
+  scenario_record_id: number;
+  to: string;
+  from: string;
+  subject: string;
+  message_id: string;
+  headers: string;
+  transport: string;
+  status: string;
+  error: string | null;
+  body_key: string;
+  attempt: number;
+  sent_at: number | null;
+}
+
+const emailRow = (id: number) => bindings.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first<EmailRecord>();
+const linkRows = (emailId: number) =>
+  bindings.DB.prepare("SELECT * FROM links WHERE email_id = ? ORDER BY kind, key")
+    .bind(emailId)
+    .all<{ key: string; kind: string; email_id: number; record_activity_id: number; url: string | null }>()
+    .then((r) => r.results);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("sendBatch with the local transport", () => {
+  it("archives, stores links and bodies, and returns one outcome per job in order", async () => {
+    const now = Date.now();
+    const ok = job({ attempt: 2 });
+    const noParty = job({ party: null });
+    const badTemplate = job({ template: "{{#broken}}" });
+    const outcomes = await createMailer(bindings).sendBatch([ok, noParty, badTemplate], now);
+
+    expect(outcomes[0]).toEqual({ status: "sent", emailId: expect.any(Number) });
+    expect(outcomes[1]).toEqual({ status: "failed", error: "the party has no e-mail address", emailId: null });
+    expect(outcomes[2]).toMatchObject({ status: "failed", emailId: null, error: expect.stringContaining("Unclosed") });
+
+    const id = (outcomes[0] as { emailId: number }).emailId;
+    const row = await emailRow(id);
+    expect(row).toMatchObject({
+      record_activity_id: ok.recordActivityId,
+      scenario_id: 7,
+      activity_id: 70,
+      scenario_record_id: ok.scenarioRecord.id,
+      to: '"Michael Scott" <michael@example.com>',
+      from: '"Marketing" <marketing@example.com>',
+      subject: "Hello Michael Scott",
+      transport: "local",
+      status: "sent",
+      error: null,
+      body_key: bodyKey(id),
+      attempt: 2,
+    });
+    expect(row?.body_key).toBe(`emails/${id}.json`);
+    expect(row?.sent_at).toBeGreaterThanOrEqual(now);
+    const headers = JSON.parse(row?.headers ?? "{}");
+    expect(headers["Message-ID"]).toBe(row?.message_id);
+    expect(headers["List-Unsubscribe"]).toBe(`<${BASE}/u/${ok.scenarioRecord.token}>`);
+
+    const links = await linkRows(id);
+    expect(links.map((l) => [l.kind, l.url])).toEqual([
+      ["click", `https://shop.example/cart/${ok.record.id}`],
+      ["open", null],
+    ]);
+    for (const l of links) expect(l.record_activity_id).toBe(ok.recordActivityId);
+
+    const object = await bindings.EMAIL_BODIES.get(`emails/${id}.json`);
+    const body = await object?.json<{ html: string; text: string; raw: string }>();
+    const click = links.find((l) => l.kind === "click")?.key;
+    const open = links.find((l) => l.kind === "open")?.key;
+    expect(body?.html).toContain(`href="${BASE}/l/${click}"`);
+    expect(body?.html).toContain(`src="${BASE}/o/${open}.gif"`);
+    expect(body?.text).toContain(`${BASE}/l/${click}`);
+    const parsed = await PostalMime.parse(body?.raw ?? "");
+    expect(parsed.messageId).toBe(row?.message_id);
+
+    const none = await bindings.DB.prepare("SELECT count(*) AS n FROM emails WHERE record_activity_id IN (?, ?)")
+      .bind(noParty.recordActivityId, badTemplate.recordActivityId)
+      .first<{ n: number }>();
+    expect(none?.n).toBe(0);
+  });
+
+  it("keeps one archive row per attempt, each with its own links", async () => {
+    const first = job();
+    const again = { ...first, attempt: 2 };
+    const [a] = await createMailer(bindings).sendBatch([first], Date.now());
+    const [b] = await createMailer(bindings).sendBatch([again], Date.now());
+    const ids = [a, b].map((o) => (o as { emailId: number }).emailId);
+    expect(ids[0]).not.toBe(ids[1]);
+    for (const id of ids) expect(await linkRows(id)).toHaveLength(2);
+    expect((await emailRow(ids[1] as number))?.attempt).toBe(2);
+  });
+
+  it("sends a large batch with a handful of D1 statements", async () => {
+    const jobs = Array.from({ length: 150 }, () => job());
+    const spy = vi.spyOn(bindings.DB, "batch");
+    const prepare = vi.spyOn(bindings.DB, "prepare");
+    const started = Date.now();
+    const outcomes = await createMailer(bindings).sendBatch(jobs, Date.now());
+    const elapsed = Date.now() - started;
+    expect(outcomes.every((o) => o.status === "sent")).toBe(true);
+    expect(new Set(outcomes.map((o) => (o as { emailId: number }).emailId)).size).toBe(150);
+    expect(spy).toHaveBeenCalledTimes(2); // archive, then deliveries
+    expect(prepare.mock.calls.length).toBeLessThanOrEqual(6);
+    const counts = await bindings.DB.prepare(
+      `SELECT count(*) AS n, sum(status = 'sent') AS sent FROM emails
+       WHERE record_activity_id IN (SELECT value FROM json_each(?))`,
+    )
+      .bind(JSON.stringify(jobs.map((j) => j.recordActivityId)))
+      .first<{ n: number; sent: number }>();
+    expect(counts).toEqual({ n: 150, sent: 150 });
+    console.log(`150 e-mails through the local transport in ${elapsed} ms`);
+  });
+});
+
+describe("sendBatch failures", () => {
+  const mailchannels = { ...bindings, MAIL_TRANSPORT: "mailchannels", MAILCHANNELS_API_KEY: "k" } as Bindings;
+
+  it("archives a transport fault that may pass as retry, and a permanent one as failed", async () => {
+    let call = 0;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
+      call++;
+      if (call === 1) return new Response("busy", { status: 429, headers: { "retry-after": "60" } });
+      if (call === 2) return new Response("Service Unavailable", { status: 503 });
+      return new Response(JSON.stringify({ errors: ["bad recipient"] }), { status: 400 });
+    });
+    const jobs = [job(), job(), job()];
+    // One at a time, so the answers come in the jobs' order.
+    const outcomes: Awaited<ReturnType<ReturnType<typeof createMailer>["sendBatch"]>> = [];
+    for (const j of jobs) outcomes.push(...(await createMailer(mailchannels).sendBatch([j], Date.now())));
+    expect(outcomes[0]).toEqual({
+      status: "retry",
+      error: "MailChannels 429: busy",
+      retryAfterMs: 60_000,
+      emailId: expect.any(Number),
+    });
+    expect(outcomes[1]).toMatchObject({
+      status: "retry",
+      retryAfterMs: null,
+      error: "MailChannels 503: Service Unavailable",
+    });
+    expect(outcomes[2]).toMatchObject({ status: "failed", error: "MailChannels 400: bad recipient" });
+    const rows = await Promise.all(outcomes.map((o) => emailRow((o as { emailId: number }).emailId)));
+    expect(rows.map((r) => [r?.status, r?.transport, r?.sent_at])).toEqual([
+      ["retry", "mailchannels", null],
+      ["retry", "mailchannels", null],
+      ["failed", "mailchannels", null],
+    ]);
+    expect(rows[2]?.error).toBe("MailChannels 400: bad recipient");
+  });
+
+  it("does not deliver an e-mail whose body could not be archived", async () => {
+    const fetch = vi.spyOn(globalThis, "fetch");
+    const broken = {
+      ...mailchannels,
+      EMAIL_BODIES: {
+        put: async () => {
+          throw new Error("R2 is down");
+        },
+      },
+    } as unknown as Bindings;
+    const [outcome] = await createMailer(broken).sendBatch([job()], Date.now());
+    expect(outcome).toMatchObject({ status: "retry", error: "the body could not be archived: R2 is down" });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it("throws once for the batch when the transport is misconfigured", async () => {
+    const noKey = { ...bindings, MAIL_TRANSPORT: "mailchannels" } as Bindings;
+    const err = await createMailer(noKey)
+      .sendBatch([job()], Date.now())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("misconfigured");
+    expect((err as AppError).message).toBe(
+      'configuration: MAILCHANNELS_API_KEY is required when MAIL_TRANSPORT is "mailchannels"',
+    );
+    const noBinding = { ...bindings, MAIL_TRANSPORT: "cloudflare", SEND_EMAIL: undefined } as unknown as Bindings;
+    await expect(createMailer(noBinding).sendBatch([job()], Date.now())).rejects.toThrow(/SEND_EMAIL binding/);
+  });
+});
