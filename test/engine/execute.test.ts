@@ -241,18 +241,22 @@ describe("execution", () => {
   });
 
   it("a stopped scenario executes nothing and resumes when it runs again", async () => {
-    const { scenarioId, activity } = await running("Kill switch", ["michael"], [{ name: "Mail", ...sendEmail }]);
+    const { scenarioId, activity } = await running("Kill switch", ["michael"], [{ name: "Step" }]);
     await ok("POST", `/scenarios/${scenarioId}/stop`);
     const mailer = new ScriptedMailer();
     expect((await processAll(mailer)).counts.claimed).toBe(0);
-    expect(await recordActivityOf(scenarioId, activity.Mail as string, "michael")).toMatchObject({ state: "waiting" });
+    expect(await recordActivityOf(scenarioId, activity.Step as string, "michael")).toMatchObject({ state: "waiting" });
+    // Running again wakes the scheduler, whose alarm may execute it before this pass does: either way, once.
     await ok("POST", `/scenarios/${scenarioId}/run`);
-    expect((await processAll(mailer)).counts.done).toBe(1);
-    expect(mailer.jobs).toHaveLength(1);
+    await processAll(mailer);
+    expect(await recordActivityOf(scenarioId, activity.Step as string, "michael")).toMatchObject({
+      state: "done",
+      attempts: 1,
+    });
   });
 
   it("a blocked record is skipped and resumes when unblocked", async () => {
-    const { scenarioId, activity } = await running("Blocked", ["michael"], [{ name: "Mail", ...sendEmail }]);
+    const { scenarioId, activity } = await running("Blocked", ["michael"], [{ name: "Step" }]);
     const sr = (await ok("GET", `/scenarios/${scenarioId}/records`)).items[0];
     expect((await ok("POST", `/scenario-records/${sr.id}/block`)).blocked).toBe(true);
     expect((await ok("POST", `/scenario-records/${sr.id}/block`)).blocked).toBe(true);
@@ -261,8 +265,11 @@ describe("execution", () => {
     expect((await ok("GET", `/scenarios/${scenarioId}`)).record_count_blocked).toBe(1);
     expect((await ok("GET", `/scenarios/${scenarioId}`)).block_rate).toBe(1);
     expect((await ok("POST", `/scenario-records/${sr.id}/unblock`)).blocked).toBe(false);
-    expect((await processAll(mailer)).counts.done).toBe(1);
-    expect(await recordActivityOf(scenarioId, activity.Mail as string, "michael")).toMatchObject({ state: "done" });
+    await processAll(mailer);
+    expect(await recordActivityOf(scenarioId, activity.Step as string, "michael")).toMatchObject({
+      state: "done",
+      attempts: 1,
+    });
   });
 
   it("an activity without action is done and runs its children", async () => {
