@@ -63,6 +63,16 @@ export async function startServer({ port = 8799 } = {}) {
   log(`wrangler dev up on ${base} (pid ${child.pid}), state in ${persistTo}`);
   return {
     base,
+    /** Runs a read-only SQL query on the server's local D1 database (wrangler d1 execute). */
+    sql(query) {
+      const out = spawnSync(
+        wrangler,
+        ["d1", "execute", "marketing-automation", "--local", "--persist-to", persistTo, "--json", "--command", query],
+        { cwd: root, env, encoding: "utf8" },
+      );
+      if (out.status !== 0) throw new Error(`d1 execute failed: ${out.stderr}`);
+      return JSON.parse(out.stdout)[0].results;
+    },
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { adminApi } from "./api";
 import type { AppEnv } from "./api/router";
 import { benchRoutes } from "./bench/routes";
+import { consoleRoutes } from "./console";
 import { errorBody, onError } from "./errors";
 import { trackingRoutes } from "./tracking";
 
@@ -19,6 +20,7 @@ export function buildApp() {
   );
   app.route("/api", adminApi());
   app.route("/__bench", benchRoutes());
+  app.route("/console", consoleRoutes());
   app.route("/", trackingRoutes());
   app.notFound((c) =>
     c.req.path.startsWith("/api/")

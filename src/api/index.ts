@@ -6,6 +6,7 @@ import { emailsApi } from "./emails";
 import { jobsApi } from "./jobs";
 import { modelsApi } from "./models";
 import { recordsApi } from "./records";
+import { reportsApi } from "./reports";
 import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
@@ -44,7 +45,7 @@ export function adminApi() {
     c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
-  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi])
+  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi, reportsApi])
     api.route("/", sub);
   return api;
 }

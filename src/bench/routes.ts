@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../api/router";
+import { getConfig } from "../env";
+import { type RenderMode, runRenders } from "./render";
 
 /**
  * Baselines for `npm run bench`, measured in the same process as the routes they are compared with. Mounted only when
@@ -13,5 +15,11 @@ export function benchRoutes() {
   });
   // The floor a click redirect is compared with: the same app, a fixed 302, no lookup, no recording.
   routes.get("/redirect", (c) => c.redirect("https://example.com/landing", 302));
+  routes.post("/render", async (c) => {
+    const mode = c.req.query("mode") as RenderMode;
+    const n = Math.min(10_000, Math.max(1, Number(c.req.query("n") ?? 100)));
+    if (!["bare", "rewrite", "compose"].includes(mode)) return c.text("mode: bare | rewrite | compose", 400);
+    return c.json({ mode, n, bytes: await runRenders(getConfig(c.env), mode, n) });
+  });
   return routes;
 }

@@ -13,6 +13,8 @@ const MAX_PARAM_BYTES = 512 * 1024;
 export interface Attempt {
   job: EmailJob;
   email: ComposedEmail;
+  /** Where the body sits in the batch's R2 object. */
+  body: { offset: number; length: number };
 }
 
 export interface BodyObject {
@@ -21,20 +23,41 @@ export interface BodyObject {
   raw: string;
 }
 
-export const bodyKey = (emailId: number) => `emails/${emailId}.json`;
+/** The R2 object of one delivery batch's bodies. */
+export const batchKey = (now: number, nonce: string) =>
+  `emails/batches/${new Date(now).toISOString().slice(0, 10)}/${now}-${nonce}.ndjson`;
 
 /**
- * Inserts one `emails` row (status `sending`) per attempt and its `links` rows, in one D1 batch (a transaction), before
- * anything is delivered: a click on a link that was sent always finds its key. Returns the e-mail ids, in order.
- * The body key needs the id, so it is set by an UPDATE in the same batch, which also returns the ids.
+ * The bodies of a batch as one newline-delimited JSON object, and where each body sits in it: one R2 write for the
+ * whole batch instead of one per e-mail (R2 bills every write), read back with a ranged GET.
+ */
+export function packBodies(bodies: BodyObject[]): { bytes: Uint8Array; ranges: { offset: number; length: number }[] } {
+  const encoder = new TextEncoder();
+  const parts = bodies.map((b) => encoder.encode(`${JSON.stringify(b)}\n`));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const ranges: { offset: number; length: number }[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    ranges.push({ offset, length: part.length - 1 });
+    offset += part.length;
+  }
+  return { bytes, ranges };
+}
+
+/**
+ * Inserts one `emails` row (status `sending`, with where its body will be) per attempt and its `links` rows, in one D1
+ * batch (a transaction), before anything is delivered: a click on a link that was sent always finds its key.
+ * Returns the e-mail ids, in order.
  */
 export async function archiveAttempts(
   d1: D1Database,
   attempts: Attempt[],
   transport: string,
   now: number,
+  objectKey: string,
 ): Promise<number[]> {
-  const emailRows = attempts.map(({ job, email }) => ({
+  const emailRows = attempts.map(({ job, email, body }) => ({
     ra: job.recordActivityId,
     scenario: job.scenario.id,
     activity: job.activity.id,
@@ -45,25 +68,20 @@ export async function archiveAttempts(
     mid: email.messageId,
     headers: email.headers,
     attempt: job.attempt,
+    off: body.offset,
+    len: body.length,
   }));
   const linkRows = attempts.flatMap(({ job, email }) =>
     email.links.map((l) => ({ key: l.key, kind: l.kind, url: l.url, ra: job.recordActivityId, mid: email.messageId })),
   );
   const emailChunks = chunkBySize(emailRows);
   const statements: D1PreparedStatement[] = [];
-  for (const chunk of emailChunks) statements.push(insertEmails(d1, chunk, transport, now));
-  const keyed = emailChunks.map((chunk) =>
-    setBodyKeys(
-      d1,
-      chunk.map((r) => r.ra),
-    ),
-  );
-  statements.push(...keyed);
+  for (const chunk of emailChunks) statements.push(insertEmails(d1, chunk, transport, now, objectKey));
   for (const chunk of chunkBySize(linkRows)) statements.push(insertLinks(d1, chunk, now));
 
   const results = await d1.batch<{ id: number; message_id: string }>(statements);
   const idOf = new Map<string, number>();
-  for (const r of results.slice(emailChunks.length, emailChunks.length + keyed.length)) {
+  for (const r of results.slice(0, emailChunks.length)) {
     for (const row of r.results) idOf.set(row.message_id, row.id);
   }
   return attempts.map(({ email }) => {
@@ -73,28 +91,18 @@ export async function archiveAttempts(
   });
 }
 
-function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: number) {
+function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: number, objectKey: string) {
   const v = (path: string) => `json_extract(value, '$.${path}')`;
   return d1
     .prepare(
       `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
-         message_id, headers, transport, status, error, body_key, attempt, sent_at, created_at)
+         message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, sent_at, created_at)
        SELECT ${v("ra")}, ${v("scenario")}, ${v("activity")}, ${v("sr")}, ${v("to")}, ${v("from")}, ${v("subject")},
-         ${v("mid")}, ${v("headers")}, ?2, 'sending', NULL, '', ${v("attempt")}, NULL, ?3
-       FROM json_each(?1)`,
-    )
-    .bind(JSON.stringify(rows), transport, now);
-}
-
-/** Rows still without a body key are the ones just inserted: the batch is a transaction. */
-function setBodyKeys(d1: D1Database, recordActivityIds: number[]) {
-  return d1
-    .prepare(
-      `UPDATE emails SET body_key = 'emails/' || id || '.json'
-       WHERE record_activity_id IN (SELECT value FROM json_each(?1)) AND body_key = ''
+         ${v("mid")}, ${v("headers")}, ?2, 'sending', NULL, ?4, ${v("off")}, ${v("len")}, ${v("attempt")}, NULL, ?3
+       FROM json_each(?1)
        RETURNING id, message_id`,
     )
-    .bind(JSON.stringify(recordActivityIds));
+    .bind(JSON.stringify(rows), transport, now, objectKey);
 }
 
 function insertLinks(d1: D1Database, rows: unknown[], now: number) {
@@ -134,10 +142,23 @@ export async function recordDeliveries(d1: D1Database, deliveries: Delivery[]): 
   await d1.batch(statements);
 }
 
-export async function putBody(bucket: R2Bucket, emailId: number, body: BodyObject): Promise<void> {
-  await bucket.put(bodyKey(emailId), JSON.stringify(body), {
-    httpMetadata: { contentType: "application/json; charset=utf-8" },
-  });
+/** Writes a batch's packed bodies: one R2 object. */
+export async function putBodies(bucket: R2Bucket, key: string, bytes: Uint8Array): Promise<void> {
+  await bucket.put(key, bytes, { httpMetadata: { contentType: "application/x-ndjson; charset=utf-8" } });
+}
+
+/** One e-mail's body: a ranged read of its batch's object (or the whole object for a body stored alone). */
+export async function getBody(
+  bucket: R2Bucket,
+  row: { bodyKey: string; bodyOffset: number | null; bodyLength: number | null },
+): Promise<BodyObject | null> {
+  if (!row.bodyKey) return null;
+  const ranged = row.bodyOffset !== null && row.bodyLength !== null;
+  const object = await bucket.get(
+    row.bodyKey,
+    ranged ? { range: { offset: row.bodyOffset as number, length: row.bodyLength as number } } : undefined,
+  );
+  return object ? object.json<BodyObject>() : null;
 }
 
 /** Splits rows so that each chunk's JSON stays under MAX_PARAM_BYTES (a single larger row gets a chunk of its own). */

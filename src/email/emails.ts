@@ -2,7 +2,7 @@ import { and, desc, eq, lt } from "drizzle-orm";
 import { type EmailStatus, emails } from "../db/schema/emails";
 import type { Engine } from "../engine/context";
 import { notFound } from "../errors";
-import type { BodyObject } from "./archive";
+import { type BodyObject, getBody } from "./archive";
 
 /** The read side of the e-mail archive: rows from D1, bodies from R2. */
 
@@ -49,8 +49,7 @@ export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {
 /** One e-mail with its body; `body` is null when R2 has none (not archived yet, or deleted). */
 export async function getEmail(e: Engine, id: number): Promise<{ email: EmailRow; body: BodyObject | null }> {
   const email = await getEmailRow(e, id);
-  const object = await e.env.EMAIL_BODIES.get(email.bodyKey);
-  return { email, body: object ? await object.json<BodyObject>() : null };
+  return { email, body: await getBody(e.env.EMAIL_BODIES, email) };
 }
 
 /** The raw RFC 5322 message, as handed to the transport. */

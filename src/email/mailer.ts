@@ -1,8 +1,17 @@
 import type { EmailJob, Mailer, SendOutcome } from "../engine/mailer";
 import { type Bindings, type Config, getConfig } from "../env";
+import { randomHex } from "../ids";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
-import { type Attempt, archiveAttempts, type Delivery, putBody, recordDeliveries } from "./archive";
+import {
+  type Attempt,
+  archiveAttempts,
+  batchKey,
+  type Delivery,
+  packBodies,
+  putBodies,
+  recordDeliveries,
+} from "./archive";
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
 
@@ -13,8 +22,8 @@ export const DELIVERY_CONCURRENCY = 8;
 
 /**
  * The e-mail module behind the engine's Mailer. For a batch: compose every e-mail (no I/O), archive every attempt and
- * its links in one D1 batch, then for each e-mail put its body in R2 and deliver it (a few at a time), and record how
- * each went in one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
+ * its links in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and record how each went
+ * in one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
 export function createMailer(env: Bindings): Mailer {
@@ -23,19 +32,35 @@ export function createMailer(env: Bindings): Mailer {
       const config = getConfig(env);
       const transport = createTransport(env, config);
       const outcomes: SendOutcome[] = new Array(jobs.length);
-      const attempts: (Attempt & { index: number })[] = [];
+      const composedJobs: { job: EmailJob; email: ComposedEmail; index: number }[] = [];
       const composed = await Promise.all(jobs.map((job) => composeOrFail(job, config, now)));
       composed.forEach((email, index) => {
         const job = jobs[index] as EmailJob;
         if (typeof email === "string") outcomes[index] = { status: "failed", error: email, emailId: null };
-        else attempts.push({ job, email, index });
+        else composedJobs.push({ job, email, index });
       });
-      if (attempts.length === 0) return outcomes;
+      if (composedJobs.length === 0) return outcomes;
 
-      const ids = await archiveAttempts(env.DB, attempts, transport.name, now);
-      const deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email }, i) =>
-        deliver(env, transport, ids[i] as number, email),
+      const packed = packBodies(
+        composedJobs.map(({ email }) => ({ html: email.html, text: email.text, raw: email.raw })),
       );
+      const attempts: (Attempt & { index: number })[] = composedJobs.map((c, i) => ({
+        ...c,
+        body: packed.ranges[i] as Attempt["body"],
+      }));
+      const objectKey = batchKey(now, randomHex(6));
+      const ids = await archiveAttempts(env.DB, attempts, transport.name, now, objectKey);
+      let deliveries: Delivered[];
+      try {
+        await putBodies(env.EMAIL_BODIES, objectKey, packed.bytes);
+        deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email }, i) =>
+          deliver(transport, ids[i] as number, email),
+        );
+      } catch (err) {
+        // A body that cannot be archived is not sent: it could never be read back. The batch is retried.
+        const error = `the bodies could not be archived: ${errorMessage(err)}`;
+        deliveries = ids.map((id) => delivery(id, { ok: false, retry: true, error }));
+      }
       try {
         await recordDeliveries(env.DB, deliveries);
       } catch (err) {
@@ -50,13 +75,7 @@ export function createMailer(env: Bindings): Mailer {
   };
 }
 
-/** Archives the body in R2, then delivers. A body that cannot be archived is not sent: it could never be read back. */
-async function deliver(env: Bindings, transport: Transport, id: number, email: ComposedEmail): Promise<Delivered> {
-  try {
-    await putBody(env.EMAIL_BODIES, id, { html: email.html, text: email.text, raw: email.raw });
-  } catch (err) {
-    return delivery(id, { ok: false, retry: true, error: `the body could not be archived: ${errorMessage(err)}` });
-  }
+async function deliver(transport: Transport, id: number, email: ComposedEmail): Promise<Delivered> {
   let result: SendResult;
   try {
     result = await transport.send(email);

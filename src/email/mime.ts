@@ -1,7 +1,7 @@
-import { encode as qpEncode, wrap as qpWrap } from "libqp";
 import { createMimeMessage, Mailbox, type MIMEMessage } from "mimetext/browser";
 import type { Address } from "../env";
 import { encodeMailbox, encodeUnstructured, rfc5322Date } from "./headers";
+import { quotedPrintable } from "./qp";
 
 export interface MimeInput {
   from: Address;
@@ -52,9 +52,4 @@ function useOurHeaderEncoding(msg: MIMEMessage) {
       };
     }
   }
-}
-
-/** UTF-8, CRLF line ends, quoted-printable with soft breaks at 76 columns (libqp). */
-export function quotedPrintable(text: string): string {
-  return qpWrap(qpEncode(text.replace(/\r\n|\r|\n/g, "\r\n")), 76);
 }

@@ -81,7 +81,8 @@ export async function processDue(
   const counts: ProcessCounts = { claimed: claimed.length, done: 0, cancelled: 0, failed: 0, retried: 0 };
   if (claimed.length === 0) return { ...counts, more: false };
   const outcomes = await execute(e, mailer, claimed, now);
-  await commit(e, claimKey, claimed, outcomes, now);
+  // `at` of what is done is when it finished (after the e-mail went out), and children are due from then.
+  await commit(e, claimKey, claimed, outcomes, Date.now());
   for (const o of outcomes) {
     if (o.state === "done") counts.done++;
     else if (o.state === "cancelled") counts.cancelled++;

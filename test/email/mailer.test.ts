@@ -1,6 +1,6 @@
 import PostalMime from "postal-mime";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { bodyKey } from "../../src/email/archive";
+import { getBody } from "../../src/email/archive";
 import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
 import { AppError } from "../../src/errors";
@@ -21,6 +21,8 @@ interface EmailRecord {
   status: string;
   error: string | null;
   body_key: string;
+  body_offset: number | null;
+  body_length: number | null;
   attempt: number;
   sent_at: number | null;
 }
@@ -61,10 +63,9 @@ describe("sendBatch with the local transport", () => {
       transport: "local",
       status: "sent",
       error: null,
-      body_key: bodyKey(id),
       attempt: 2,
     });
-    expect(row?.body_key).toBe(`emails/${id}.json`);
+    expect(row?.body_key).toMatch(/^emails\/batches\/\d{4}-\d{2}-\d{2}\/\d+-[0-9a-f]{12}\.ndjson$/);
     expect(row?.sent_at).toBeGreaterThanOrEqual(now);
     const headers = JSON.parse(row?.headers ?? "{}");
     expect(headers["Message-ID"]).toBe(row?.message_id);
@@ -77,8 +78,11 @@ describe("sendBatch with the local transport", () => {
     ]);
     for (const l of links) expect(l.record_activity_id).toBe(ok.recordActivityId);
 
-    const object = await bindings.EMAIL_BODIES.get(`emails/${id}.json`);
-    const body = await object?.json<{ html: string; text: string; raw: string }>();
+    const body = await getBody(bindings.EMAIL_BODIES, {
+      bodyKey: row?.body_key ?? "",
+      bodyOffset: row?.body_offset ?? null,
+      bodyLength: row?.body_length ?? null,
+    });
     const click = links.find((l) => l.kind === "click")?.key;
     const open = links.find((l) => l.kind === "open")?.key;
     expect(body?.html).toContain(`href="${BASE}/l/${click}"`);
@@ -123,6 +127,23 @@ describe("sendBatch with the local transport", () => {
       .first<{ n: number; sent: number }>();
     expect(counts).toEqual({ n: 150, sent: 150 });
     console.log(`150 e-mails through the local transport in ${elapsed} ms`);
+    // All the bodies went to one R2 object; each one reads back alone with a ranged GET.
+    const put = vi.spyOn(bindings.EMAIL_BODIES, "put");
+    const more = await createMailer(bindings).sendBatch([job(), job(), job()], Date.now());
+    expect(put).toHaveBeenCalledTimes(1);
+    const rows = await Promise.all(more.map((o) => emailRow((o as { emailId: number }).emailId)));
+    expect(new Set(rows.map((r) => r?.body_key)).size).toBe(1);
+    const bodies = await Promise.all(
+      rows.map((r) =>
+        getBody(bindings.EMAIL_BODIES, {
+          bodyKey: r?.body_key ?? "",
+          bodyOffset: r?.body_offset ?? null,
+          bodyLength: r?.body_length ?? null,
+        }),
+      ),
+    );
+    expect(new Set(bodies.map((b) => b?.raw)).size).toBe(3);
+    for (const [i, b] of bodies.entries()) expect(b?.raw).toContain(rows[i]?.message_id);
   });
 });
 
@@ -173,7 +194,7 @@ describe("sendBatch failures", () => {
       },
     } as unknown as Bindings;
     const [outcome] = await createMailer(broken).sendBatch([job()], Date.now());
-    expect(outcome).toMatchObject({ status: "retry", error: "the body could not be archived: R2 is down" });
+    expect(outcome).toMatchObject({ status: "retry", error: "the bodies could not be archived: R2 is down" });
     expect(fetch).not.toHaveBeenCalled();
   });
 

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { api, ok } from "../helpers";
+import { ok } from "../helpers";
 import { buildScenario, recordActivityOf } from "./fixtures";
 
 const DAY = 86_400_000;

@@ -19,7 +19,10 @@ export const emails = sqliteTable(
     transport: text("transport").notNull(),
     status: text("status").$type<EmailStatus>().notNull(),
     error: text("error"),
+    /** R2 object holding the body: one object per delivery batch, the body at [bodyOffset, bodyOffset + bodyLength). */
     bodyKey: text("body_key").notNull(),
+    bodyOffset: integer("body_offset"),
+    bodyLength: integer("body_length"),
     attempt: integer("attempt").notNull(),
     sentAt: integer("sent_at"),
     createdAt: integer("created_at").notNull(),

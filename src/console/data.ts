@@ -1,0 +1,142 @@
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { inIds } from "../db/chunk";
+import { emails, hits, links, recordActivities, records } from "../db/schema";
+import { getEmail } from "../email/emails";
+import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
+import type { Engine } from "../engine/context";
+import {
+  type ActivityReportRow,
+  activityReports,
+  rangeDates,
+  reportRange,
+  type ScenarioReportRow,
+  scenarioReport,
+} from "../engine/reports";
+import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
+import { getScenario, getScenarioRow } from "../engine/scenarios";
+import { getConfig } from "../env";
+import { viewableHtml } from "./email-body";
+
+/** What the console's pages read, through the engine's verbs; the few reads no verb offers are here, set-based. */
+
+export type HitRow = typeof hits.$inferSelect;
+export type EmailRow = typeof emails.$inferSelect;
+
+/** The window of the trend charts: the last 30 days, by day. */
+const trendRange = () => reportRange({ period: "day" });
+
+export interface ActivityNode {
+  activity: Activity;
+  /** Record activities of this activity by state (the stats only count the done ones). */
+  states: Record<string, number>;
+  trend: ActivityReportRow[];
+  children: ActivityNode[];
+}
+
+/** Record activities by activity and state: one grouped query over the (activity, state) index. */
+async function statesOf(e: Engine, activityIds: number[]): Promise<Map<number, Record<string, number>>> {
+  const rows = await e.db
+    .select({ activityId: recordActivities.activityId, state: recordActivities.state, n: sql<number>`count(*)` })
+    .from(recordActivities)
+    .where(inIds(recordActivities.activityId, activityIds))
+    .groupBy(recordActivities.activityId, recordActivities.state)
+    .all();
+  const states = new Map<number, Record<string, number>>();
+  for (const r of rows) states.set(r.activityId, { ...states.get(r.activityId), [r.state]: r.n });
+  return states;
+}
+
+/** A scenario with its tree (stats and 30-day trends of every activity), a page of its records, its latest e-mails. */
+export async function scenarioPage(e: Engine, scenarioId: number, cursor: number | null) {
+  const range = trendRange();
+  const [scenario, tree, trend, recordsPage, latest] = await Promise.all([
+    getScenario(e, scenarioId),
+    listActivityTree(e, scenarioId),
+    scenarioReport(e, scenarioId, range),
+    listScenarioRecords(e, scenarioId, { limit: 50, cursor }),
+    e.db.select().from(emails).where(eq(emails.scenarioId, scenarioId)).orderBy(desc(emails.id)).limit(10).all(),
+  ]);
+  const activityIds = tree.map((a) => a.id);
+  const [trends, states] = await Promise.all([activityReports(e, activityIds, range), statesOf(e, activityIds)]);
+  const nodes = new Map<number, ActivityNode>(
+    tree.map((a) => [
+      a.id,
+      { activity: a, states: states.get(a.id) ?? {}, trend: trends.get(a.id) ?? [], children: [] },
+    ]),
+  );
+  const roots: ActivityNode[] = [];
+  for (const a of tree) {
+    const node = nodes.get(a.id) as ActivityNode;
+    const parent = a.parentId === null ? undefined : nodes.get(a.parentId);
+    (parent ? parent.children : roots).push(node);
+  }
+  return { scenario, roots, trend: trend as ScenarioReportRow[], range: rangeDates(range), recordsPage, latest };
+}
+
+/** One scenario record's story: its record activities in the order they arose, their e-mails and their hits. */
+export async function timelinePage(e: Engine, scenarioRecordId: number) {
+  const scenarioRecord = await getScenarioRecord(e, scenarioRecordId);
+  const [scenario, activities, steps, record] = await Promise.all([
+    getScenarioRow(e, scenarioRecord.scenarioId),
+    scenarioActivities(e, scenarioRecord.scenarioId),
+    listRecordActivities(e, scenarioRecord.scenarioId, { scenarioRecordId, limit: 500, cursor: null }),
+    e.db
+      .select({ fields: records.fields })
+      .from(records)
+      .where(and(eq(records.model, scenarioRecord.model), eq(records.id, scenarioRecord.recordId)))
+      .get(),
+  ]);
+  const ids = steps.items.map((s) => s.id);
+  const [sent, hitRows] =
+    ids.length === 0
+      ? [[], []]
+      : await Promise.all([
+          e.db.select().from(emails).where(inIds(emails.recordActivityId, ids)).orderBy(asc(emails.id)).all(),
+          e.db
+            .select()
+            .from(hits)
+            .where(inIds(hits.recordActivityId, ids))
+            .orderBy(asc(hits.at), asc(hits.id))
+            .limit(1000)
+            .all(),
+        ]);
+  const ordered = [...steps.items].sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+  return {
+    scenario,
+    scenarioRecord,
+    record: record?.fields ?? null,
+    activityName: new Map(activities.map((a) => [a.id, a.name])),
+    steps: ordered.map((step) => ({
+      step,
+      emails: sent.filter((m) => m.recordActivityId === step.id),
+      hits: hitRows.filter((h) => h.recordActivityId === step.id),
+    })),
+  };
+}
+
+/** An archived e-mail with its HTML made safe to look at (no tracking fires), and where it belongs. */
+export async function emailPage(e: Engine, emailId: number) {
+  const { email, body } = await getEmail(e, emailId);
+  const [scenario, activities] = await Promise.all([
+    getScenarioRow(e, email.scenarioId),
+    scenarioActivities(e, email.scenarioId),
+  ]);
+  return {
+    email,
+    body,
+    scenario,
+    activityName: activities.find((a) => a.id === email.activityId)?.name ?? `activity ${email.activityId}`,
+  };
+}
+
+/** The e-mail's HTML for the sandboxed frame; null when the archive has no body for it. */
+export async function emailBodyHtml(e: Engine, emailId: number): Promise<string | null> {
+  const { body } = await getEmail(e, emailId);
+  if (!body) return null;
+  const keys = await e.db
+    .select({ key: links.key, kind: links.kind, url: links.url })
+    .from(links)
+    .where(eq(links.emailId, emailId))
+    .all();
+  return viewableHtml(body.html, getConfig(e.env).automationBase, keys);
+}

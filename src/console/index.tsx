@@ -1,0 +1,145 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { deleteCookie, setCookie } from "hono/cookie";
+import { secretsEqual } from "../api/auth";
+import { enroll } from "../engine/enroll";
+import { listScenarios, transitionScenario } from "../engine/scenarios";
+import { getConfig } from "../env";
+import { AppError, notFound } from "../errors";
+import { parseId } from "../ids";
+import type { ConsoleEnv } from "./context";
+import { emailBodyHtml, emailPage, scenarioPage, timelinePage } from "./data";
+import { currentSession, requireSession, safeNext } from "./guard";
+import { EmailPage } from "./pages/email";
+import { forbiddenPage, problemPage, sendPage } from "./pages/errors";
+import { LoginPage } from "./pages/login";
+import { ScenarioPage } from "./pages/scenario";
+import { ScenariosPage } from "./pages/scenarios";
+import { TimelinePage } from "./pages/timeline";
+import { consoleCsp, EMAIL_BODY_CSP, fromSameOrigin, securityHeaders } from "./security";
+import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
+import { STYLESHEET } from "./style";
+
+const COOKIE_OPTIONS = { path: "/console", httpOnly: true, secure: true, sameSite: "Strict" } as const;
+
+/** A numeric id from the path, or the console's 404. */
+function idOf(text: string | undefined, what: string): number {
+  const id = parseId(text);
+  if (id === null) throw notFound(what, JSON.stringify(text ?? ""));
+  return id;
+}
+
+const cursorOf = (text: string | undefined) => parseId(text) ?? null;
+
+/**
+ * The console, server-rendered with Hono's JSX and no script: sign in with the admin token, see the scenarios, their
+ * activity trees with stats and trends, each record's timeline and each e-mail; run, stop or put back in draft.
+ * See docs/console.md for the session, CSRF and CSP design.
+ */
+export function consoleRoutes() {
+  const routes = new Hono<ConsoleEnv>();
+  routes.onError((err, c) => {
+    // Signed in (the error came from a page), the problem page keeps the navigation.
+    const csrf = (c.get("session") as Session | undefined)?.csrf;
+    if (err instanceof AppError && err.status < 500) {
+      const title = err.code === "not_found" ? "Not found" : err.code === "conflict" ? "Not possible now" : "Refused";
+      return sendPage(c, problemPage(title, err.message, csrf), err.status);
+    }
+    if (err instanceof AppError) return sendPage(c, problemPage("Misconfigured", err.message), err.status);
+    console.error(`console ${c.req.method} ${c.req.path}`, err);
+    return sendPage(c, problemPage("Something went wrong", "The error was logged; try again."), 500);
+  });
+  routes.use("*", securityHeaders);
+  routes.use("*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.text("Payload too large", 413) }));
+
+  routes.get("/style.css", (c) =>
+    c.body(STYLESHEET, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=3600" }),
+  );
+
+  routes.get("/login", async (c) => {
+    const { adminToken } = getConfig(c.env);
+    const next = safeNext(c.req.query("next"));
+    if (!adminToken) return sendPage(c, <LoginPage disabled={true} next={next} />, 503);
+    if (await currentSession(c)) return c.redirect(next, 303);
+    return sendPage(c, <LoginPage disabled={false} next={next} loggedOut={c.req.query("signed_out") === "1"} />);
+  });
+
+  routes.post("/login", async (c) => {
+    if (!fromSameOrigin(c)) return sendPage(c, forbiddenPage("The form was not sent from this console."), 403);
+    const { adminToken } = getConfig(c.env);
+    if (!adminToken) return sendPage(c, <LoginPage disabled={true} next="/console/scenarios" />, 503);
+    const form = await c.req.parseBody();
+    const next = safeNext(typeof form.next === "string" ? form.next : undefined);
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    if (!(await secretsEqual(token, adminToken))) {
+      const error = token ? "This is not the admin token." : "Enter the admin token.";
+      return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 401);
+    }
+    const session = await createSession(adminToken);
+    setCookie(c, SESSION_COOKIE, session.cookie, {
+      ...COOKIE_OPTIONS,
+      maxAge: SESSION_TTL_SECONDS,
+      expires: new Date(session.expires * 1000),
+    });
+    return c.redirect(next, 303);
+  });
+
+  // Everything below needs a session; every POST below also its CSRF token.
+  routes.use("*", requireSession);
+
+  routes.post("/logout", (c) => {
+    deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
+    return c.redirect("/console/login?signed_out=1", 303);
+  });
+
+  routes.get("/", (c) => c.redirect("/console/scenarios", 303));
+
+  routes.get("/scenarios", async (c) => {
+    const page = await listScenarios(c.get("engine"), { limit: 50, cursor: cursorOf(c.req.query("cursor")) });
+    return sendPage(
+      c,
+      <ScenariosPage scenarios={page.items} nextCursor={page.nextCursor} csrf={c.get("session").csrf} />,
+    );
+  });
+
+  routes.get("/scenarios/:id", async (c) => {
+    const id = idOf(c.req.param("id"), "scenario");
+    const data = await scenarioPage(c.get("engine"), id, cursorOf(c.req.query("cursor")));
+    return sendPage(c, <ScenarioPage data={data} csrf={c.get("session").csrf} />);
+  });
+
+  routes.post("/scenarios/:id/:action{run|stop|draft}", async (c) => {
+    const e = c.get("engine");
+    const id = idOf(c.req.param("id"), "scenario");
+    const action = c.req.param("action") as "run" | "stop" | "draft";
+    await transitionScenario(e, id, action);
+    if (action === "run") e.defer(enroll(e, { scenarioId: id }));
+    const form = await c.req.parseBody();
+    const back = typeof form.back === "string" ? form.back : undefined;
+    return c.redirect(back === "/console/scenarios" ? back : `/console/scenarios/${id}`, 303);
+  });
+
+  routes.get("/scenario-records/:id", async (c) => {
+    const data = await timelinePage(c.get("engine"), idOf(c.req.param("id"), "scenario record"));
+    return sendPage(c, <TimelinePage data={data} csrf={c.get("session").csrf} />);
+  });
+
+  routes.get("/emails/:id", async (c) => {
+    const data = await emailPage(c.get("engine"), idOf(c.req.param("id"), "e-mail"));
+    c.header("Content-Security-Policy", consoleCsp({ frames: true }));
+    return sendPage(c, <EmailPage data={data} csrf={c.get("session").csrf} />);
+  });
+
+  routes.get("/emails/:id/body", async (c) => {
+    const html = await emailBodyHtml(c.get("engine"), idOf(c.req.param("id"), "e-mail"));
+    return c.html(html ?? "<p>The body of this e-mail is not in the archive.</p>", 200, {
+      "Content-Security-Policy": EMAIL_BODY_CSP,
+      "X-Frame-Options": "SAMEORIGIN",
+    });
+  });
+
+  routes.all("*", (c) =>
+    sendPage(c, problemPage("Not found", `No console page at ${c.req.path}.`, c.get("session").csrf), 404),
+  );
+  return routes;
+}
