@@ -45,6 +45,8 @@ export async function dueTogether(api, { name, count, action, delaySeconds = 20 
     every: 250,
     timeoutMs: 900_000,
   });
+  // Stopped, so later benchmarks do not enroll their records into it.
+  await api("POST", `/scenarios/${scenario.id}/stop`);
   const ras = await allRecordActivities(api, scenario.id, activity.id);
   const due = ras.map((r) => Date.parse(r.due_at));
   const done = ras.map((r) => Date.parse(r.at));

@@ -1,6 +1,7 @@
 // Shared helpers of the benchmarks: a local `wrangler dev` they start and stop, an API client, statistics.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
+import http from "node:http";
 import { join } from "node:path";
 
 export const root = new URL("..", import.meta.url).pathname;
@@ -11,8 +12,11 @@ export function log(message) {
 }
 
 /** Starts wrangler dev on a fresh local database; returns { base, stop }. */
-export async function startServer({ port = 8799 } = {}) {
-  const persistTo = join(root, "bench", ".runs", String(Date.now()));
+export async function startServer({
+  port = 8799,
+  persistTo = join(root, "bench", ".runs", String(Date.now())),
+  keep = false,
+} = {}) {
   mkdirSync(persistTo, { recursive: true });
   const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true" };
   const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -39,7 +43,7 @@ export async function startServer({ port = 8799 } = {}) {
       persistTo,
       "--show-interactive-dev-session=false",
       "--log-level",
-      "warn",
+      process.env.BENCH_LOG ?? "warn",
       "--var",
       `ADMIN_TOKEN:${TOKEN}`,
       "--var",
@@ -49,7 +53,7 @@ export async function startServer({ port = 8799 } = {}) {
       "--var",
       "MAIL_TRANSPORT:local",
     ],
-    { cwd: root, env, stdio: ["ignore", "ignore", "inherit"], detached: false },
+    { cwd: root, env, stdio: ["ignore", process.env.BENCH_LOG ? "inherit" : "ignore", "inherit"], detached: false },
   );
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error("wrangler dev exited");
@@ -76,23 +80,51 @@ export async function startServer({ port = 8799 } = {}) {
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
-      rmSync(persistTo, { recursive: true, force: true });
+      if (!keep) rmSync(persistTo, { recursive: true, force: true });
     },
   };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The admin API over a new connection per call. Under `wrangler dev`, a response whose Worker still has `waitUntil`
+ * work (enrollment after `run`, say) can keep its kept-alive connection busy, and a pooled client would queue the next
+ * call behind it; production does not behave like that, so the benchmarks must not measure it.
+ */
 export function client(base) {
-  return async function api(method, path, body) {
-    const res = await fetch(`${base}/api${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+  const { hostname, port } = new URL(base);
+  return function api(method, path, body) {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          hostname,
+          port,
+          path: `/api${path}`,
+          method,
+          agent: false,
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            "content-type": "application/json",
+            ...(payload ? { "content-length": Buffer.byteLength(payload) } : {}),
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            if (res.statusCode >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+            else resolve(text ? JSON.parse(text) : null);
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      if (payload) req.write(payload);
+      req.end();
     });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : null;
   };
 }
 
@@ -117,7 +149,12 @@ export async function loadParties(api, { count, prefix, fields = () => ({}), con
 export async function until(probe, { every = 100, timeoutMs = 600_000 } = {}) {
   const start = performance.now();
   for (;;) {
+    const asked = performance.now();
     const value = await probe();
+    if (process.env.BENCH_DEBUG)
+      log(
+        `probe at ${((asked - start) / 1000).toFixed(1)} s took ${((performance.now() - asked) / 1000).toFixed(2)} s`,
+      );
     if (value) return performance.now();
     if (performance.now() - start > timeoutMs) throw new Error("timed out waiting");
     await sleep(every);

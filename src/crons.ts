@@ -1,6 +1,7 @@
 import { createEngine } from "./engine/context";
-import { enroll } from "./engine/enroll";
+import { runningScenarios } from "./engine/enroll";
 import type { Bindings } from "./env";
+import { startEnrollment } from "./scheduler/enroller";
 import { sweep } from "./scheduler/sweep";
 
 /** Cron schedules of wrangler.toml: the minute sweep and the five-minute enrollment. */
@@ -10,8 +11,10 @@ export const CRON_ENROLL = "*/5 * * * *";
 /** The scheduled handler only dispatches to verbs that are safe to run twice. */
 export async function runCron(cron: string, env: Bindings, ctx: ExecutionContext): Promise<void> {
   if (cron === CRON_ENROLL) {
-    const result = await enroll(createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) }));
-    console.log(`enrollment: ${result.enrolled} records into ${result.scenarios} scenarios`);
+    // Each running scenario's pass runs in its own Enroller, in bounded steps: the cron only hands them out.
+    const scenarios = await runningScenarios(createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) }));
+    await Promise.all(scenarios.map((s) => startEnrollment(env, s.id)));
+    console.log(`enrollment: passes started for ${scenarios.length} running scenarios`);
   } else {
     await sweep(env);
   }

@@ -2,6 +2,7 @@ import { buildApp } from "./app";
 import { runCron } from "./crons";
 import type { Bindings } from "./env";
 
+export { Enroller } from "./scheduler/enroller";
 export { Scheduler } from "./scheduler/scheduler";
 
 const app = buildApp();

@@ -1,13 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enroll";
 import {
   createScenario,
   deleteScenario,
   getScenario,
+  getScenarioRow,
   listScenarios,
   transitionScenario,
   updateScenario,
 } from "../engine/scenarios";
+import { enrollerStub, startEnrollment } from "../scheduler/enroller";
 import { presentScenario } from "./present";
 import { idOr404, numericCursor, router } from "./router";
 import { Domain, errorResponses, IdParam, json, jsonBody, listOf, Page, Scenario, ScenarioState } from "./schemas";
@@ -32,6 +33,14 @@ const ScenarioPatch = z
   .partial()
   .strict()
   .openapi("ScenarioPatch");
+
+const Enrollment = z
+  .object({
+    running: z.boolean().openapi({ description: "an enrollment pass is under way" }),
+    next_rowid: z.number().int().nullable().openapi({ description: "where the pass continues" }),
+    pass_requested: z.boolean().openapi({ description: "another pass will follow this one" }),
+  })
+  .openapi("Enrollment");
 
 const transition = (action: "run" | "stop" | "draft", summary: string) =>
   createRoute({
@@ -145,8 +154,25 @@ export const scenariosApi = router()
       const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "scenario");
       const scenario = await transitionScenario(e, id, "run");
-      e.defer(enroll(e, { scenarioId: id }));
+      await startEnrollment(c.env, id);
       return c.json(presentScenario(scenario), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}/enrollment",
+      tags: ["Scenarios"],
+      summary: "Whether an enrollment pass of the scenario is under way (it runs in the background, in bounded steps)",
+      request: { params: IdParam },
+      responses: { 200: json(Enrollment, "The pass"), 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      const status = await enrollerStub(c.env, id).status();
+      // The Enroller knows the scenarios it enrolled for; otherwise the scenario must at least exist.
+      if (status.scenarioId === null) await getScenarioRow(c.get("engine"), id);
+      return c.json({ running: status.cursor !== null, next_rowid: status.cursor, pass_requested: status.again }, 200);
     },
   )
   .openapi(

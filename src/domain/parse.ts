@@ -1,3 +1,4 @@
+import { likeToGlob } from "./compile";
 import { parseDuration } from "./duration";
 import {
   type ClauseValue,
@@ -93,6 +94,10 @@ function parseValue(operator: Operator, value: unknown, path: string): ClauseVal
     default: {
       if (typeof value !== "string")
         throw new DomainError(path, `"${operator}" takes a string pattern, got ${describe(value)}`);
+      const compiled = operator.endsWith("ilike") ? value : likeToGlob(value);
+      if (new TextEncoder().encode(compiled).length > DOMAIN_LIMITS.maxPatternBytes) {
+        throw new DomainError(path, `the pattern is longer than D1 allows (${DOMAIN_LIMITS.maxPatternBytes} bytes)`);
+      }
       return scalar(value, path, false);
     }
   }

@@ -46,4 +46,6 @@ export const DOMAIN_LIMITS = {
   maxInList: 10_000,
   maxStringLength: 1_000,
   maxFieldLength: 128,
+  /** D1 refuses LIKE and GLOB patterns longer than 50 bytes (after the `like` → GLOB translation). */
+  maxPatternBytes: 50,
 } as const;

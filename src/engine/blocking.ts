@@ -1,6 +1,7 @@
 import { notFound } from "../errors";
 import { shardOf } from "../scheduler/shards";
 import type { Engine } from "./context";
+import { PAUSED } from "./execute";
 
 interface Target {
   id: number;
@@ -30,7 +31,12 @@ async function target(e: Engine, scenarioRecordId: number): Promise<Target> {
 export async function blockScenarioRecord(e: Engine, scenarioRecordId: number): Promise<{ changed: boolean }> {
   const sr = await target(e, scenarioRecordId);
   const now = Date.now();
-  const statements = [e.d1.prepare("UPDATE scenario_records SET blocked = 1 WHERE id = ? AND blocked = 0").bind(sr.id)];
+  const statements = [
+    e.d1.prepare("UPDATE scenario_records SET blocked = 1 WHERE id = ? AND blocked = 0").bind(sr.id),
+    e.d1
+      .prepare("UPDATE record_activities SET parked = 1 WHERE scenario_record_id = ? AND state = 'waiting'")
+      .bind(sr.id),
+  ];
   if (sr.unsubscribable && sr.party_id !== null) {
     statements.push(
       e.d1
@@ -48,7 +54,14 @@ export async function blockScenarioRecord(e: Engine, scenarioRecordId: number): 
  */
 export async function unblockScenarioRecord(e: Engine, scenarioRecordId: number): Promise<{ changed: boolean }> {
   const sr = await target(e, scenarioRecordId);
-  const statements = [e.d1.prepare("UPDATE scenario_records SET blocked = 0 WHERE id = ? AND blocked = 1").bind(sr.id)];
+  const statements = [
+    e.d1.prepare("UPDATE scenario_records SET blocked = 0 WHERE id = ? AND blocked = 1").bind(sr.id),
+    e.d1
+      .prepare(
+        `UPDATE record_activities SET parked = ${PAUSED("record_activities")} WHERE scenario_record_id = ? AND state = 'waiting'`,
+      )
+      .bind(sr.id),
+  ];
   if (sr.party_id !== null) {
     statements.push(
       e.d1

@@ -15,7 +15,7 @@ export interface EnrollResult {
   failed: { scenario_id: string; error: string }[];
 }
 
-interface ScenarioToEnroll {
+export interface ScenarioToEnroll {
   id: number;
   model: string;
   domain: string;
@@ -32,31 +32,17 @@ interface RootActivity {
  * yet in it and whose party has not unsubscribed from it become scenario records, each with a waiting record activity
  * for every root activity whose condition it meets, due at now + delay. Set-based: a few statements per chunk of
  * records, never a loop over records. Safe to run twice or concurrently: a record enters a scenario at most once.
- * `recordIds` restricts the pass to some records of one model (enrollment right after they were written).
+ * `only` restricts the pass to some records of one model (enrollment right after they were written).
  */
 export async function enroll(
   e: Engine,
   opts: { scenarioId?: number; only?: { model: string; ids: string[] } } = {},
 ): Promise<EnrollResult> {
   const result: EnrollResult = { scenarios: 0, enrolled: 0, record_activities: 0, failed: [] };
-  let sql = "SELECT id, model, domain FROM scenarios WHERE state = 'running'";
-  const params: (string | number)[] = [];
-  if (opts.scenarioId !== undefined) {
-    sql += " AND id = ?";
-    params.push(opts.scenarioId);
-  }
-  if (opts.only) {
-    sql += " AND model = ?";
-    params.push(opts.only.model);
-  }
-  const { results: running } = await e.d1
-    .prepare(`${sql} ORDER BY id`)
-    .bind(...params)
-    .all<ScenarioToEnroll>();
-  for (const scenario of running) {
+  for (const scenario of await runningScenarios(e, opts.scenarioId, opts.only?.model)) {
     result.scenarios++;
     try {
-      const r = await enrollScenario(e, scenario, opts.only?.ids ?? null);
+      const r = await enrollScenario(e, scenario, { onlyIds: opts.only?.ids ?? null });
       result.enrolled += r.enrolled;
       result.record_activities += r.recordActivities;
     } catch (err) {
@@ -69,11 +55,44 @@ export async function enroll(
   return result;
 }
 
-async function enrollScenario(
+/** The running scenarios, all or one, optionally of one model. */
+export async function runningScenarios(e: Engine, scenarioId?: number, model?: string): Promise<ScenarioToEnroll[]> {
+  let sql = "SELECT id, model, domain FROM scenarios WHERE state = 'running'";
+  const params: (string | number)[] = [];
+  if (scenarioId !== undefined) {
+    sql += " AND id = ?";
+    params.push(scenarioId);
+  }
+  if (model !== undefined) {
+    sql += " AND model = ?";
+    params.push(model);
+  }
+  const { results } = await e.d1
+    .prepare(`${sql} ORDER BY id`)
+    .bind(...params)
+    .all<ScenarioToEnroll>();
+  return results;
+}
+
+export interface PassProgress {
+  enrolled: number;
+  recordActivities: number;
+  /** The rowid to continue from when the pass stopped at its deadline; null when it went through every record. */
+  next: number | null;
+}
+
+/**
+ * One enrollment pass over a scenario: its records by rowid chunks from `from`, or the `onlyIds` records. With a
+ * `deadline` (epoch ms), it stops after the chunk that crosses it and says where to continue, so a pass over millions
+ * of records can run as a series of bounded steps (see the Enroller Durable Object).
+ */
+export async function enrollScenario(
   e: Engine,
   scenario: ScenarioToEnroll,
-  onlyIds: string[] | null,
-): Promise<{ enrolled: number; recordActivities: number }> {
+  o: { onlyIds?: string[] | null; from?: number; deadline?: number; chunk?: number } = {},
+): Promise<PassProgress> {
+  const onlyIds = o.onlyIds ?? null;
+  const chunk = o.chunk ?? ENROLL_CHUNK;
   const now = Date.now();
   const filter = recordFilter(scenario.model, JSON.parse(scenario.domain) as Domain, now);
   const { results: roots } = await e.d1
@@ -82,31 +101,35 @@ async function enrollScenario(
     .all<RootActivity>();
   const rootDue = roots.map((a) => ({ ...a, at: shiftBy(now, a.delay) }));
   const rootStatements = rootDue.map((a) => rootActivityInsert(e.d1, scenario, a, now));
+  const progress: PassProgress = { enrolled: 0, recordActivities: 0, next: null };
 
-  const ranges: [number, number][] = [];
-  if (onlyIds) {
-    ranges.push([0, Number.MAX_SAFE_INTEGER]);
-  } else {
+  // Some records (just written): one step over their ids, through the (model, id) key. All records: rowid ranges.
+  let ranges: ([number, number] | null)[] = [null];
+  if (!onlyIds) {
     const bounds = await e.d1
-      .prepare("SELECT min(rowid) AS lo, max(rowid) AS hi FROM records WHERE model = ?")
-      .bind(scenario.model)
-      .first<{ lo: number | null; hi: number | null }>();
-    if (bounds?.lo == null || bounds.hi == null) return { enrolled: 0, recordActivities: 0 };
-    for (let lo = bounds.lo; lo <= bounds.hi; lo += ENROLL_CHUNK) ranges.push([lo, lo + ENROLL_CHUNK - 1]);
+      .prepare("SELECT max(rowid) AS hi FROM records WHERE model = ? AND rowid >= ?")
+      .bind(scenario.model, o.from ?? 0)
+      .first<{ hi: number | null }>();
+    if (bounds?.hi == null) return progress;
+    ranges = [];
+    for (let lo = o.from ?? 0; lo <= bounds.hi; lo += chunk) ranges.push([lo, lo + chunk - 1]);
   }
 
-  let enrolled = 0;
-  let recordActivities = 0;
-  for (const [lo, hi] of ranges) {
+  for (const [i, range] of ranges.entries()) {
+    // At least one chunk a step, so every step makes progress.
+    if (i > 0 && range !== null && o.deadline !== undefined && Date.now() > o.deadline) {
+      progress.next = range[0];
+      break;
+    }
     const batch = randomHex(8);
-    const onlyClause = onlyIds ? "AND r.id IN (SELECT value FROM json_each(?))" : "";
+    const subset = range ? "AND r.rowid BETWEEN ? AND ?" : "AND r.id IN (SELECT value FROM json_each(?))";
     const insertRecords = e.d1
       .prepare(
         `INSERT OR IGNORE INTO scenario_records
            (scenario_id, model, record_id, party_id, blocked, token, enroll_batch, created_at)
          SELECT ?, r.model, r.id, r.party_id, 0, lower(hex(randomblob(16))), ?, ?
          FROM ${filter.from}
-         WHERE ${filter.where} AND r.rowid BETWEEN ? AND ? ${onlyClause}
+         WHERE ${filter.where} ${subset}
            AND NOT EXISTS (SELECT 1 FROM scenario_records sr
                            WHERE sr.scenario_id = ? AND sr.model = r.model AND sr.record_id = r.id)
            AND (r.party_id IS NULL OR NOT EXISTS (SELECT 1 FROM unsubscriptions u
@@ -117,21 +140,19 @@ async function enrollScenario(
         batch,
         now,
         ...filter.params,
-        lo,
-        hi,
-        ...(onlyIds ? [JSON.stringify(onlyIds)] : []),
+        ...(range ?? [JSON.stringify(onlyIds)]),
         scenario.id,
         scenario.id,
       );
     const results = await e.d1.batch([insertRecords, ...rootStatements.map((s) => s.bind(...s.params(batch)))]);
-    enrolled += results[0]?.meta.changes ?? 0;
-    for (const r of results.slice(1)) recordActivities += r.meta.changes ?? 0;
+    progress.enrolled += results[0]?.meta.changes ?? 0;
+    for (const r of results.slice(1)) progress.recordActivities += r.meta.changes ?? 0;
   }
-  if (recordActivities > 0) {
+  if (progress.recordActivities > 0) {
     const earliest = Math.min(...rootDue.map((a) => a.at));
     await e.wake(Array.from({ length: SHARD_COUNT }, (_, shard) => ({ shard, at: earliest })));
   }
-  return { enrolled, recordActivities };
+  return progress;
 }
 
 /**

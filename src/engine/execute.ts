@@ -1,10 +1,15 @@
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
 import { randomHex } from "../ids";
-import { shardSql } from "../scheduler/shards";
+import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import type { EmailJob, Mailer, SendOutcome } from "./mailer";
 import { scenarioRecordsMatching } from "./matching";
+
+/** SQL: 1 when the record activity (aliased `row`) cannot run now — its scenario is not running or its record is blocked. */
+export const PAUSED = (row: string) =>
+  `(coalesce((SELECT state != 'running' FROM scenarios WHERE id = ${row}.scenario_id), 1)
+    OR coalesce((SELECT blocked FROM scenario_records WHERE id = ${row}.scenario_record_id), 1))`;
 
 /** A claim not finished within this time is taken over: the Worker that held it is presumed dead. */
 export const CLAIM_TIMEOUT_MS = 5 * 60_000;
@@ -94,29 +99,47 @@ export async function processDue(
 
 /**
  * The atomic claim: one conditional UPDATE moves due rows from `waiting` (or from a lapsed `running` claim) to
- * `running` under this claim's key. SQLite runs the statement alone, so two claims never take the same row.
+ * `running` under this claim's key. SQLite runs the statement alone, so two claims never take the same row. Each
+ * branch reads the due index in order and stops at `limit`: paused rows (`parked`) are not in its range, so a stopped
+ * scenario's backlog costs nothing. Without a shard, the shards are claimed one after the other.
  */
 async function claim(
   d1: D1Database,
   o: { claimKey: string; now: number; limit: number; shard: number | undefined },
 ): Promise<Claimed[]> {
-  const shardFilter = o.shard === undefined ? "" : "AND ra.shard = ?5";
-  const stmt = d1.prepare(
-    `UPDATE record_activities
-     SET state = 'running', claim_key = ?1, claimed_until = ?2, attempts = attempts + 1, updated_at = ?3
-     WHERE id IN (
-       SELECT ra.id FROM record_activities ra
-       JOIN scenarios s ON s.id = ra.scenario_id
-       JOIN scenario_records sr ON sr.id = ra.scenario_record_id
-       WHERE ((ra.state = 'waiting' AND ra.at <= ?3) OR (ra.state = 'running' AND ra.claimed_until <= ?3))
-         AND s.state = 'running' AND sr.blocked = 0 ${shardFilter}
-       ORDER BY ra.at LIMIT ?4
-     )
-     RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
-  );
-  const params: (string | number)[] = [o.claimKey, o.now + CLAIM_TIMEOUT_MS, o.now, o.limit];
-  if (o.shard !== undefined) params.push(o.shard);
-  const { results } = await stmt.bind(...params).all<Claimed>();
+  if (o.shard !== undefined) return claimShard(d1, { ...o, shard: o.shard });
+  const claimed: Claimed[] = [];
+  for (let shard = 0; shard < SHARD_COUNT && claimed.length < o.limit; shard++) {
+    claimed.push(...(await claimShard(d1, { ...o, shard, limit: o.limit - claimed.length })));
+  }
+  return claimed;
+}
+
+async function claimShard(
+  d1: D1Database,
+  o: { claimKey: string; now: number; limit: number; shard: number },
+): Promise<Claimed[]> {
+  const { results } = await d1
+    .prepare(
+      `UPDATE record_activities
+       SET state = 'running', claim_key = ?1, claimed_until = ?2, attempts = attempts + 1, updated_at = ?3
+       WHERE id IN (
+         SELECT due.id FROM (
+           SELECT * FROM (SELECT id, at FROM record_activities
+                          WHERE shard = ?5 AND parked = 0 AND state = 'waiting' AND at <= ?3 ORDER BY at LIMIT ?4)
+           UNION ALL
+           SELECT * FROM (SELECT id, at FROM record_activities
+                          WHERE shard = ?5 AND parked = 0 AND state = 'running' AND claimed_until <= ?3 LIMIT ?4)
+         ) AS due
+         JOIN record_activities ra ON ra.id = due.id
+         JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
+         JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
+         ORDER BY due.at LIMIT ?4
+       )
+       RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
+    )
+    .bind(o.claimKey, o.now + CLAIM_TIMEOUT_MS, o.now, o.limit, o.shard)
+    .all<Claimed>();
   return results;
 }
 
@@ -272,6 +295,7 @@ async function commit(e: Engine, claimKey: string, claimed: Claimed[], outcomes:
         `UPDATE record_activities
          SET state = u.state, reason = u.reason, at = u.at,
              due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
+             parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
              claim_key = NULL, claimed_until = NULL, updated_at = ?2
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
                       json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at
@@ -325,9 +349,10 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
-         (scenario_record_id, activity_id, scenario_id, shard, state, at, due_at, reason, attempts, created_at, updated_at)
+         (scenario_record_id, activity_id, scenario_id, shard, state, parked, at, due_at, reason, attempts, created_at,
+          updated_at)
        SELECT parent.scenario_record_id, c.id, parent.scenario_id, ${shardSql("parent.scenario_record_id")},
-         CASE WHEN ${eventMissed} THEN 'cancelled' ELSE 'waiting' END,
+         CASE WHEN ${eventMissed} THEN 'cancelled' ELSE 'waiting' END, ${PAUSED("parent")},
          CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} THEN ${dueOf} ELSE NULL END,
          CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} THEN ${dueOf} ELSE NULL END,
          CASE WHEN c."on" = 'email_not_opened' AND parent.email_opened THEN 'the e-mail was opened'

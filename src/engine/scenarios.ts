@@ -6,6 +6,7 @@ import type { Domain } from "../domain/types";
 import { conflict, invalid, notFound } from "../errors";
 import { SHARD_COUNT } from "../scheduler/shards";
 import type { Engine } from "./context";
+import { PAUSED } from "./execute";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
 
@@ -129,17 +130,24 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
         : `scenario ${id} is ${current.state}: "${action}" is only allowed from ${from.join(" or ")}`,
     );
   }
-  const row = await e.db
-    .update(scenarios)
-    .set({ state: to, updatedAt: Date.now() })
-    .where(and(eq(scenarios.id, id), eq(scenarios.state, current.state)))
-    .returning()
-    .get();
-  if (!row) throw conflict(`scenario ${id} changed state meanwhile; read it again`);
+  // The state and the parked flags of its waiting record activities change together (one D1 batch).
+  const now = Date.now();
+  const [changed] = await e.d1.batch([
+    e.d1
+      .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4")
+      .bind(to, now, id, current.state),
+    e.d1
+      .prepare(
+        `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
+         WHERE scenario_id = ?1 AND state = 'waiting' AND parked != ${PAUSED("record_activities")}`,
+      )
+      .bind(id),
+  ]);
+  if ((changed?.meta.changes ?? 0) === 0) throw conflict(`scenario ${id} changed state meanwhile; read it again`);
   if (to === "running") {
-    const now = Date.now();
     await e.wake(Array.from({ length: SHARD_COUNT }, (_, shard) => ({ shard, at: now })));
   }
+  const row = await getScenarioRow(e, id);
   return withCounts(e, row);
 }
 

@@ -10,6 +10,11 @@ const WakeInput = z.object({ shard: z.number().int().min(0).max(1023), at: z.num
 
 /** How long one alarm keeps executing before it yields and re-arms itself. */
 const ALARM_BUDGET_MS = 15_000;
+/**
+ * Record activities one alarm executes at most before it re-arms: each e-mail may cost a subrequest (MailChannels),
+ * and a Worker invocation may make 1,000 (D1 queries included). A fresh alarm is a fresh invocation.
+ */
+export const ALARM_MAX_EXECUTIONS = 600;
 
 /**
  * One shard of the scheduler. D1 stays the single source of truth; this object only knows when to wake. It keeps
@@ -57,8 +62,11 @@ export class Scheduler extends DurableObject<Bindings> {
     const mailer = createMailer(this.env);
     let more = true;
     try {
-      while (more && Date.now() - started < ALARM_BUDGET_MS) {
-        more = (await processDue(engine, mailer, { shard })).more;
+      let executed = 0;
+      while (more && Date.now() - started < ALARM_BUDGET_MS && executed < ALARM_MAX_EXECUTIONS) {
+        const step = await processDue(engine, mailer, { shard });
+        executed += step.claimed;
+        more = step.more;
       }
     } catch (err) {
       console.error(`scheduler shard ${shard}: execution failed, retrying shortly`, err);
@@ -105,15 +113,12 @@ export class Scheduler extends DurableObject<Bindings> {
 
 /** The next future due time in a shard, among record activities that could run (scenario running, not blocked). */
 async function nextDue(d1: D1Database, shard: number, now: number): Promise<number | null> {
+  // One step down the due index: paused rows (stopped scenario, blocked record) are not in the range.
   const row = await d1
     .prepare(
-      `SELECT ra.at FROM record_activities ra
-       JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
-       JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
-       WHERE ra.shard = ? AND ra.state = 'waiting' AND ra.at > ?
-       ORDER BY ra.at LIMIT 1`,
+      "SELECT min(at) AS at FROM record_activities WHERE shard = ? AND parked = 0 AND state = 'waiting' AND at > ?",
     )
     .bind(shard, now)
-    .first<{ at: number }>();
+    .first<{ at: number | null }>();
   return row?.at ?? null;
 }

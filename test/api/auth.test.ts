@@ -16,6 +16,7 @@ const routes: [string, string][] = [
   ["PATCH", "/scenarios/1"],
   ["DELETE", "/scenarios/1"],
   ["POST", "/scenarios/1/run"],
+  ["GET", "/scenarios/1/enrollment"],
   ["POST", "/scenarios/1/stop"],
   ["POST", "/scenarios/1/draft"],
   ["POST", "/scenarios/1/activities"],

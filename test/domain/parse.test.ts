@@ -79,6 +79,12 @@ describe("parseDomain", () => {
     expect(problem([["a", "in", huge]])).toContain(`at most ${DOMAIN_LIMITS.maxInList} values`);
     expect(problem([["a", "=", "x".repeat(DOMAIN_LIMITS.maxStringLength + 1)]])).toContain("string longer than");
     expect(problem([["a", "=", Number.POSITIVE_INFINITY]])).toBeDefined();
+    // D1 refuses LIKE/GLOB patterns over 50 bytes: refused when saved, not when the domain runs.
+    expect(problem([["a", "like", `%${"x".repeat(50)}`]])).toBe(
+      "domain[0][2]: the pattern is longer than D1 allows (50 bytes)",
+    );
+    expect(problem([["a", "like", "*".repeat(20)]])).toContain("longer than D1 allows");
+    expect(() => parseDomain([["a", "ilike", "%é".repeat(16)]])).not.toThrow();
   });
 });
 

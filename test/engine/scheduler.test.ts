@@ -11,6 +11,7 @@ import { CRON_ENROLL, CRON_SWEEP } from "../../src/crons";
 import { enroll } from "../../src/engine/enroll";
 import worker from "../../src/index";
 import { schedulerStub } from "../../src/scheduler/client";
+import { enrollerStub } from "../../src/scheduler/enroller";
 import { SHARD_COUNT, shardOf } from "../../src/scheduler/shards";
 import { ok } from "../helpers";
 import { buildScenario, recordActivityOf, testEngine } from "./fixtures";
@@ -83,12 +84,17 @@ describe("scheduler", () => {
     expect(await recordActivityOf(s.scenarioId, s.activity.Step as string, "michael")).toMatchObject({ state: "done" });
   });
 
-  it("the five-minute cron enrolls running scenarios", async () => {
+  it("the five-minute cron starts an enrollment pass for every running scenario", async () => {
     const built = await buildScenario({ name: "Cron enroll", model: "party", domain: [["id", "=", "michael"]] }, [
       { name: "A" },
     ]);
     await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
     await runCron(CRON_ENROLL);
-    expect((await ok("GET", `/scenarios/${built.scenarioId}/records`)).items).toHaveLength(1);
+    const enroller = enrollerStub(env as never, Number(built.scenarioId));
+    expect(await enroller.status()).toMatchObject({ scenarioId: Number(built.scenarioId) });
+    // Its alarm may already have fired by itself; if not, fire it now.
+    await runDurableObjectAlarm(enroller);
+    await expect.poll(async () => (await ok("GET", `/scenarios/${built.scenarioId}/records`)).items.length).toBe(1);
+    await expect.poll(() => enroller.status()).toMatchObject({ cursor: null, again: false });
   });
 });

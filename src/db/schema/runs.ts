@@ -25,6 +25,8 @@ export const scenarioRecords = sqliteTable(
     uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
     index("scenario_records_token").on(t.token),
     index("scenario_records_batch").on(t.enrollBatch),
+    // Covers the scenario's counts (record_count, record_count_blocked) without reading the rows.
+    index("scenario_records_counts").on(t.scenarioId, t.blocked),
   ],
 );
 
@@ -43,6 +45,11 @@ export const recordActivities = sqliteTable(
     /** Which scheduler shard wakes for this row (scenario record id modulo the shard count). */
     shard: integer("shard").notNull(),
     state: text("state").$type<RecordActivityState>().notNull().default("waiting"),
+    /**
+     * True while the row cannot run because its scenario is not running or its record is blocked. Kept up to date
+     * by those transitions, so claims and wake-ups read only rows that can run, however large a paused backlog.
+     */
+    parked: integer("parked", { mode: "boolean" }).notNull().default(false),
     /** Due time while waiting (null: waiting for an e-mail event), execution time once done. */
     at: integer("at"),
     /** When it was (last) due: kept after execution so the scheduler's lag can be measured. */
@@ -59,8 +66,9 @@ export const recordActivities = sqliteTable(
   },
   (t) => [
     uniqueIndex("record_activities_once").on(t.scenarioRecordId, t.activityId),
-    index("record_activities_due").on(t.shard, t.state, t.at),
-    index("record_activities_activity").on(t.activityId, t.state),
+    index("record_activities_due").on(t.shard, t.parked, t.state, t.at),
+    // Covers the activity's stats (done, opened, clicked) without reading the rows.
+    index("record_activities_stats").on(t.activityId, t.state, t.emailOpened, t.emailClicked),
     index("record_activities_scenario").on(t.scenarioId, t.id),
   ],
 );

@@ -1,0 +1,79 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { enrollScenario, runningScenarios } from "../../src/engine/enroll";
+import type { Bindings } from "../../src/env";
+import { enrollerStub } from "../../src/scheduler/enroller";
+import { api, ok } from "../helpers";
+import { buildScenario, testEngine } from "./fixtures";
+
+const bindings = env as unknown as Bindings;
+
+beforeAll(async () => {
+  await ok("POST", "/records/party/batch", {
+    records: Array.from({ length: 50 }, (_, i) => ({
+      id: `en${i}`,
+      name: `E${i}`,
+      email: `e${i}@example.com`,
+      cohort: "en",
+    })),
+  });
+});
+
+describe("enrollment in bounded steps", () => {
+  it("a pass with a deadline stops after a chunk and resumes from where it stopped", async () => {
+    const { scenarioId } = await buildScenario({ name: "Steps", model: "party", domain: [["cohort", "=", "en"]] }, [
+      { name: "A" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+    const { engine } = testEngine();
+    const [scenario] = await runningScenarios(engine, Number(scenarioId));
+    const first = await enrollScenario(engine, scenario!, { chunk: 20, deadline: Date.now() - 1 });
+    expect(first.next).not.toBeNull();
+    expect(first.enrolled).toBeGreaterThan(0);
+    expect(first.enrolled).toBeLessThan(50);
+    let from = first.next as number;
+    let total = first.enrolled;
+    for (;;) {
+      const step = await enrollScenario(engine, scenario!, { chunk: 20, from, deadline: Date.now() - 1 });
+      total += step.enrolled;
+      if (step.next === null) break;
+      from = step.next;
+    }
+    expect(total).toBe(50);
+    expect((await ok("GET", `/scenarios/${scenarioId}`)).record_count).toBe(50);
+  });
+
+  it("running a scenario starts its Enroller, whose alarms enroll every record", async () => {
+    const { scenarioId } = await buildScenario({ name: "Enroller", model: "party", domain: [["cohort", "=", "en"]] }, [
+      { name: "A" },
+    ]);
+    await ok("POST", `/scenarios/${scenarioId}/run`);
+    const enroller = enrollerStub(bindings, Number(scenarioId));
+    await expect.poll(() => enroller.status()).toMatchObject({ scenarioId: Number(scenarioId) });
+    // Its alarms fire by themselves; firing one by hand only hurries it.
+    await runDurableObjectAlarm(enroller);
+    await expect.poll(async () => (await ok("GET", `/scenarios/${scenarioId}`)).record_count).toBe(50);
+    await expect.poll(() => enroller.status()).toMatchObject({ cursor: null });
+    expect(await ok("GET", `/scenarios/${scenarioId}/enrollment`)).toEqual({
+      running: false,
+      next_rowid: null,
+      pass_requested: false,
+    });
+  });
+
+  it("a pass ends when the scenario is no longer running, and a malformed start is refused", async () => {
+    const { scenarioId } = await buildScenario(
+      { name: "Stopped pass", model: "party", domain: [["cohort", "=", "en"]] },
+      [{ name: "A" }],
+    );
+    const enroller = enrollerStub(bindings, Number(scenarioId));
+    expect(await enroller.start({ scenarioId: Number(scenarioId) })).toEqual({ ok: true });
+    await runDurableObjectAlarm(enroller);
+    expect(await enroller.status()).toMatchObject({ cursor: null });
+    expect((await ok("GET", `/scenarios/${scenarioId}/records`)).items).toHaveLength(0);
+    expect(await enroller.start({ scenarioId: "x" })).toMatchObject({ ok: false });
+    expect(await ok("GET", `/scenarios/${scenarioId}/enrollment`)).toMatchObject({ running: false });
+    expect((await api("GET", "/scenarios/987654/enrollment")).status).toBe(404);
+  });
+});

@@ -1,0 +1,78 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { enroll } from "../../src/engine/enroll";
+import { ok } from "../helpers";
+import { buildScenario, testEngine } from "./fixtures";
+
+beforeAll(async () => {
+  await ok("POST", "/records/party/batch", {
+    records: Array.from({ length: 6 }, (_, i) => ({
+      id: `park${i}`,
+      name: `P${i}`,
+      email: `p${i}@example.com`,
+      cohort: "park",
+    })),
+  });
+});
+
+async function parkedFlags(scenarioId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT sr.record_id AS record, ra.parked FROM record_activities ra JOIN scenario_records sr ON sr.id = ra.scenario_record_id WHERE ra.scenario_id = ? AND ra.state = 'waiting' ORDER BY sr.record_id",
+  )
+    .bind(scenarioId)
+    .all<{ record: string; parked: number }>();
+  return Object.fromEntries(results.map((r) => [r.record, r.parked]));
+}
+
+describe("paused record activities are parked out of the due index", () => {
+  it("stop parks the scenario's waiting rows, run unparks them, blocking parks a record's rows", async () => {
+    const { scenarioId } = await buildScenario({ name: "Park", model: "party", domain: [["cohort", "=", "park"]] }, [
+      { name: "Later", delay: "P1D" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+    await enroll(testEngine().engine, { scenarioId: Number(scenarioId) });
+    expect(Object.values(await parkedFlags(scenarioId))).toEqual([0, 0, 0, 0, 0, 0]);
+
+    const srs = (await ok("GET", `/scenarios/${scenarioId}/records`)).items as { id: string; record_id: string }[];
+    const park0 = srs.find((r) => r.record_id === "park0")?.id;
+    await ok("POST", `/scenario-records/${park0}/block`);
+    expect((await parkedFlags(scenarioId)).park0).toBe(1);
+    expect((await parkedFlags(scenarioId)).park1).toBe(0);
+
+    await ok("POST", `/scenarios/${scenarioId}/stop`);
+    expect(Object.values(await parkedFlags(scenarioId))).toEqual([1, 1, 1, 1, 1, 1]);
+    // Unblocking while the scenario is stopped keeps the record's rows parked.
+    await ok("POST", `/scenario-records/${park0}/unblock`);
+    expect((await parkedFlags(scenarioId)).park0).toBe(1);
+    await ok("POST", `/scenario-records/${park0}/block`);
+
+    await ok("POST", `/scenarios/${scenarioId}/run`);
+    const flags = await parkedFlags(scenarioId);
+    expect(flags.park0).toBe(1);
+    expect([flags.park1, flags.park2, flags.park3, flags.park4, flags.park5]).toEqual([0, 0, 0, 0, 0]);
+    await ok("POST", `/scenario-records/${park0}/unblock`);
+    expect((await parkedFlags(scenarioId)).park0).toBe(0);
+  });
+
+  it("claims and wake-ups read the due index by range, whatever the paused backlog", async () => {
+    const plan = async (sql: string, ...params: unknown[]) =>
+      (
+        await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .bind(...params)
+          .all<{ detail: string }>()
+      ).results.map((r) => r.detail);
+    const due = await plan(
+      "SELECT id, at FROM record_activities WHERE shard = ?1 AND parked = 0 AND state = 'waiting' AND at <= ?2 ORDER BY at LIMIT 100",
+      0,
+      Date.now(),
+    );
+    expect(due.join("\n")).toMatch(/record_activities_due \(shard=\? AND parked=\? AND state=\? AND at<\?\)/);
+    expect(due.join("\n")).not.toMatch(/TEMP B-TREE/);
+    const next = await plan(
+      "SELECT min(at) AS at FROM record_activities WHERE shard = ? AND parked = 0 AND state = 'waiting' AND at > ?",
+      0,
+      Date.now(),
+    );
+    expect(next.join("\n")).toMatch(/record_activities_due \(shard=\? AND parked=\? AND state=\? AND at>\?\)/);
+  });
+});
