@@ -9,7 +9,10 @@ async function enrollScenario(api, { name, domain, expected }) {
   const t0 = performance.now();
   await api("POST", `/scenarios/${s.id}/run`);
   // Progress comes from the scenario's Enroller (no D1 read competing with the enrollment), then the count once.
-  const t1 = await until(async () => !(await api("GET", `/scenarios/${s.id}/enrollment`)).running, { every: 250 });
+  const t1 = await until(async () => !(await api("GET", `/scenarios/${s.id}/enrollment`)).running, {
+    every: 250,
+    kick: api.base,
+  });
   const count = (await api("GET", `/scenarios/${s.id}`)).record_count;
   if (count !== expected) throw new Error(`enrolled ${count} records, expected ${expected}`);
   const activity = await api("GET", `/scenarios/${s.id}/record-activities?activity_id=${root.id}&limit=1`);

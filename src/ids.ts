@@ -23,3 +23,18 @@ export function randomKey(bytes = 12): string {
   for (const b of buf) bin += String.fromCharCode(b);
   return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
+
+/**
+ * The public unsubscribe token of a scenario record: its id and its 128-bit secret, `${id}-${secret}`. The id makes
+ * the lookup a primary-key read, so no index over random secrets has to grow (and slow enrollment) with every record;
+ * the secret is what makes the URL unguessable.
+ */
+export const unsubscribeToken = (scenarioRecordId: number, secret: string): string => `${scenarioRecordId}-${secret}`;
+
+/** Splits an unsubscribe token; null when it cannot be one. */
+export function parseUnsubscribeToken(token: string): { id: number; secret: string } | null {
+  const m = /^([1-9][0-9]{0,15})-([0-9a-f]{32})$/.exec(token);
+  if (!m) return null;
+  const id = Number(m[1]);
+  return Number.isSafeInteger(id) ? { id, secret: m[2] as string } : null;
+}

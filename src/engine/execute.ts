@@ -1,6 +1,6 @@
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
-import { randomHex } from "../ids";
+import { randomHex, unsubscribeToken } from "../ids";
 import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import type { EmailJob, Mailer, SendOutcome } from "./mailer";
@@ -240,7 +240,7 @@ async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: numbe
           emailTitle: activity.email_title ?? "",
           emailTemplate: activity.email_template ?? "",
         },
-        scenarioRecord: { id: c.scenario_record_id, token: ctx.token },
+        scenarioRecord: { id: c.scenario_record_id, token: unsubscribeToken(c.scenario_record_id, ctx.token) },
         record: { model: ctx.model, id: ctx.record_id, fields: JSON.parse(ctx.record_fields ?? "{}") },
         party:
           ctx.party_id !== null && ctx.party_fields !== null

@@ -3,6 +3,7 @@ import type { AppEnv } from "../api/router";
 import { blockScenarioRecord } from "../engine/blocking";
 import { createEngine } from "../engine/context";
 import { AppError } from "../errors";
+import { parseUnsubscribeToken } from "../ids";
 import { recordHit, requestFacts } from "./hits";
 import { httpUrl, isLinkKey } from "./links";
 import { messagesFor } from "./messages";
@@ -12,9 +13,6 @@ type UnsubscribeContext = Context<AppEnv>;
 
 /** The route's parameters: `/u/:token` or `/u/:token/:nextKey`. */
 const params = (c: UnsubscribeContext) => c.req.param() as { token: string; nextKey?: string };
-
-/** Tokens are 128 random bits in hex; anything else is not worth a lookup. */
-const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 
 interface Subscription {
   id: number;
@@ -37,7 +35,7 @@ const SUBSCRIPTION_SQL = `
   FROM scenario_records sr
   JOIN scenarios s ON s.id = sr.scenario_id
   LEFT JOIN records p ON p.model = 'party' AND p.id = sr.party_id
-  WHERE sr.token = ?`;
+  WHERE sr.id = ? AND sr.token = ?`;
 
 // The next page only counts when its link belongs to the same scenario record as the token.
 const NEXT_SQL = `
@@ -45,20 +43,21 @@ const NEXT_SQL = `
   FROM links l
   JOIN record_activities ra ON ra.id = l.record_activity_id
   JOIN scenario_records sr ON sr.id = ra.scenario_record_id
-  WHERE l.key = ? AND l.kind = 'next' AND sr.token = ?`;
+  WHERE l.key = ? AND l.kind = 'next' AND sr.id = ? AND sr.token = ?`;
 
 /** The scenario record behind a token, and the page to show afterwards when the URL names a valid one. */
 async function load(c: UnsubscribeContext): Promise<{ sub: Subscription; next: NextPage | null } | null> {
   const { token, nextKey } = params(c);
-  if (!TOKEN.test(token)) return null;
-  const subscription = c.env.DB.prepare(SUBSCRIPTION_SQL).bind(token);
+  const parsed = parseUnsubscribeToken(token);
+  if (!parsed) return null;
+  const subscription = c.env.DB.prepare(SUBSCRIPTION_SQL).bind(parsed.id, parsed.secret);
   if (nextKey === undefined || !isLinkKey(nextKey)) {
     const sub = await subscription.first<Subscription>();
     return sub ? { sub, next: null } : null;
   }
   const [subs, nexts] = await c.env.DB.batch<Subscription | NextPage>([
     subscription,
-    c.env.DB.prepare(NEXT_SQL).bind(nextKey, token),
+    c.env.DB.prepare(NEXT_SQL).bind(nextKey, parsed.id, parsed.secret),
   ]);
   const sub = subs?.results[0] as Subscription | undefined;
   const next = nexts?.results[0] as NextPage | undefined;

@@ -95,7 +95,9 @@ describe("the e-mail archive API", () => {
     expect(res.body.html).toContain("Hi Michael Scott, your cart michael");
     expect(res.body.html).toMatch(new RegExp(`href="${AUTOMATION_BASE}/l/[A-Za-z0-9_-]+">Cart`));
     expect(res.body.html).toContain('href="mailto:help@example.com"');
-    expect(res.body.html).toMatch(new RegExp(`href="${AUTOMATION_BASE}/u/[0-9a-f]+/[A-Za-z0-9_-]+">Unsubscribe`));
+    expect(res.body.html).toMatch(
+      new RegExp(`href="${AUTOMATION_BASE}/u/[0-9]+-[0-9a-f]{32}/[A-Za-z0-9_-]+">Unsubscribe`),
+    );
     expect(res.body.html).not.toContain("https://shop.example");
     expect(res.body.text).toContain("Hi Michael Scott");
     expect(res.body.headers).toMatchObject({
@@ -106,7 +108,7 @@ describe("the e-mail archive API", () => {
       "Message-ID": michael.message_id,
       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     });
-    expect(res.body.headers["List-Unsubscribe"]).toMatch(new RegExp(`^<${AUTOMATION_BASE}/u/[0-9a-f]+>$`));
+    expect(res.body.headers["List-Unsubscribe"]).toMatch(new RegExp(`^<${AUTOMATION_BASE}/u/[0-9]+-[0-9a-f]{32}>$`));
   });
 
   it("serves the raw message as message/rfc822", async () => {

@@ -66,7 +66,7 @@ describe("execution", () => {
       activity: { name: "Mail", emailTitle: "Hi {{party.name}}" },
       scenario: { name: "Tree" },
     });
-    expect(mailer.jobs[0]?.scenarioRecord.token).toMatch(/^[0-9a-f]{32}$/);
+    expect(mailer.jobs[0]?.scenarioRecord.token).toMatch(/^[1-9][0-9]*-[0-9a-f]{32}$/);
 
     const mail = await recordActivityOf(scenarioId, activity.Mail as string, "michael");
     expect(mail).toMatchObject({ state: "done", attempts: 1, reason: null });

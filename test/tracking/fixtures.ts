@@ -141,7 +141,7 @@ export async function sentEmail(
     recordActivityId,
     emailId,
     partyId,
-    token,
+    token: `${scenarioRecordId}-${token}`,
     clickKey,
     openKey,
     url,

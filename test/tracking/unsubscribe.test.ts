@@ -161,11 +161,22 @@ describe("unsubscribe", () => {
 
   it("answers 404 for an unknown token, whatever the method", async () => {
     for (const init of [{}, FORM_POST, ONE_CLICK]) {
-      const res = await request(`/u/${"0".repeat(32)}`, init);
+      const res = await request(`/u/1-${"0".repeat(32)}`, init);
       expect(res.status).toBe(404);
       expectSecurePage(res);
     }
     expect((await request("/u/short")).status).toBe(404);
+  });
+
+  it("needs the record's secret, not just its id", async () => {
+    const sent = await sentEmail();
+    const [id, secret] = sent.token.split("-") as [string, string];
+    const wrong = `${id}-${secret.replace(/^./, (ch) => (ch === "0" ? "1" : "0"))}`;
+    for (const init of [{}, FORM_POST, ONE_CLICK]) expect((await request(`/u/${wrong}`, init)).status).toBe(404);
+    expect((await request(`/u/${Number(id) + 1}-${secret}`)).status).toBe(404);
+    const state = await env.DB.prepare("SELECT blocked FROM scenario_records WHERE id = ?").bind(Number(id)).first();
+    expect(state?.blocked).toBe(0);
+    expect((await request(`/u/${sent.token}`)).status).toBe(200);
   });
 
   it("shows an HTML error page, not a stack trace, when the database fails", async () => {
@@ -174,7 +185,7 @@ describe("unsubscribe", () => {
         throw new Error("D1 is down");
       },
     } as unknown as D1Database;
-    const res = await request(`/u/${"0".repeat(32)}`, { env: { DB: broken } });
+    const res = await request(`/u/1-${"0".repeat(32)}`, { env: { DB: broken } });
     expect(res.status).toBe(500);
     expectSecurePage(res);
     expect(await res.text()).toContain("Something went wrong");

@@ -15,7 +15,7 @@ export const scenarioRecords = sqliteTable(
     recordId: text("record_id").notNull(),
     partyId: text("party_id"),
     blocked: integer("blocked", { mode: "boolean" }).notNull().default(false),
-    /** Unguessable (128 random bits, hex): the key of this recipient's unsubscribe URL. */
+    /** 128 random bits, hex: the secret half of this recipient's unsubscribe token (`${id}-${token}`, see ids.ts). */
     token: text("token").notNull(),
     /** Which enrollment pass created the row, so the same pass can create its root record activities set-based. */
     enrollBatch: text("enroll_batch"),
@@ -23,7 +23,6 @@ export const scenarioRecords = sqliteTable(
   },
   (t) => [
     uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
-    index("scenario_records_token").on(t.token),
     index("scenario_records_batch").on(t.enrollBatch),
     // Covers the scenario's counts (record_count, record_count_blocked) without reading the rows.
     index("scenario_records_counts").on(t.scenarioId, t.blocked),

@@ -1,0 +1,1 @@
+DROP INDEX `scenario_records_token`;
