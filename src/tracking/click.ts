@@ -19,7 +19,7 @@ export async function redirectClick(c: Context<AppEnv, "/l/:key">): Promise<Resp
   const link = rememberedLink(key) ?? (await findLink(c.env.DB, key, { origin: new URL(c.req.url).origin, waitUntil }));
   if (link?.kind !== "click" || !link.url) return sendPage(c, notFoundPage(messagesFor(null)), 404);
 
-  waitUntil(recordHit(c.env, hitOn(link, "click"), facts, waitUntil).catch((err) => console.error("click hit", err)));
+  recordHit(c.env, hitOn(link, "click"), facts, waitUntil);
   return new Response(null, {
     status: 302,
     headers: {

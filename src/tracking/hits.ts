@@ -45,33 +45,39 @@ interface PendingHit {
  * Hits wait this long in the isolate so that many share one D1 write: a hot link hit thousands of times a second
  * costs a few writes a second, not thousands. Each request keeps its hit's write in `waitUntil`, so none is dropped.
  */
-export const HIT_FLUSH_MS = 50;
+export const HIT_FLUSH_MS = 250;
 /** A flush writes at most this many hits a statement (they travel as one JSON parameter). */
 const HITS_PER_STATEMENT = 500;
 
 let pending: PendingHit[] = [];
-let nextFlush: Promise<void> | null = null;
+let flushing = false;
 
 /**
  * Classifies a hit and queues it: stored (one `hits` row, no IP address) with the other hits of the next few
- * milliseconds, and for a person's click or open the e-mail event is recorded. The returned promise is for
- * `waitUntil`: it settles once the hit is written, never rejects, and each failure is logged.
+ * milliseconds, and for a person's click or open the e-mail event is recorded. The request that opens a batch holds
+ * its write in `waitUntil`; the hits queued after it ride along, so a busy link costs a few writes a second and its
+ * other requests end with their answer (no request waits on another request's promise, which the runtime forbids).
+ * Failures are logged, never thrown.
  */
 export function recordHit(
   env: Bindings,
   target: HitTarget,
   facts: RequestFacts,
   waitUntil: (work: Promise<unknown>) => void,
-): Promise<Classification> {
+): Classification {
   const verdict = classify({ ...facts, kind: target.kind, sentAt: target.sentAt });
   pending.push({ target, verdict, at: facts.now });
-  nextFlush ??= new Promise<void>((resolve) => setTimeout(resolve, HIT_FLUSH_MS)).then(() => {
-    const batch = pending;
-    pending = [];
-    nextFlush = null;
-    return flush(env, batch, waitUntil);
-  });
-  return nextFlush.then(() => verdict);
+  if (!flushing) {
+    flushing = true;
+    const write = new Promise<void>((resolve) => setTimeout(resolve, HIT_FLUSH_MS)).then(() => {
+      const batch = pending;
+      pending = [];
+      flushing = false;
+      return flush(env, batch, waitUntil);
+    });
+    waitUntil(write.catch((err) => console.error("tracking hits", err)));
+  }
+  return verdict;
 }
 
 async function flush(env: Bindings, batch: PendingHit[], waitUntil: (work: Promise<unknown>) => void): Promise<void> {

@@ -46,5 +46,5 @@ async function recordOpen(
 ): Promise<void> {
   const link = await findLink(env.DB, key, { origin, waitUntil });
   if (link?.kind !== "open") return;
-  await recordHit(env, hitOn(link, "open"), facts, waitUntil);
+  recordHit(env, hitOn(link, "open"), facts, waitUntil);
 }

@@ -100,7 +100,7 @@ export async function unsubscribe(c: UnsubscribeContext): Promise<Response> {
     if (err instanceof AppError && err.code === "not_found") return sendPage(c, notFoundPage(messagesFor(null)), 404);
     throw err;
   }
-  const hit = recordHit(
+  recordHit(
     c.env,
     {
       kind: "unsubscribe",
@@ -113,7 +113,6 @@ export async function unsubscribe(c: UnsubscribeContext): Promise<Response> {
     facts,
     waitUntil,
   );
-  waitUntil(hit.catch((err) => console.error("unsubscribe hit", err)));
 
   if (next && !oneClick) {
     return new Response(null, {
