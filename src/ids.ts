@@ -17,10 +17,12 @@ export function randomHex(bytes: number): string {
 }
 
 /** URL-safe random key of `bytes` random bytes (base64url, no padding). */
-export function randomKey(bytes = 12): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+export const randomKey = (bytes = 12): string => base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+
+/** Bytes as base64url without padding (RFC 4648 §5). */
+export function base64url(bytes: ArrayBuffer | Uint8Array): string {
   let bin = "";
-  for (const b of buf) bin += String.fromCharCode(b);
+  for (const b of new Uint8Array(bytes)) bin += String.fromCharCode(b);
   return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 

@@ -1,4 +1,5 @@
 import { secretsEqual } from "../api/auth";
+import { base64url } from "../ids";
 
 /**
  * Console sessions without a session store: the cookie carries its expiry and a random nonce, signed with HMAC-SHA256
@@ -25,31 +26,24 @@ export interface Session {
 const encoder = new TextEncoder();
 const COOKIE_VALUE = /^([0-9]{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
-let cachedKey: { token: string; key: Promise<CryptoKey> } | null = null;
+let cachedKey: { token: string; key: CryptoKey } | null = null;
 
-/** The HMAC key of the console, derived from the admin token (HKDF), imported once per isolate and token. */
-function keyFor(adminToken: string): Promise<CryptoKey> {
-  if (cachedKey?.token !== adminToken) {
-    const key = crypto.subtle
-      .importKey("raw", encoder.encode(adminToken), "HKDF", false, ["deriveKey"])
-      .then((base) =>
-        crypto.subtle.deriveKey(
-          { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: encoder.encode("console session v1") },
-          base,
-          { name: "HMAC", hash: "SHA-256", length: 256 },
-          false,
-          ["sign", "verify"],
-        ),
-      );
-    cachedKey = { token: adminToken, key };
-  }
-  return cachedKey.key;
-}
-
-function base64url(bytes: ArrayBuffer | Uint8Array): string {
-  let bin = "";
-  for (const b of new Uint8Array(bytes)) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+/**
+ * The HMAC key of the console, derived from the admin token (HKDF), kept once per isolate and token. The key itself is
+ * kept, never the promise of it: a request must not wait on a promise another request started.
+ */
+async function keyFor(adminToken: string): Promise<CryptoKey> {
+  if (cachedKey?.token === adminToken) return cachedKey.key;
+  const base = await crypto.subtle.importKey("raw", encoder.encode(adminToken), "HKDF", false, ["deriveKey"]);
+  const key = await crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: encoder.encode("console session v1") },
+    base,
+    { name: "HMAC", hash: "SHA-256", length: 256 },
+    false,
+    ["sign", "verify"],
+  );
+  cachedKey = { token: adminToken, key };
+  return key;
 }
 
 function fromBase64url(text: string): Uint8Array {

@@ -1,5 +1,5 @@
 import { invalid } from "../errors";
-import { getActivityRow } from "./activities";
+import { type ActivityStats, getActivityRow } from "./activities";
 import type { Engine } from "./context";
 import { getScenarioRow, rate } from "./scenarios";
 
@@ -128,16 +128,12 @@ export async function scenarioReport(e: Engine, scenarioId: number, range: Repor
   });
 }
 
-export interface ActivityReportRow {
+/**
+ * An activity's stats for one period: record activities done in it (by their execution time `at`), and of those the
+ * ones whose e-mail was opened / clicked (by people: machine hits fire no event).
+ */
+export interface ActivityReportRow extends ActivityStats {
   period: string;
-  /** Record activities done in the period (by their execution time `at`). */
-  recordCount: number;
-  /** Of those, the ones whose e-mail was opened / clicked (by people: machine hits fire no event). */
-  emailOpened: number;
-  emailClicked: number;
-  emailOpenRate: number;
-  emailClickRate: number;
-  emailClickThroughRate: number;
   /** Hits classified as machines in the period (by hit time), reported apart: they count in no rate. */
   machineOpens: number;
   machineClicks: number;
