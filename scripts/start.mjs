@@ -134,6 +134,7 @@ console.log(`
   Admin token:   ${token}
   Try:           curl -H "Authorization: Bearer ${token}" http://localhost:${port}/api/models
   API docs:      http://localhost:${port}/api/docs
+  Console:       http://localhost:${port}/console (sign in with the admin token)
   Sent e-mails:  the local transport keeps them: GET /api/emails (and /api/emails/{id}/raw)
   Crons:         driven by this script (sweep every minute, enrollment every five minutes)
 `);
