@@ -10,11 +10,15 @@ const SCANNER = "Mozilla/5.0 (compatible; Mimecast URL Protect)";
 export async function tracking(api, scenarioId) {
   const list = await api("GET", `/emails?scenario_id=${scenarioId}&limit=2`);
   const [a, b] = await Promise.all(list.items.map((e) => api("GET", `/emails/${e.id}`)));
-  const key = (html, re) => re.exec(html)?.[1];
+  const key = (html, re) => {
+    const found = re.exec(html)?.[1];
+    if (!found) throw new Error(`no ${re} in the archived e-mail`);
+    return found;
+  };
   return {
     click: key(a.html, /\/l\/([A-Za-z0-9_-]+)"/),
     pixel: key(a.html, /\/o\/([A-Za-z0-9_-]+)\.gif"/),
-    unsubscribe: key(b.html, /\/u\/([0-9a-f]+)"/),
+    unsubscribe: key(b.html, /\/u\/([0-9]+-[0-9a-f]{32})"/),
   };
 }
 
@@ -87,11 +91,12 @@ export async function benchLoad(server, keys, { seconds = 15, concurrency = 24 }
   const exact =
     humanClicks === sent.human_click &&
     machineClicks === sent.scanner_click + sent.head_click &&
-    humanOpens === sent.open_pixel;
+    humanOpens === sent.open_pixel &&
+    unsubscribes === sent.one_click_unsubscribe;
   log(
     `load: ${total} requests in ${elapsed.toFixed(1)} s (${Math.round(total / elapsed)}/s), statuses ${JSON.stringify(statuses)}, ` +
       `unexpected ${unexpected}; human clicks ${humanClicks}/${sent.human_click}, machine clicks ${machineClicks}/` +
-      `${sent.scanner_click + sent.head_click}, opens ${humanOpens}/${sent.open_pixel}, unsubscribe hits ${unsubscribes}`,
+      `${sent.scanner_click + sent.head_click}, opens ${humanOpens}/${sent.open_pixel}, unsubscribe hits ${unsubscribes}/${sent.one_click_unsubscribe}`,
   );
   return {
     load_requests_per_s: total / elapsed,
@@ -102,6 +107,8 @@ export async function benchLoad(server, keys, { seconds = 15, concurrency = 24 }
     load_human_hits_recorded: humanClicks + humanOpens,
     load_machine_hits_sent: sent.scanner_click + sent.head_click,
     load_machine_hits_recorded: machineClicks,
+    load_unsubscribe_hits_sent: sent.one_click_unsubscribe,
+    load_unsubscribe_hits_recorded: unsubscribes,
     load_hits_recorded_exactly_once: exact ? 1 : 0,
   };
 }
