@@ -44,6 +44,25 @@ describe("enrollment in bounded steps", () => {
     expect((await ok("GET", `/scenarios/${scenarioId}`)).record_count).toBe(50);
   });
 
+  it("a pass reads each record about once, however small its chunks (no walk of the whole model per chunk)", async () => {
+    const { engine } = testEngine();
+    const pass = async (chunk: number) => {
+      const { scenarioId } = await buildScenario(
+        { name: `Chunks ${chunk}`, model: "party", domain: [["cohort", "=", "en"]] },
+        [{ name: "A" }],
+      );
+      await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+      const [scenario] = await runningScenarios(engine, Number(scenarioId));
+      const progress = await enrollScenario(engine, scenario!, { chunk });
+      expect(progress.enrolled).toBe(50);
+      return progress.rowsRead;
+    };
+    const whole = await pass(1_000);
+    const small = await pass(5);
+    expect(whole).toBeGreaterThan(0);
+    expect(small).toBeLessThan(whole * 1.5);
+  });
+
   it("running a scenario starts its Enroller, whose alarms enroll every record", async () => {
     const { scenarioId } = await buildScenario({ name: "Enroller", model: "party", domain: [["cohort", "=", "en"]] }, [
       { name: "A" },
