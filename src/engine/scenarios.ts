@@ -130,25 +130,66 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
         : `scenario ${id} is ${current.state}: "${action}" is only allowed from ${from.join(" or ")}`,
     );
   }
-  // The state and the parked flags of its waiting record activities change together (one D1 batch).
+  // The state and the first chunk of parked flags change together (one D1 batch); the other chunks follow. Until they
+  // are done, claims still skip a stopped scenario's rows (they check the scenario), and rows of a scenario that runs
+  // again wait a moment longer.
   const now = Date.now();
-  const [changed] = await e.d1.batch([
+  const [changed, , first] = await e.d1.batch<unknown>([
     e.d1
       .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4")
       .bind(to, now, id, current.state),
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
-         WHERE scenario_id = ?1 AND state = 'waiting' AND parked != ${PAUSED("record_activities")}`,
-      )
-      .bind(id),
+    ...parkChunk(e, id, 0, PARK_CHUNK),
   ]);
   if ((changed?.meta.changes ?? 0) === 0) throw conflict(`scenario ${id} changed state meanwhile; read it again`);
+  await reparkScenario(e, id, { after: first?.results[0] as ParkProgress | undefined });
   if (to === "running") {
     await e.wake(Array.from({ length: SHARD_COUNT }, (_, shard) => ({ shard, at: now })));
   }
   const row = await getScenarioRow(e, id);
   return withCounts(e, row);
+}
+
+/** Record activities re-parked a statement: bounded, so a scenario with millions of them stays within D1's limits. */
+export const PARK_CHUNK = 50_000;
+
+interface ParkProgress {
+  /** The highest record activity id the chunk looked at; null when there was none. */
+  last: number | null;
+  seen: number;
+}
+
+/** Re-parks the scenario's waiting record activities with ids after `after`, `chunk` of them, and says how far it got. */
+function parkChunk(e: Engine, scenarioId: number, after: number, chunk: number) {
+  const ids = "SELECT id FROM record_activities WHERE scenario_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+  return [
+    e.d1
+      .prepare(
+        `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
+         WHERE id IN (${ids}) AND state = 'waiting' AND parked != ${PAUSED("record_activities")}`,
+      )
+      .bind(scenarioId, after, chunk),
+    e.d1.prepare(`SELECT max(id) AS last, count(*) AS seen FROM (${ids})`).bind(scenarioId, after, chunk),
+  ];
+}
+
+/**
+ * Brings the `parked` flag of a scenario's waiting record activities in line with its state, in id-ordered chunks
+ * (each flag is computed from the state at that moment, so concurrent transitions converge). `after`: where a chunk
+ * run together with the transition stopped.
+ */
+export async function reparkScenario(
+  e: Engine,
+  scenarioId: number,
+  o: { after?: ParkProgress; chunk?: number } = {},
+): Promise<void> {
+  const chunk = o.chunk ?? PARK_CHUNK;
+  let progress = o.after;
+  if (progress && progress.seen < chunk) return;
+  for (;;) {
+    const [, result] = await e.d1.batch<ParkProgress>(parkChunk(e, scenarioId, progress?.last ?? 0, chunk));
+    progress = result?.results[0];
+    if (!progress || progress.last === null || progress.seen < chunk) return;
+  }
 }
 
 async function withCounts(e: Engine, row: ScenarioRow): Promise<Scenario> {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../src/engine/enroll";
+import { reparkScenario } from "../../src/engine/scenarios";
 import { ok } from "../helpers";
 import { buildScenario, testEngine } from "./fixtures";
 
@@ -52,6 +53,49 @@ describe("paused record activities are parked out of the due index", () => {
     expect([flags.park1, flags.park2, flags.park3, flags.park4, flags.park5]).toEqual([0, 0, 0, 0, 0]);
     await ok("POST", `/scenario-records/${park0}/unblock`);
     expect((await parkedFlags(scenarioId)).park0).toBe(0);
+  });
+
+  it("re-parks a scenario chunk by chunk, each flag from the state at that moment", async () => {
+    const { scenarioId } = await buildScenario({ name: "Chunks", model: "party", domain: [["cohort", "=", "park"]] }, [
+      { name: "Later", delay: "P1D" },
+      { name: "Later too", delay: "P2D" },
+    ]);
+    const id = Number(scenarioId);
+    const setState = (state: string) =>
+      env.DB.prepare("UPDATE scenarios SET state = ? WHERE id = ?").bind(state, id).run();
+    await setState("running");
+    const { engine } = testEngine();
+    await enroll(engine, { scenarioId: id });
+    const flags = async () => Object.values(await parkedFlags(scenarioId));
+    expect(await flags()).toHaveLength(6);
+    // Two rows per record; chunks of 5 rows leave some records half done between chunks, and each chunk catches up.
+    await setState("stopped");
+    await reparkScenario(engine, id, { chunk: 5 });
+    const { results } = await env.DB.prepare(
+      "SELECT count(*) AS n, sum(parked) AS parked FROM record_activities WHERE scenario_id = ? AND state = 'waiting'",
+    )
+      .bind(id)
+      .all<{ n: number; parked: number }>();
+    expect(results[0]).toEqual({ n: 12, parked: 12 });
+    await setState("running");
+    await reparkScenario(engine, id, { chunk: 5 });
+    const after = await env.DB.prepare(
+      "SELECT sum(parked) AS parked FROM record_activities WHERE scenario_id = ? AND state = 'waiting'",
+    )
+      .bind(id)
+      .first<{ parked: number }>();
+    expect(after?.parked).toBe(0);
+  });
+
+  it("a re-parking chunk reads the scenario's rows by id range", async () => {
+    const { results } = await env.DB.prepare(
+      "EXPLAIN QUERY PLAN SELECT id FROM record_activities WHERE scenario_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    )
+      .bind(1, 0, 10)
+      .all<{ detail: string }>();
+    const plan = results.map((r) => r.detail).join("\n");
+    expect(plan).toMatch(/record_activities_scenario \(scenario_id=\? AND id>\?\)/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
   });
 
   it("claims and wake-ups read the due index by range, whatever the paused backlog", async () => {
