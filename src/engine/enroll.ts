@@ -1,6 +1,5 @@
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
-import { randomHex } from "../ids";
 import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import { recordFilter } from "./matching";
@@ -123,7 +122,12 @@ export async function enrollScenario(
       progress.next = range[0];
       break;
     }
-    const batch = randomHex(8);
+    // The scenario records this chunk creates are the scenario's with an id above the highest one now (ids only grow;
+    // the root statements read that id range from the table itself, never the whole scenario through an index).
+    // A concurrent pass of the same scenario commits its rows with their root record activities, so picking them up
+    // too changes nothing (the insert ignores rows that exist).
+    const before =
+      (await e.d1.prepare("SELECT max(id) AS id FROM scenario_records").first<{ id: number | null }>())?.id ?? 0;
     const subset = range ? "AND r.rowid BETWEEN ? AND ?" : "AND r.id IN (SELECT value FROM json_each(?))";
     // A rowid range is read from the table itself: left to choose, the planner takes the (model, party) index and
     // walks every record of the model for each chunk, which makes a pass quadratic.
@@ -131,8 +135,8 @@ export async function enrollScenario(
     const insertRecords = e.d1
       .prepare(
         `INSERT OR IGNORE INTO scenario_records
-           (scenario_id, model, record_id, party_id, blocked, token, enroll_batch, created_at)
-         SELECT ?, r.model, r.id, r.party_id, 0, lower(hex(randomblob(16))), ?, ?
+           (scenario_id, model, record_id, party_id, blocked, token, created_at)
+         SELECT ?, r.model, r.id, r.party_id, 0, lower(hex(randomblob(16))), ?
          FROM ${source}
          WHERE ${filter.where} ${subset}
            AND NOT EXISTS (SELECT 1 FROM scenario_records sr
@@ -140,16 +144,8 @@ export async function enrollScenario(
            AND (r.party_id IS NULL OR NOT EXISTS (SELECT 1 FROM unsubscriptions u
                                                   WHERE u.scenario_id = ? AND u.party_id = r.party_id))`,
       )
-      .bind(
-        scenario.id,
-        batch,
-        now,
-        ...filter.params,
-        ...(range ?? [JSON.stringify(onlyIds)]),
-        scenario.id,
-        scenario.id,
-      );
-    const results = await e.d1.batch([insertRecords, ...rootStatements.map((s) => s.bind(...s.params(batch)))]);
+      .bind(scenario.id, now, ...filter.params, ...(range ?? [JSON.stringify(onlyIds)]), scenario.id, scenario.id);
+    const results = await e.d1.batch([insertRecords, ...rootStatements.map((s) => s.bind(...s.params(before)))]);
     progress.enrolled += results[0]?.meta.changes ?? 0;
     for (const r of results) progress.rowsRead += r.meta.rows_read ?? 0;
     for (const r of results.slice(1)) progress.recordActivities += r.meta.changes ?? 0;
@@ -162,7 +158,7 @@ export async function enrollScenario(
 }
 
 /**
- * The statement creating one root activity's record activities for the scenario records of an enrollment batch,
+ * The statement creating one root activity's record activities for the scenario records a chunk just created,
  * filtered by the activity's condition (compiled to SQL, like the domain).
  */
 function rootActivityInsert(d1: D1Database, scenario: ScenarioToEnroll, a: RootActivity & { at: number }, now: number) {
@@ -174,11 +170,21 @@ function rootActivityInsert(d1: D1Database, scenario: ScenarioToEnroll, a: RootA
     `INSERT OR IGNORE INTO record_activities
        (scenario_record_id, activity_id, scenario_id, shard, state, at, due_at, attempts, created_at, updated_at)
      SELECT sr.id, ?, ?, ${shardSql("sr.id")}, 'waiting', ?, ?, 0, ?, ?
-     FROM scenario_records sr ${join}
-     WHERE sr.enroll_batch = ? ${where}`,
+     FROM scenario_records sr NOT INDEXED ${join}
+     WHERE sr.scenario_id = ? AND sr.id > ? ${where}`,
   );
   return {
     bind: stmt.bind.bind(stmt),
-    params: (batch: string) => [a.id, scenario.id, a.at, a.at, now, now, batch, ...(condition?.params ?? [])],
+    params: (before: number) => [
+      a.id,
+      scenario.id,
+      a.at,
+      a.at,
+      now,
+      now,
+      scenario.id,
+      before,
+      ...(condition?.params ?? []),
+    ],
   };
 }

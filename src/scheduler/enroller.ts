@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { DomainError } from "../domain/types";
 import { createEngine } from "../engine/context";
 import { enrollScenario, runningScenarios } from "../engine/enroll";
 import type { Bindings } from "../env";
@@ -76,6 +77,13 @@ export class Enroller extends DurableObject<Bindings> {
       }
       await this.ctx.storage.setAlarm(Date.now());
     } catch (err) {
+      if (err instanceof DomainError) {
+        // A domain that does not compile fails the same way every time: the pass ends; the next start tries again.
+        console.error(`enrollment of scenario ${scenarioId} skipped: ${err.message}`);
+        this.set("cursor", null);
+        this.set("again", null);
+        return;
+      }
       console.error(`enrollment of scenario ${scenarioId} failed, retrying from rowid ${cursor}`, err);
       await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
     }

@@ -95,4 +95,19 @@ describe("enrollment in bounded steps", () => {
     expect(await ok("GET", `/scenarios/${scenarioId}/enrollment`)).toMatchObject({ running: false });
     expect((await api("GET", "/scenarios/987654/enrollment")).status).toBe(404);
   });
+
+  it("a domain that does not compile ends the pass instead of retrying it forever", async () => {
+    const { scenarioId } = await buildScenario(
+      { name: "Broken pass", model: "party", domain: [["cohort", "=", "en"]] },
+      [{ name: "A" }],
+    );
+    await env.DB.prepare("UPDATE scenarios SET state = 'running', domain = ? WHERE id = ?")
+      .bind('[["x","~",1]]', scenarioId)
+      .run();
+    const enroller = enrollerStub(bindings, Number(scenarioId));
+    expect(await enroller.start({ scenarioId: Number(scenarioId) })).toEqual({ ok: true });
+    await runDurableObjectAlarm(enroller);
+    expect(await enroller.status()).toMatchObject({ cursor: null });
+    expect(await runDurableObjectAlarm(enroller)).toBe(false);
+  });
 });

@@ -17,13 +17,10 @@ export const scenarioRecords = sqliteTable(
     blocked: integer("blocked", { mode: "boolean" }).notNull().default(false),
     /** 128 random bits, hex: the secret half of this recipient's unsubscribe token (`${id}-${token}`, see ids.ts). */
     token: text("token").notNull(),
-    /** Which enrollment pass created the row, so the same pass can create its root record activities set-based. */
-    enrollBatch: text("enroll_batch"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
     uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
-    index("scenario_records_batch").on(t.enrollBatch),
     // Covers the scenario's counts (record_count, record_count_blocked) without reading the rows.
     index("scenario_records_counts").on(t.scenarioId, t.blocked),
   ],
