@@ -1,5 +1,6 @@
 import { createEngine } from "./engine/context";
 import { runningScenarios } from "./engine/enroll";
+import { finishReparking } from "./engine/scenarios";
 import type { Bindings } from "./env";
 import { startEnrollment } from "./scheduler/enroller";
 import { sweep } from "./scheduler/sweep";
@@ -16,6 +17,12 @@ export async function runCron(cron: string, env: Bindings, ctx: ExecutionContext
     await Promise.all(scenarios.map((s) => startEnrollment(env, s.id)));
     console.log(`enrollment: passes started for ${scenarios.length} running scenarios`);
   } else {
+    try {
+      const reparked = await finishReparking(createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) }));
+      if (reparked > 0) console.log(`sweep: finished re-parking ${reparked} scenarios`);
+    } catch (err) {
+      console.error("sweep: re-parking failed; the next sweep tries again", err);
+    }
     await sweep(env);
   }
 }

@@ -34,7 +34,9 @@ export async function blockScenarioRecord(e: Engine, scenarioRecordId: number): 
   const statements = [
     e.d1.prepare("UPDATE scenario_records SET blocked = 1 WHERE id = ? AND blocked = 0").bind(sr.id),
     e.d1
-      .prepare("UPDATE record_activities SET parked = 1 WHERE scenario_record_id = ? AND state = 'waiting'")
+      .prepare(
+        "UPDATE record_activities SET parked = 1 WHERE scenario_record_id = ? AND state IN ('waiting', 'running')",
+      )
       .bind(sr.id),
   ];
   if (sr.unsubscribable && sr.party_id !== null) {
@@ -58,7 +60,8 @@ export async function unblockScenarioRecord(e: Engine, scenarioRecordId: number)
     e.d1.prepare("UPDATE scenario_records SET blocked = 0 WHERE id = ? AND blocked = 1").bind(sr.id),
     e.d1
       .prepare(
-        `UPDATE record_activities SET parked = ${PAUSED("record_activities")} WHERE scenario_record_id = ? AND state = 'waiting'`,
+        `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
+         WHERE scenario_record_id = ? AND state IN ('waiting', 'running')`,
       )
       .bind(sr.id),
   ];

@@ -108,7 +108,8 @@ export async function enrollScenario(
   let ranges: ([number, number] | null)[] = [null];
   if (!onlyIds) {
     const bounds = await e.d1
-      .prepare("SELECT max(rowid) AS hi FROM records WHERE model = ? AND rowid >= ?")
+      // From the table's end backwards (left to choose, the planner walks the whole model through its index).
+      .prepare("SELECT rowid AS hi FROM records NOT INDEXED WHERE model = ? AND rowid >= ? ORDER BY rowid DESC LIMIT 1")
       .bind(scenario.model, o.from ?? 0)
       .first<{ hi: number | null }>();
     if (bounds?.hi == null) return progress;
@@ -142,9 +143,19 @@ export async function enrollScenario(
            AND NOT EXISTS (SELECT 1 FROM scenario_records sr
                            WHERE sr.scenario_id = ? AND sr.model = r.model AND sr.record_id = r.id)
            AND (r.party_id IS NULL OR NOT EXISTS (SELECT 1 FROM unsubscriptions u
-                                                  WHERE u.scenario_id = ? AND u.party_id = r.party_id))`,
+                                                  WHERE u.scenario_id = ? AND u.party_id = r.party_id))
+           -- Checked in the chunk's own transaction: a scenario stopped during a pass gets no new rows.
+           AND EXISTS (SELECT 1 FROM scenarios s WHERE s.id = ? AND s.state = 'running')`,
       )
-      .bind(scenario.id, now, ...filter.params, ...(range ?? [JSON.stringify(onlyIds)]), scenario.id, scenario.id);
+      .bind(
+        scenario.id,
+        now,
+        ...filter.params,
+        ...(range ?? [JSON.stringify(onlyIds)]),
+        scenario.id,
+        scenario.id,
+        scenario.id,
+      );
     const results = await e.d1.batch([insertRecords, ...rootStatements.map((s) => s.bind(...s.params(before)))]);
     progress.enrolled += results[0]?.meta.changes ?? 0;
     for (const r of results) progress.rowsRead += r.meta.rows_read ?? 0;

@@ -82,9 +82,10 @@ export async function processDue(
   const limit = opts.limit ?? CLAIM_BATCH;
   const now = Date.now();
   const claimKey = randomHex(12);
-  const claimed = await claim(e.d1, { claimKey, now, limit, shard: opts.shard });
+  const { claimed, healed } = await claim(e.d1, { claimKey, now, limit, shard: opts.shard });
   const counts: ProcessCounts = { claimed: claimed.length, done: 0, cancelled: 0, failed: 0, retried: 0 };
-  if (claimed.length === 0) return { ...counts, more: false };
+  // Rows parked by the claim's repair may have hidden due ones behind them: look again.
+  if (claimed.length === 0) return { ...counts, more: healed > 0 };
   const outcomes = await execute(e, mailer, claimed, now);
   // `at` of what is done is when it finished (after the e-mail went out), and children are due from then.
   await commit(e, claimKey, claimed, outcomes, Date.now());
@@ -94,7 +95,7 @@ export async function processDue(
     else if (o.state === "failed") counts.failed++;
     else counts.retried++;
   }
-  return { ...counts, more: claimed.length === limit };
+  return { ...counts, more: claimed.length === limit || healed > 0 };
 }
 
 /**
@@ -106,41 +107,54 @@ export async function processDue(
 async function claim(
   d1: D1Database,
   o: { claimKey: string; now: number; limit: number; shard: number | undefined },
-): Promise<Claimed[]> {
+): Promise<{ claimed: Claimed[]; healed: number }> {
   if (o.shard !== undefined) return claimShard(d1, { ...o, shard: o.shard });
-  const claimed: Claimed[] = [];
-  for (let shard = 0; shard < SHARD_COUNT && claimed.length < o.limit; shard++) {
-    claimed.push(...(await claimShard(d1, { ...o, shard, limit: o.limit - claimed.length })));
+  const all = { claimed: [] as Claimed[], healed: 0 };
+  for (let shard = 0; shard < SHARD_COUNT && all.claimed.length < o.limit; shard++) {
+    const one = await claimShard(d1, { ...o, shard, limit: o.limit - all.claimed.length });
+    all.claimed.push(...one.claimed);
+    all.healed += one.healed;
   }
-  return claimed;
+  return all;
 }
+
+/** SQL: the head of a shard's due index, `?1` shard, `?2` now, `?3` limit: waiting rows due, then lapsed claims. */
+const DUE_HEAD = `
+  SELECT * FROM (SELECT id, at FROM record_activities
+                 WHERE shard = ?1 AND parked = 0 AND state = 'waiting' AND at <= ?2 ORDER BY at LIMIT ?3)
+  UNION ALL
+  SELECT * FROM (SELECT id, at FROM record_activities
+                 WHERE shard = ?1 AND parked = 0 AND state = 'running' AND claimed_until <= ?2 LIMIT ?3)`;
 
 async function claimShard(
   d1: D1Database,
   o: { claimKey: string; now: number; limit: number; shard: number },
-): Promise<Claimed[]> {
-  const { results } = await d1
-    .prepare(
-      `UPDATE record_activities
-       SET state = 'running', claim_key = ?1, claimed_until = ?2, attempts = attempts + 1, updated_at = ?3
-       WHERE id IN (
-         SELECT due.id FROM (
-           SELECT * FROM (SELECT id, at FROM record_activities
-                          WHERE shard = ?5 AND parked = 0 AND state = 'waiting' AND at <= ?3 ORDER BY at LIMIT ?4)
-           UNION ALL
-           SELECT * FROM (SELECT id, at FROM record_activities
-                          WHERE shard = ?5 AND parked = 0 AND state = 'running' AND claimed_until <= ?3 LIMIT ?4)
-         ) AS due
-         JOIN record_activities ra ON ra.id = due.id
-         JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
-         JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
-         ORDER BY due.at LIMIT ?4
-       )
-       RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
-    )
-    .bind(o.claimKey, o.now + CLAIM_TIMEOUT_MS, o.now, o.limit, o.shard)
-    .all<Claimed>();
-  return results;
+): Promise<{ claimed: Claimed[]; healed: number }> {
+  const [heal, claimed] = await d1.batch<Claimed>([
+    // Rows at the head that cannot run (their scenario stopped, or their record was blocked, while a pass or a
+    // transition was still writing them) are parked now, so they never stand in front of rows that can.
+    d1
+      .prepare(
+        `UPDATE record_activities SET parked = 1
+         WHERE id IN (SELECT id FROM (${DUE_HEAD})) AND ${PAUSED("record_activities")}`,
+      )
+      .bind(o.shard, o.now, o.limit),
+    d1
+      .prepare(
+        `UPDATE record_activities
+         SET state = 'running', claim_key = ?4, claimed_until = ?5, attempts = attempts + 1, updated_at = ?2
+         WHERE id IN (
+           SELECT due.id FROM (${DUE_HEAD}) AS due
+           JOIN record_activities ra ON ra.id = due.id
+           JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
+           JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
+           ORDER BY due.at LIMIT ?3
+         )
+         RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
+      )
+      .bind(o.shard, o.now, o.limit, o.claimKey, o.now + CLAIM_TIMEOUT_MS),
+  ]);
+  return { claimed: claimed?.results ?? [], healed: heal?.meta.changes ?? 0 };
 }
 
 async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: number): Promise<Outcome[]> {

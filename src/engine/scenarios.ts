@@ -130,13 +130,13 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
         : `scenario ${id} is ${current.state}: "${action}" is only allowed from ${from.join(" or ")}`,
     );
   }
-  // The state and the first chunk of parked flags change together (one D1 batch); the other chunks follow. Until they
-  // are done, claims still skip a stopped scenario's rows (they check the scenario), and rows of a scenario that runs
-  // again wait a moment longer.
+  // The state, the first chunk of parked flags and where the others start change together (one D1 batch); the other
+  // chunks follow, and the minute sweep finishes them if this request cannot (see `repark_from`). Rows not yet
+  // re-parked cannot run by mistake: claims check the scenario and the record, and park what they find paused.
   const now = Date.now();
-  const [changed, , first] = await e.d1.batch<unknown>([
+  const [changed, , , first] = await e.d1.batch<unknown>([
     e.d1
-      .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4")
+      .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2, repark_from = 0 WHERE id = ?3 AND state = ?4")
       .bind(to, now, id, current.state),
     ...parkChunk(e, id, 0, PARK_CHUNK),
   ]);
@@ -158,14 +158,23 @@ interface ParkProgress {
   seen: number;
 }
 
-/** Re-parks the scenario's waiting record activities with ids after `after`, `chunk` of them, and says how far it got. */
+/**
+ * Re-parks the scenario's waiting (and claimed) record activities with ids after `after`, `chunk` of them: the flag
+ * update, the scenario's `repark_from` (null once a chunk comes back short), and how far it got.
+ */
 function parkChunk(e: Engine, scenarioId: number, after: number, chunk: number) {
   const ids = "SELECT id FROM record_activities WHERE scenario_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
   return [
     e.d1
       .prepare(
         `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
-         WHERE id IN (${ids}) AND state = 'waiting' AND parked != ${PAUSED("record_activities")}`,
+         WHERE id IN (${ids}) AND state IN ('waiting', 'running') AND parked != ${PAUSED("record_activities")}`,
+      )
+      .bind(scenarioId, after, chunk),
+    e.d1
+      .prepare(
+        `UPDATE scenarios SET repark_from = (SELECT CASE WHEN count(*) < ?3 THEN NULL ELSE max(id) END FROM (${ids}))
+         WHERE id = ?1`,
       )
       .bind(scenarioId, after, chunk),
     e.d1.prepare(`SELECT max(id) AS last, count(*) AS seen FROM (${ids})`).bind(scenarioId, after, chunk),
@@ -174,22 +183,35 @@ function parkChunk(e: Engine, scenarioId: number, after: number, chunk: number) 
 
 /**
  * Brings the `parked` flag of a scenario's waiting record activities in line with its state, in id-ordered chunks
- * (each flag is computed from the state at that moment, so concurrent transitions converge). `after`: where a chunk
- * run together with the transition stopped.
+ * from `from` (each flag is computed from the state at that moment, so concurrent transitions converge). `after`:
+ * where a chunk run together with the transition stopped.
  */
 export async function reparkScenario(
   e: Engine,
   scenarioId: number,
-  o: { after?: ParkProgress; chunk?: number } = {},
+  o: { from?: number; after?: ParkProgress; chunk?: number } = {},
 ): Promise<void> {
   const chunk = o.chunk ?? PARK_CHUNK;
-  let progress = o.after;
+  let progress = o.after ?? (o.from ? { last: o.from, seen: chunk } : undefined);
   if (progress && progress.seen < chunk) return;
   for (;;) {
-    const [, result] = await e.d1.batch<ParkProgress>(parkChunk(e, scenarioId, progress?.last ?? 0, chunk));
+    const [, , result] = await e.d1.batch<ParkProgress>(parkChunk(e, scenarioId, progress?.last ?? 0, chunk));
     progress = result?.results[0];
     if (!progress || progress.last === null || progress.seen < chunk) return;
   }
+}
+
+/**
+ * Finishes the re-parking that transitions left unfinished (a request that died), once the transition is a minute old:
+ * run by the minute sweep.
+ */
+export async function finishReparking(e: Engine): Promise<number> {
+  const { results } = await e.d1
+    .prepare("SELECT id, repark_from FROM scenarios WHERE repark_from IS NOT NULL AND updated_at < ?")
+    .bind(Date.now() - 60_000)
+    .all<{ id: number; repark_from: number }>();
+  for (const r of results) await reparkScenario(e, r.id, { from: r.repark_from });
+  return results.length;
 }
 
 async function withCounts(e: Engine, row: ScenarioRow): Promise<Scenario> {

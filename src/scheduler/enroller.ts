@@ -41,6 +41,8 @@ export class Enroller extends DurableObject<Bindings> {
     const parsed = StartInput.safeParse(input);
     if (!parsed.success) return { ok: false, error: `invalid start: ${parsed.error.issues[0]?.message}` };
     this.set("scenario", parsed.data.scenarioId);
+    // A pass that ends while this start is under way must not swallow it (see `alarm`).
+    this.set("generation", (this.get("generation") ?? 0) + 1);
     if (this.get("cursor") === null) this.set("cursor", 0);
     else this.set("again", 1);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
@@ -57,9 +59,17 @@ export class Enroller extends DurableObject<Bindings> {
     const cursor = this.get("cursor");
     if (scenarioId === null || cursor === null) return;
     const engine = createEngine(this.env, { waitUntil: (p) => this.ctx.waitUntil(p) });
+    const generation = this.get("generation");
     try {
       const [scenario] = await runningScenarios(engine, scenarioId);
       if (!scenario) {
+        if (this.get("generation") !== generation) {
+          // Started again while this step read a stopped scenario: a new pass, from the start.
+          this.set("cursor", 0);
+          this.set("again", null);
+          await this.ctx.storage.setAlarm(Date.now());
+          return;
+        }
         // Stopped, back in draft or deleted: the pass ends; running again starts a new one.
         this.set("cursor", null);
         this.set("again", null);

@@ -43,14 +43,17 @@ interface PendingHit {
 
 /**
  * Hits wait this long in the isolate so that many share one D1 write: a hot link hit thousands of times a second
- * costs a few writes a second, not thousands. Each request keeps its hit's write in `waitUntil`, so none is dropped.
+ * costs a few writes a second, not thousands. The request that opens a window keeps its write in `waitUntil`.
  */
 export const HIT_FLUSH_MS = 250;
 /** A flush writes at most this many hits a statement (they travel as one JSON parameter). */
 const HITS_PER_STATEMENT = 500;
 
 let pending: PendingHit[] = [];
-let flushing = false;
+/** When the open window's write was scheduled; null when no window is open. */
+let flushingSince: number | null = null;
+/** A window whose write never started (its request was torn down first) is given up after this, and reopened. */
+const STALE_WINDOW_MS = 10_000;
 
 /**
  * Classifies a hit and queues it: stored (one `hits` row, no IP address) with the other hits of the next few
@@ -67,12 +70,12 @@ export function recordHit(
 ): Classification {
   const verdict = classify({ ...facts, kind: target.kind, sentAt: target.sentAt });
   pending.push({ target, verdict, at: facts.now });
-  if (!flushing) {
-    flushing = true;
+  if (flushingSince === null || facts.now - flushingSince > STALE_WINDOW_MS) {
+    flushingSince = facts.now;
     const write = new Promise<void>((resolve) => setTimeout(resolve, HIT_FLUSH_MS)).then(() => {
       const batch = pending;
       pending = [];
-      flushing = false;
+      flushingSince = null;
       return flush(env, batch, waitUntil);
     });
     waitUntil(write.catch((err) => console.error("tracking hits", err)));

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../src/engine/enroll";
-import { reparkScenario } from "../../src/engine/scenarios";
+import { processDue } from "../../src/engine/execute";
+import { finishReparking, reparkScenario } from "../../src/engine/scenarios";
 import { ok } from "../helpers";
-import { buildScenario, testEngine } from "./fixtures";
+import { buildScenario, ScriptedMailer, testEngine } from "./fixtures";
 
 beforeAll(async () => {
   await ok("POST", "/records/party/batch", {
@@ -85,6 +86,62 @@ describe("paused record activities are parked out of the due index", () => {
       .bind(id)
       .first<{ parked: number }>();
     expect(after?.parked).toBe(0);
+  });
+
+  it("rows a stopped scenario left unparked (a pass racing the stop) are parked by the claim, not stuck in front", async () => {
+    await ok("POST", "/records/party/batch", {
+      records: Array.from({ length: 80 }, (_, i) => ({ id: `stale${i}`, name: `S${i}`, cohort: "stale" })),
+    });
+    const stale = await buildScenario({ name: "Stale", model: "party", domain: [["cohort", "=", "stale"]] }, [
+      { name: "Now" },
+    ]);
+    const live = await buildScenario({ name: "Live", model: "party", domain: [["id", "=", "park1"]] }, [
+      { name: "Now" },
+    ]);
+    const { engine } = testEngine();
+    for (const s of [stale, live]) {
+      await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(s.scenarioId).run();
+      await enroll(engine, { scenarioId: Number(s.scenarioId) });
+    }
+    // Stopped behind the re-parking's back, and the live row due last: in every shard, stale rows come first.
+    await env.DB.prepare("UPDATE scenarios SET state = 'stopped' WHERE id = ?").bind(stale.scenarioId).run();
+    await env.DB.prepare("UPDATE record_activities SET at = at + 1 WHERE scenario_id = ?").bind(live.scenarioId).run();
+    const row = await env.DB.prepare("SELECT id, shard FROM record_activities WHERE scenario_id = ?")
+      .bind(live.scenarioId)
+      .first<{ id: number; shard: number }>();
+    await new Promise((r) => setTimeout(r, 5));
+    let more = true;
+    for (let i = 0; more && i < 20; i++) {
+      more = (await processDue(engine, new ScriptedMailer(), { shard: row?.shard, limit: 3 })).more;
+    }
+    const done = await env.DB.prepare("SELECT state FROM record_activities WHERE id = ?").bind(row?.id).first();
+    expect(done?.state).toBe("done");
+    const parked = await env.DB.prepare(
+      "SELECT count(*) AS n FROM record_activities WHERE scenario_id = ? AND shard = ? AND parked = 0",
+    )
+      .bind(stale.scenarioId, row?.shard)
+      .first<{ n: number }>();
+    expect(parked?.n).toBe(0);
+  });
+
+  it("an unfinished re-parking is finished by the minute sweep", async () => {
+    const { scenarioId } = await buildScenario(
+      { name: "Unfinished", model: "party", domain: [["cohort", "=", "park"]] },
+      [{ name: "Later", delay: "P1D" }],
+    );
+    const { engine } = testEngine();
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+    await enroll(engine, { scenarioId: Number(scenarioId) });
+    // A stop whose request died after the first (here empty) chunk: the state and the cursor, flags untouched.
+    await env.DB.prepare("UPDATE scenarios SET state = 'stopped', repark_from = 0, updated_at = ? WHERE id = ?")
+      .bind(Date.now() - 120_000, scenarioId)
+      .run();
+    expect(Object.values(await parkedFlags(scenarioId))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(await finishReparking(engine)).toBe(1);
+    expect(Object.values(await parkedFlags(scenarioId))).toEqual([1, 1, 1, 1, 1, 1]);
+    const after = await env.DB.prepare("SELECT repark_from FROM scenarios WHERE id = ?").bind(scenarioId).first();
+    expect(after?.repark_from).toBeNull();
+    expect(await finishReparking(engine)).toBe(0);
   });
 
   it("a re-parking chunk reads the scenario's rows by id range", async () => {

@@ -12,6 +12,12 @@ export const scenarios = sqliteTable("scenarios", {
   domain: text("domain", { mode: "json" }).notNull().$type<Domain>(),
   unsubscribable: integer("unsubscribable", { mode: "boolean" }).notNull().default(false),
   state: text("state").$type<ScenarioState>().notNull().default("draft"),
+  /**
+   * While the `parked` flags of the scenario's record activities are being brought in line with a new state: the
+   * record activity id to continue after (the minute sweep finishes what a transition's request did not). Null when
+   * they are in line.
+   */
+  reparkFrom: integer("repark_from"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `scenarios` ADD `repark_from` integer;
