@@ -130,31 +130,32 @@ async function claimShard(
   d1: D1Database,
   o: { claimKey: string; now: number; limit: number; shard: number },
 ): Promise<{ claimed: Claimed[]; healed: number }> {
-  const [heal, claimed] = await d1.batch<Claimed>([
-    // Rows at the head that cannot run (their scenario stopped, or their record was blocked, while a pass or a
-    // transition was still writing them) are parked now, so they never stand in front of rows that can.
-    d1
-      .prepare(
-        `UPDATE record_activities SET parked = 1
-         WHERE id IN (SELECT id FROM (${DUE_HEAD})) AND ${PAUSED("record_activities")}`,
-      )
-      .bind(o.shard, o.now, o.limit),
-    d1
-      .prepare(
-        `UPDATE record_activities
-         SET state = 'running', claim_key = ?4, claimed_until = ?5, attempts = attempts + 1, updated_at = ?2
-         WHERE id IN (
-           SELECT due.id FROM (${DUE_HEAD}) AS due
-           JOIN record_activities ra ON ra.id = due.id
-           JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
-           JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
-           ORDER BY due.at LIMIT ?3
-         )
-         RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
-      )
-      .bind(o.shard, o.now, o.limit, o.claimKey, o.now + CLAIM_TIMEOUT_MS),
-  ]);
-  return { claimed: claimed?.results ?? [], healed: heal?.meta.changes ?? 0 };
+  const { results: claimed } = await d1
+    .prepare(
+      `UPDATE record_activities
+       SET state = 'running', claim_key = ?4, claimed_until = ?5, attempts = attempts + 1, updated_at = ?2
+       WHERE id IN (
+         SELECT due.id FROM (${DUE_HEAD}) AS due
+         JOIN record_activities ra ON ra.id = due.id
+         JOIN scenarios s ON s.id = ra.scenario_id AND s.state = 'running'
+         JOIN scenario_records sr ON sr.id = ra.scenario_record_id AND sr.blocked = 0
+         ORDER BY due.at LIMIT ?3
+       )
+       RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
+    )
+    .bind(o.shard, o.now, o.limit, o.claimKey, o.now + CLAIM_TIMEOUT_MS)
+    .all<Claimed>();
+  if (claimed.length === o.limit) return { claimed, healed: 0 };
+  // A short claim: rows at the head that cannot run (their scenario stopped, or their record was blocked, while a
+  // pass or a transition was still writing them) may stand in front of rows that can. Parked now, they never will.
+  const heal = await d1
+    .prepare(
+      `UPDATE record_activities SET parked = 1
+       WHERE id IN (SELECT id FROM (${DUE_HEAD})) AND ${PAUSED("record_activities")}`,
+    )
+    .bind(o.shard, o.now, o.limit)
+    .run();
+  return { claimed, healed: heal.meta.changes ?? 0 };
 }
 
 async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: number): Promise<Outcome[]> {
