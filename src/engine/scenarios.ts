@@ -134,14 +134,15 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
   // chunks follow, and the minute sweep finishes them if this request cannot (see `repark_from`). Rows not yet
   // re-parked cannot run by mistake: claims check the scenario and the record, and park what they find paused.
   const now = Date.now();
-  const [changed, , , first] = await e.d1.batch<unknown>([
+  const [changed, , first] = await e.d1.batch<{ next: number | null }>([
     e.d1
       .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2, repark_from = 0 WHERE id = ?3 AND state = ?4")
       .bind(to, now, id, current.state),
     ...parkChunk(e, id, 0, PARK_CHUNK),
   ]);
   if ((changed?.meta.changes ?? 0) === 0) throw conflict(`scenario ${id} changed state meanwhile; read it again`);
-  await reparkScenario(e, id, { after: first?.results[0] as ParkProgress | undefined });
+  const next = first?.results[0]?.next ?? null;
+  if (next !== null) await reparkScenario(e, id, { from: next });
   if (to === "running") {
     await e.wake(Array.from({ length: SHARD_COUNT }, (_, shard) => ({ shard, at: now })));
   }
@@ -152,15 +153,9 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
 /** Record activities re-parked a statement: bounded, so a scenario with millions of them stays within D1's limits. */
 export const PARK_CHUNK = 50_000;
 
-interface ParkProgress {
-  /** The highest record activity id the chunk looked at; null when there was none. */
-  last: number | null;
-  seen: number;
-}
-
 /**
- * Re-parks the scenario's waiting (and claimed) record activities with ids after `after`, `chunk` of them: the flag
- * update, the scenario's `repark_from` (null once a chunk comes back short), and how far it got.
+ * Re-parks the scenario's waiting (and claimed) record activities with ids after `after`, `chunk` of them, then moves
+ * the scenario's `repark_from` to the last id seen (null once a chunk comes back short) and returns it as `next`.
  */
 function parkChunk(e: Engine, scenarioId: number, after: number, chunk: number) {
   const ids = "SELECT id FROM record_activities WHERE scenario_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
@@ -174,30 +169,27 @@ function parkChunk(e: Engine, scenarioId: number, after: number, chunk: number) 
     e.d1
       .prepare(
         `UPDATE scenarios SET repark_from = (SELECT CASE WHEN count(*) < ?3 THEN NULL ELSE max(id) END FROM (${ids}))
-         WHERE id = ?1`,
+         WHERE id = ?1
+         RETURNING repark_from AS next`,
       )
       .bind(scenarioId, after, chunk),
-    e.d1.prepare(`SELECT max(id) AS last, count(*) AS seen FROM (${ids})`).bind(scenarioId, after, chunk),
   ];
 }
 
 /**
  * Brings the `parked` flag of a scenario's waiting record activities in line with its state, in id-ordered chunks
- * from `from` (each flag is computed from the state at that moment, so concurrent transitions converge). `after`:
- * where a chunk run together with the transition stopped.
+ * after `from` (each flag is computed from the state at that moment, so concurrent transitions converge).
  */
 export async function reparkScenario(
   e: Engine,
   scenarioId: number,
-  o: { from?: number; after?: ParkProgress; chunk?: number } = {},
+  o: { from?: number; chunk?: number } = {},
 ): Promise<void> {
   const chunk = o.chunk ?? PARK_CHUNK;
-  let progress = o.after ?? (o.from ? { last: o.from, seen: chunk } : undefined);
-  if (progress && progress.seen < chunk) return;
-  for (;;) {
-    const [, , result] = await e.d1.batch<ParkProgress>(parkChunk(e, scenarioId, progress?.last ?? 0, chunk));
-    progress = result?.results[0];
-    if (!progress || progress.last === null || progress.seen < chunk) return;
+  let from: number | null = o.from ?? 0;
+  while (from !== null) {
+    const results: D1Result<{ next: number | null }>[] = await e.d1.batch(parkChunk(e, scenarioId, from, chunk));
+    from = results[1]?.results[0]?.next ?? null;
   }
 }
 

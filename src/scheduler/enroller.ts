@@ -112,8 +112,7 @@ export class Enroller extends DurableObject<Bindings> {
 /** Asks the scenario's Enroller for a pass. A failure is logged: the five-minute cron asks again. */
 export async function startEnrollment(env: Bindings, scenarioId: number): Promise<void> {
   try {
-    const stub = env.ENROLLER.get(env.ENROLLER.idFromName(`scenario-${scenarioId}`));
-    const result = await stub.start({ scenarioId });
+    const result = await enrollerStub(env, scenarioId).start({ scenarioId });
     if (!result.ok) console.error(`enrollment of scenario ${scenarioId}: ${result.error}`);
   } catch (err) {
     console.error(`enrollment of scenario ${scenarioId} could not start; the cron will`, err);

@@ -67,7 +67,7 @@ export function recordHit(
   target: HitTarget,
   facts: RequestFacts,
   waitUntil: (work: Promise<unknown>) => void,
-): Classification {
+): void {
   const verdict = classify({ ...facts, kind: target.kind, sentAt: target.sentAt });
   pending.push({ target, verdict, at: facts.now });
   if (flushingSince === null || facts.now - flushingSince > STALE_WINDOW_MS) {
@@ -80,7 +80,6 @@ export function recordHit(
     });
     waitUntil(write.catch((err) => console.error("tracking hits", err)));
   }
-  return verdict;
 }
 
 async function flush(env: Bindings, batch: PendingHit[], waitUntil: (work: Promise<unknown>) => void): Promise<void> {
