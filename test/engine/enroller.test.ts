@@ -63,6 +63,23 @@ describe("enrollment in bounded steps", () => {
     expect(small).toBeLessThan(whole * 1.5);
   });
 
+  it("a chunk enrolls nothing once its scenario has stopped, even in a pass that began while it ran", async () => {
+    const { scenarioId } = await buildScenario(
+      { name: "Stopped mid-pass", model: "party", domain: [["cohort", "=", "en"]] },
+      [{ name: "A" }],
+    );
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+    const { engine } = testEngine();
+    const [scenario] = await runningScenarios(engine, Number(scenarioId));
+    await env.DB.prepare("UPDATE scenarios SET state = 'stopped' WHERE id = ?").bind(scenarioId).run();
+    const step = await enrollScenario(engine, scenario!, { chunk: 20 });
+    expect(step).toMatchObject({ enrolled: 0, recordActivities: 0 });
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM scenario_records WHERE scenario_id = ?")
+      .bind(scenarioId)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
+  });
+
   it("running a scenario starts its Enroller, whose alarms enroll every record", async () => {
     const { scenarioId } = await buildScenario({ name: "Enroller", model: "party", domain: [["cohort", "=", "en"]] }, [
       { name: "A" },
