@@ -13,7 +13,7 @@ export function log(message) {
 
 /** Starts wrangler dev on a fresh local database; returns { base, stop }. */
 export async function startServer({
-  port = 8799,
+  port = Number(process.env.BENCH_PORT ?? 8799),
   persistTo = join(root, "bench", ".runs", String(Date.now())),
   keep = false,
 } = {}) {
