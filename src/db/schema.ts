@@ -8,5 +8,6 @@
 
 export * from "./schema/emails";
 export * from "./schema/models";
+export * from "./schema/recipients";
 export * from "./schema/runs";
 export * from "./schema/scenarios";

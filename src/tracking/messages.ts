@@ -1,3 +1,5 @@
+import { pickLanguage } from "../recipients/language";
+
 /** Every string the public pages show, per language. Plain text: the pages escape it. */
 export interface Messages {
   lang: string;
@@ -71,9 +73,11 @@ const es: Messages = {
 
 const CATALOGUE: Record<string, Messages> = { en, fr, de, es };
 
-/** The messages in a party's language (`fr`, `fr_FR`, `fr-FR` are French); English when unknown or not given. */
+/**
+ * The messages in a party's language, by the same fallback chain as e-mail content (`fr`, `fr_FR`, `fr-FR` are French);
+ * English when unknown or not given.
+ */
 export function messagesFor(lang: unknown): Messages {
-  if (typeof lang !== "string") return en;
-  const primary = lang.trim().toLowerCase().split(/[-_]/)[0] ?? "";
-  return CATALOGUE[primary] ?? en;
+  const picked = pickLanguage(lang, Object.keys(CATALOGUE));
+  return picked ? (CATALOGUE[picked] as Messages) : en;
 }
