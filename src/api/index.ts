@@ -10,6 +10,7 @@ import { reportsApi } from "./reports";
 import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
+import { topicsApi } from "./topics";
 
 const OPENAPI = {
   openapi: "3.0.3",
@@ -45,7 +46,17 @@ export function adminApi() {
     c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
-  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi, reportsApi])
+  for (const sub of [
+    modelsApi,
+    recordsApi,
+    scenariosApi,
+    activitiesApi,
+    runsApi,
+    jobsApi,
+    emailsApi,
+    reportsApi,
+    topicsApi,
+  ])
     api.route("/", sub);
   return api;
 }

@@ -1,13 +1,21 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { type ActivityAction, type ActivityOn, activities, recordActivities } from "../db/schema";
+import {
+  type ActivityAction,
+  type ActivityOn,
+  activities,
+  type EmailTranslations,
+  recordActivities,
+} from "../db/schema";
 import { isNegative, parseDuration } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { templateProblem } from "../email/template";
 import { parseAddress } from "../env";
 import { invalid, notFound } from "../errors";
+import type { SendWindow } from "../recipients/window";
 import type { Engine } from "./context";
+import { checkSendWindow, checkTranslations } from "./recipient-rules";
 import { getScenarioRow, rate } from "./scenarios";
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -31,6 +39,10 @@ export interface ActivityInput {
   emailFrom: string | null;
   emailTitle: string | null;
   emailTemplate: string | null;
+  /** Other language versions of the subject and body, by language tag. */
+  emailTranslations: EmailTranslations | null;
+  /** Overrides the scenario's send window. */
+  sendWindow: SendWindow | null;
 }
 
 const MAX_ACTIVITIES = 500;
@@ -62,6 +74,8 @@ function checkOwnRules(a: ActivityInput) {
     const problem = templateProblem(text);
     if (problem) throw invalid(`${field}: the template does not parse: ${problem}`);
   }
+  checkTranslations(a.emailTranslations);
+  checkSendWindow(a.sendWindow);
 }
 
 /** The parent's rules: same scenario, `on` only under a `send_email` parent, no cycles. */
@@ -165,6 +179,8 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailFrom: current.emailFrom,
     emailTitle: current.emailTitle,
     emailTemplate: current.emailTemplate,
+    emailTranslations: current.emailTranslations,
+    sendWindow: current.sendWindow,
     ...patch,
   };
   checkOwnRules(merged);

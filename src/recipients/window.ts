@@ -84,8 +84,15 @@ interface Wall {
 function wallClock(f: Intl.DateTimeFormat, t: number): Wall {
   const p: Record<string, string> = {};
   for (const part of f.formatToParts(t)) p[part.type] = part.value;
-  const ms = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
-  return { ms: ms + (t % 1000 + 1000) % 1000, weekday: (p.weekday ?? "").toLowerCase().slice(0, 3) as Weekday };
+  const ms = Date.UTC(
+    Number(p.year),
+    Number(p.month) - 1,
+    Number(p.day),
+    Number(p.hour),
+    Number(p.minute),
+    Number(p.second),
+  );
+  return { ms: ms + (((t % 1000) + 1000) % 1000), weekday: (p.weekday ?? "").toLowerCase().slice(0, 3) as Weekday };
 }
 
 /**

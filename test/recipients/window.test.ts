@@ -3,7 +3,8 @@ import { isTimeZone, nextOpening, recipientTimeZone, windowProblem } from "../..
 
 const weekdays = { start: "09:00", end: "18:00", days: ["mon", "tue", "wed", "thu", "fri"] } as const;
 const at = (iso: string) => Date.parse(iso);
-const next = (iso: string, tz: string, w = weekdays) => new Date(nextOpening(at(iso), tz, { ...w, days: [...w.days] })).toISOString();
+const next = (iso: string, tz: string, w = weekdays) =>
+  new Date(nextOpening(at(iso), tz, { ...w, days: [...w.days] })).toISOString();
 
 describe("send windows", () => {
   it("defers 23:00 on a Friday in Paris to 09:00 on Monday, across the end of summer time", () => {
