@@ -63,6 +63,7 @@ interface ActivityRow {
   email_from: string | null;
   email_title: string | null;
   email_template: string | null;
+  email_translations: string | null;
 }
 
 type Outcome =
@@ -254,6 +255,7 @@ async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: numbe
           emailFrom: activity.email_from,
           emailTitle: activity.email_title ?? "",
           emailTemplate: activity.email_template ?? "",
+          emailTranslations: activity.email_translations === null ? null : JSON.parse(activity.email_translations),
         },
         scenarioRecord: { id: c.scenario_record_id, token: unsubscribeToken(c.scenario_record_id, ctx.token) },
         record: { model: ctx.model, id: ctx.record_id, fields: JSON.parse(ctx.record_fields ?? "{}") },
