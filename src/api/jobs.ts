@@ -21,6 +21,7 @@ const ProcessResult = z
     cancelled: z.number().int(),
     failed: z.number().int(),
     retried: z.number().int(),
+    deferred: z.number().int().openapi({ description: "deferred by a send window or a frequency cap" }),
   })
   .openapi("ProcessResult");
 
@@ -49,7 +50,7 @@ export const jobsApi = router()
     async (c) => {
       const e = c.get("engine");
       const mailer = createMailer(c.env);
-      const total = { claimed: 0, done: 0, cancelled: 0, failed: 0, retried: 0 };
+      const total = { claimed: 0, done: 0, cancelled: 0, failed: 0, retried: 0, deferred: 0 };
       const started = Date.now();
       for (;;) {
         const r = await processDue(e, mailer);
@@ -58,6 +59,7 @@ export const jobsApi = router()
         total.cancelled += r.cancelled;
         total.failed += r.failed;
         total.retried += r.retried;
+        total.deferred += r.deferred;
         if (!r.more || Date.now() - started > PROCESS_BUDGET_MS) break;
       }
       return c.json(total, 200);

@@ -3,6 +3,7 @@ import type { Domain } from "../domain/types";
 import { randomHex, unsubscribeToken } from "../ids";
 import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
+import { checkRecipient } from "./gates/recipient";
 import type { EmailJob, Mailer, SendOutcome } from "./mailer";
 import { scenarioRecordsMatching } from "./matching";
 
@@ -29,6 +30,8 @@ export interface ProcessCounts {
   cancelled: number;
   failed: number;
   retried: number;
+  /** Deferred by a send window or a frequency cap: waiting again, not an attempt. */
+  deferred: number;
 }
 
 interface Claimed {
@@ -64,12 +67,14 @@ interface ActivityRow {
   email_title: string | null;
   email_template: string | null;
   email_translations: string | null;
+  send_window: string | null;
 }
 
 type Outcome =
   | { id: number; state: "done" }
   | { id: number; state: "cancelled" | "failed"; reason: string }
-  | { id: number; state: "waiting"; reason: string; at: number };
+  /** Back to waiting: a retry (an attempt), or deferred by a recipient's gate (`deferred`: not an attempt). */
+  | { id: number; state: "waiting"; reason: string; at: number; deferred?: boolean };
 
 /**
  * Claims what is due (in one shard, or everywhere) and executes it: at most `limit` record activities, each exactly
@@ -84,7 +89,7 @@ export async function processDue(
   const now = Date.now();
   const claimKey = randomHex(12);
   const { claimed, healed } = await claim(e.d1, { claimKey, now, limit, shard: opts.shard });
-  const counts: ProcessCounts = { claimed: claimed.length, done: 0, cancelled: 0, failed: 0, retried: 0 };
+  const counts: ProcessCounts = { claimed: claimed.length, done: 0, cancelled: 0, failed: 0, retried: 0, deferred: 0 };
   // Rows parked by the claim's repair may have hidden due ones behind them: look again.
   if (claimed.length === 0) return { ...counts, more: healed > 0 };
   const outcomes = await execute(e, mailer, claimed, now);
@@ -94,6 +99,7 @@ export async function processDue(
     if (o.state === "done") counts.done++;
     else if (o.state === "cancelled") counts.cancelled++;
     else if (o.state === "failed") counts.failed++;
+    else if (o.state === "waiting" && o.deferred) counts.deferred++;
     else counts.retried++;
   }
   return { ...counts, more: claimed.length === limit || healed > 0 };
@@ -234,6 +240,36 @@ async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: numbe
     }
   }
 
+  // The recipient's gates: topics, send window, frequency caps (see gates/recipient.ts).
+  const gated = await checkRecipient(
+    e.d1,
+    pending
+      .filter((c) => !outcomes.has(c.id))
+      .map((c) => {
+        const ctx = contextById.get(c.id) as Context;
+        const activity = activityById.get(c.activity_id) as ActivityRow;
+        return {
+          id: c.id,
+          scenarioId: c.scenario_id,
+          action: sent.has(c.id) ? null : activity.action,
+          activitySendWindow: activity.send_window,
+          party:
+            ctx.party_id !== null && ctx.party_fields !== null
+              ? { id: ctx.party_id, fields: JSON.parse(ctx.party_fields) }
+              : null,
+        };
+      }),
+    now,
+  );
+  for (const [id, g] of gated) {
+    outcomes.set(
+      id,
+      g.status === "cancelled"
+        ? { id, state: "cancelled", reason: g.reason }
+        : { id, state: "waiting", reason: g.reason, at: g.until, deferred: true },
+    );
+  }
+
   const jobs: { claimed: Claimed; job: EmailJob }[] = [];
   for (const c of pending) {
     if (outcomes.has(c.id)) continue;
@@ -305,17 +341,20 @@ async function commit(e: Engine, claimKey: string, claimed: Claimed[], outcomes:
     state: o.state,
     reason: "reason" in o ? o.reason : null,
     at: o.state === "waiting" ? o.at : now,
+    deferred: o.state === "waiting" && o.deferred ? 1 : 0,
   }));
   const statements = [
     e.d1
       .prepare(
         `UPDATE record_activities
          SET state = u.state, reason = u.reason, at = u.at,
+             attempts = record_activities.attempts - u.deferred,
              due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
              parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
              claim_key = NULL, claimed_until = NULL, updated_at = ?2
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
-                      json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at
+                      json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
+                      json_extract(value, '$.deferred') AS deferred
                FROM json_each(?1)) AS u
          WHERE record_activities.id = u.id AND record_activities.state = 'running' AND record_activities.claim_key = ?3`,
       )
