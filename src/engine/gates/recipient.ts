@@ -25,8 +25,7 @@ interface ScenarioSettings {
 
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
-const windowText = (w: SendWindow, tz: string) =>
-  `${w.start}–${w.end}${w.days ? ` ${w.days.join(" ")}` : ""} (${tz})`;
+const windowText = (w: SendWindow, tz: string) => `${w.start}–${w.end}${w.days ? ` ${w.days.join(" ")}` : ""} (${tz})`;
 
 /**
  * The recipient's gates, in order, on a claimed batch (one D1 batch of reads, and one more when a cap applies):
