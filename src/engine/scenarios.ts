@@ -1,13 +1,13 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { type FrequencyCap, type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import { SHARD_COUNT } from "../db/shards";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { conflict, invalid, notFound } from "../errors";
 import type { SendWindow } from "../recipients/window";
-import { SHARD_COUNT } from "../scheduler/shards";
+import { PAUSED } from "./claim";
 import type { Engine } from "./context";
-import { PAUSED } from "./execute";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
 import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-rules";

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
-import { createEngine } from "../engine/context";
 import { getPreferences, setPreferences } from "../engine/preferences";
 import { parseUnsubscribeToken } from "../ids";
+import { buildServices } from "../services";
 import { messagesFor } from "./messages";
 import { notFoundPage, preferencesPage, sendPage } from "./pages";
 
@@ -23,7 +23,7 @@ async function partyOf(c: PreferencesContext): Promise<{ partyId: string; lang: 
 }
 
 async function show(c: PreferencesContext, partyId: string, lang: unknown, saved: boolean) {
-  const prefs = await getPreferences(createEngine(c.env), partyId);
+  const prefs = await getPreferences(buildServices(c.env), partyId);
   const action = `/p/${c.req.param("token")}`;
   return sendPage(c, preferencesPage(messagesFor(lang), prefs.topics, action, saved));
 }
@@ -42,7 +42,7 @@ export async function showPreferences(c: PreferencesContext): Promise<Response> 
 export async function changePreferences(c: PreferencesContext): Promise<Response> {
   const found = await partyOf(c);
   if (!found) return sendPage(c, notFoundPage(messagesFor(null)), 404);
-  const e = createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) });
+  const e = buildServices(c.env, { waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) });
   const form = await c.req.parseBody({ all: true }).catch(() => ({}) as Record<string, unknown>);
   const ticked = new Set([form.subscribed ?? []].flat().filter((v): v is string => typeof v === "string"));
   if (form.action === "all") {

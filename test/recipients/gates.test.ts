@@ -29,7 +29,7 @@ async function drain(mailer: ScriptedMailer) {
   const { engine } = testEngine();
   let total = 0;
   for (;;) {
-    const r = await processDue(engine, mailer);
+    const r = await processDue({ ...engine, mailer });
     total += r.claimed;
     if (!r.more) return total;
   }
@@ -201,7 +201,7 @@ describe("frequency caps", () => {
     expect(results.length).toBeGreaterThan(1);
     const mailer = new ScriptedMailer();
     const { engine } = testEngine();
-    await Promise.all(results.map(({ shard }) => processDue(engine, mailer, { shard })));
+    await Promise.all(results.map(({ shard }) => processDue({ ...engine, mailer }, { shard })));
     expect(mailer.sentTo("eve")).toHaveLength(1);
     await ok("PATCH", "/settings", { frequency_cap: null });
   });

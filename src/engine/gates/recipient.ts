@@ -1,6 +1,7 @@
 import { ALL_TOPICS, type FrequencyCap } from "../../db/schema";
 import { effectiveWindow, nextOpening, recipientTimeZone, type SendWindow } from "../../recipients/window";
 import { type CapJob, takeSendSlots } from "../caps";
+import type { Gate } from "./gate";
 
 /** A claimed record activity as the recipient's gates see it. */
 export interface RecipientJob {
@@ -99,3 +100,21 @@ export async function checkRecipient(
   }
   return settled;
 }
+
+/** The recipient's gates in the engine's list (see index.ts): topics, send window, frequency caps. */
+export const recipientGate: Gate = {
+  name: "recipient",
+  async check(jobs, { engine, now }) {
+    return checkRecipient(
+      engine.d1,
+      jobs.map((j) => ({
+        id: j.claimed.id,
+        scenarioId: j.claimed.scenario_id,
+        action: j.activity.action,
+        activitySendWindow: j.activity.send_window,
+        party: j.job.party,
+      })),
+      now,
+    );
+  },
+};
