@@ -13,6 +13,8 @@ function noonZone() {
 }
 
 export async function benchRecipients(api, { count = 10_000 } = {}) {
+  // A short unmeasured run first, so neither measured run pays for a cold server.
+  await dueTogether(api, { name: "Recipients warm-up", count: Math.min(500, count), action: true, delaySeconds: 5 });
   const off = await dueTogether(api, { name: "Recipients off", count, action: true });
   const tz = noonZone();
   const settings = await api("GET", "/settings");

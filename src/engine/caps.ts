@@ -12,6 +12,9 @@ export interface CapJob {
 
 export type CapVerdict = { ok: true } | { ok: false; until: number; reason: string };
 
+/** How often a batch also deletes its parties' slots that are too old to count (they are never read). */
+const PRUNE_CHANCE = 0.05;
+
 const capText = (cap: FrequencyCap) => `${cap.max} e-mail${cap.max === 1 ? "" : "s"} per ${cap.period}`;
 
 /**
@@ -22,9 +25,9 @@ const capText = (cap: FrequencyCap) => `${cap.max} e-mail${cap.max === 1 ? "" : 
  *   for those whose rank plus the party's slots of the period stays within the cap. Counting and taking happen in the
  *   same statement, which SQLite runs alone: two shards claiming the same party's e-mails at once cannot both take
  *   its last slot. Rows this statement inserts are not counted by it, hence the ranks;
- * - the slots of the batch's parties in the longest period are read back to say when each refused job may go: when
- *   enough of the oldest slots leave the rolling period.
- * Slots older than the longest period a cap may have (P31D) are deleted for the batch's parties as it goes.
+ * - the slots of the batch's parties in the longest period are read back: a job passes when it holds one, and a
+ *   refused job may go when enough of the oldest slots leave the rolling period.
+ * Slots older than the longest period a cap may have (P31D) are deleted for the batch's parties now and then.
  */
 export async function takeSendSlots(
   d1: D1Database,
@@ -44,15 +47,7 @@ export async function takeSendSlots(
   }));
   const json = JSON.stringify(rows);
   const parties = JSON.stringify([...new Set(jobs.map((j) => j.partyId))]);
-  const [, held, taken, slots] = await d1.batch<{ id: number; party_id: string; scenario_id: number; at: number }>([
-    d1
-      .prepare("DELETE FROM send_slots WHERE party_id IN (SELECT value FROM json_each(?1)) AND at <= ?2")
-      .bind(parties, now - MAX_CAP_PERIOD_MS),
-    d1
-      .prepare(
-        "SELECT record_activity_id AS id FROM send_slots WHERE record_activity_id IN (SELECT json_extract(value, '$.id') FROM json_each(?1))",
-      )
-      .bind(json),
+  const statements = [
     d1
       .prepare(
         `INSERT INTO send_slots (record_activity_id, party_id, scenario_id, at)
@@ -68,17 +63,27 @@ export async function takeSendSlots(
                                + j.rank_all <= ?3)
            AND (j.smax IS NULL OR (SELECT count(*) FROM send_slots x
                                    WHERE x.party_id = j.p AND x.scenario_id = j.s AND x.at > ?2 - j.speriod)
-                                  + j.rank_scenario <= j.smax)
-         RETURNING record_activity_id AS id`,
+                                  + j.rank_scenario <= j.smax)`,
       )
       .bind(json, now, globalCap?.max ?? null, gPeriod),
+    // Every slot of the batch's parties that can still count, the ones just taken and the ones held before included.
     d1
       .prepare(
-        "SELECT party_id, scenario_id, at FROM send_slots WHERE party_id IN (SELECT value FROM json_each(?1)) AND at > ?2 ORDER BY at",
+        `SELECT record_activity_id AS id, party_id, scenario_id, at FROM send_slots
+         WHERE party_id IN (SELECT value FROM json_each(?1)) AND at > ?2 ORDER BY at`,
       )
       .bind(parties, now - MAX_CAP_PERIOD_MS),
-  ]);
-  const passed = new Set([...(held?.results ?? []), ...(taken?.results ?? [])].map((r) => r.id));
+  ];
+  // Slots too old to count for any cap are deleted now and then, for the batch's parties (through their index).
+  if (Math.random() < PRUNE_CHANCE) {
+    statements.push(
+      d1
+        .prepare("DELETE FROM send_slots WHERE party_id IN (SELECT value FROM json_each(?1)) AND at <= ?2")
+        .bind(parties, now - MAX_CAP_PERIOD_MS),
+    );
+  }
+  const [, slots] = await d1.batch<{ id: number; party_id: string; scenario_id: number; at: number }>(statements);
+  const passed = new Set((slots?.results ?? []).map((r) => r.id));
   const all = slots?.results ?? [];
   for (const j of jobs) {
     if (passed.has(j.id)) {
