@@ -119,6 +119,16 @@ describe("topics and the preference centre", () => {
     expect((await ok("GET", "/parties/jim/preferences")).all_opted_out).toBe(true);
   });
 
+  it("documents topics, preferences and settings in the OpenAPI document", async () => {
+    const doc = (await api("GET", "/openapi.json", undefined, { token: null })).body;
+    for (const path of ["/topics", "/topics/{id}", "/parties/{id}/preferences", "/settings"]) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(["SendWindow", "FrequencyCap", "EmailTranslations", "Preferences"]),
+    );
+  });
+
   it("a forged or malformed token is a 404 and changes nothing", async () => {
     const token = await tokenOf(news, "kevin");
     const forged = `${token.split("-")[0]}-${"0".repeat(32)}`;
