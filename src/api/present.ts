@@ -31,10 +31,12 @@ export const presentScenario = (s: Scenario) => ({
   time_zone: s.timeZone,
   frequency_cap: s.frequencyCap,
   topics: s.topics,
+  double_opt_in: s.doubleOptIn,
   state: s.state,
   record_count: s.recordCount,
   record_count_blocked: s.recordCountBlocked,
   block_rate: s.blockRate,
+  record_count_confirmed: s.recordCountConfirmed,
   created_at: iso(s.createdAt) as string,
   updated_at: iso(s.updatedAt) as string,
 });

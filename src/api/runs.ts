@@ -1,12 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { blockScenarioRecord, unblockScenarioRecord } from "../engine/blocking";
+import { listConfirmations } from "../engine/confirmations";
 import { recordEmailEvent } from "../engine/events";
 import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { invalid } from "../errors";
-import { parseId } from "../ids";
+import { iso, parseId } from "../ids";
 import { presentRecordActivity, presentScenarioRecord } from "./present";
 import { idOr404, numericCursor, router } from "./router";
 import {
+  Confirmation,
   errorResponses,
   IdParam,
   json,
@@ -131,6 +133,42 @@ export const runsApi = router()
       });
       return c.json(
         { items: page.items.map(presentRecordActivity), next_cursor: page.nextCursor?.toString() ?? null },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}/confirmations",
+      tags: ["Runs"],
+      summary: "The scenario's confirmed subscriptions (double opt-in): who confirmed, when, from what client",
+      request: { params: IdParam, query: Page },
+      responses: {
+        200: json(listOf(Confirmation, "ConfirmationList"), "A page of confirmations"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const scenarioId = idOr404(c.req.valid("param").id, "scenario");
+      const q = c.req.valid("query");
+      const page = await listConfirmations(c.get("engine"), scenarioId, {
+        limit: q.limit,
+        cursor: numericCursor(q.cursor),
+      });
+      return c.json(
+        {
+          items: page.items.map((r) => ({
+            scenario_record_id: String(r.scenarioRecordId),
+            record_id: r.recordId,
+            party_id: r.partyId,
+            client: r.client,
+            confirmed_at: iso(r.confirmedAt) as string,
+          })),
+          next_cursor: page.nextCursor?.toString() ?? null,
+        },
         200,
       );
     },

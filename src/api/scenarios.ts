@@ -28,8 +28,9 @@ type ScenarioBody = Partial<z.infer<typeof ScenarioPatch>>;
 
 /** API fields (snake_case) to the engine's input; only the fields present are mapped. */
 function toInput(body: ScenarioBody): Partial<ScenarioFields> {
-  const { send_window, time_zone, frequency_cap, ...rest } = body;
+  const { send_window, time_zone, frequency_cap, double_opt_in, ...rest } = body;
   const out: Partial<ScenarioFields> = { ...rest };
+  if (double_opt_in !== undefined) out.doubleOptIn = double_opt_in;
   if (send_window !== undefined) out.sendWindow = send_window as ScenarioFields["sendWindow"];
   if (time_zone !== undefined) out.timeZone = time_zone;
   if (frequency_cap !== undefined) out.frequencyCap = frequency_cap;
@@ -50,6 +51,9 @@ const ScenarioInput = z
       .max(50)
       .optional()
       .openapi({ example: ["newsletter"] }),
+    double_opt_in: z.boolean().optional().openapi({
+      description: "requires a confirmed subscription before anything else reaches the recipient (docs/recipients.md)",
+    }),
   })
   .strict()
   .openapi("ScenarioInput");
@@ -64,6 +68,7 @@ const ScenarioPatch = z
     time_zone: z.string().max(100).nullable(),
     frequency_cap: FrequencyCap.nullable(),
     topics: z.array(z.string().max(64)).max(50),
+    double_opt_in: z.boolean(),
   })
   .partial()
   .strict()

@@ -37,7 +37,14 @@ export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
 export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
-export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
+export const ActivityOn = z.enum([
+  "email_opened",
+  "email_not_opened",
+  "email_clicked",
+  "email_not_clicked",
+  "subscription_confirmed",
+  "subscription_not_confirmed",
+]);
 export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES);
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 
@@ -101,10 +108,19 @@ export const Scenario = z
     time_zone: z.string().nullable(),
     frequency_cap: FrequencyCap.nullable(),
     topics: z.array(z.string()),
+    double_opt_in: z.boolean().openapi({
+      description:
+        "requires a confirmed subscription: the scenario runs only when every root is a confirmation e-mail " +
+        '(href="confirm") and everything else waits for "subscription_confirmed"',
+    }),
     state: ScenarioState,
     record_count: z.number().int(),
     record_count_blocked: z.number().int(),
     block_rate: z.number(),
+    record_count_confirmed: z
+      .number()
+      .int()
+      .openapi({ description: "records whose recipient confirmed the subscription (double opt-in scenarios)" }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -162,6 +178,19 @@ export const RecordActivity = z
     attempts: z.number().int(),
   })
   .openapi("RecordActivity");
+
+export const Confirmation = z
+  .object({
+    scenario_record_id: Id,
+    record_id: z.string(),
+    party_id: z.string().nullable(),
+    client: z
+      .string()
+      .nullable()
+      .openapi({ description: "browser family, country and network of the confirming request; never the IP address" }),
+    confirmed_at: Timestamp,
+  })
+  .openapi("Confirmation");
 
 /** Standard error responses, added to every route's documentation. */
 export const errorResponses = {

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { emails, hits, links, recordActivities, records } from "../db/schema";
+import { emails, hits, links, recordActivities, records, subscriptionConfirmations } from "../db/schema";
 import { getEmail } from "../email/emails";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
@@ -76,7 +76,7 @@ export async function scenarioPage(e: Engine, scenarioId: number, cursor: number
 /** One scenario record's story: its record activities in the order they arose, their e-mails and their hits. */
 export async function timelinePage(e: Engine, scenarioRecordId: number) {
   const scenarioRecord = await getScenarioRecord(e, scenarioRecordId);
-  const [scenario, activities, steps, record] = await Promise.all([
+  const [scenario, activities, steps, record, confirmation] = await Promise.all([
     getScenarioRow(e, scenarioRecord.scenarioId),
     scenarioActivities(e, scenarioRecord.scenarioId),
     listRecordActivities(e, scenarioRecord.scenarioId, { scenarioRecordId, limit: 500, cursor: null }),
@@ -84,6 +84,11 @@ export async function timelinePage(e: Engine, scenarioRecordId: number) {
       .select({ fields: records.fields })
       .from(records)
       .where(and(eq(records.model, scenarioRecord.model), eq(records.id, scenarioRecord.recordId)))
+      .get(),
+    e.db
+      .select()
+      .from(subscriptionConfirmations)
+      .where(eq(subscriptionConfirmations.scenarioRecordId, scenarioRecordId))
       .get(),
   ]);
   const ids = steps.items.map((s) => s.id);
@@ -105,6 +110,8 @@ export async function timelinePage(e: Engine, scenarioRecordId: number) {
     scenario,
     scenarioRecord,
     record: record?.fields ?? null,
+    /** The recipient's confirmation of its subscription (double opt-in), when it confirmed. */
+    confirmation: confirmation ?? null,
     activityName: new Map(activities.map((a) => [a.id, a.name])),
     steps: ordered.map((step) => ({
       step,

@@ -27,6 +27,13 @@ export const PREVIEW_UNSUBSCRIBE_PATH = "/u/preview";
 /** Where a preview's preference-centre links point. */
 export const PREVIEW_PREFERENCES_PATH = "/p/preview";
 
+/** Where a preview's subscription-confirmation links point. */
+export const PREVIEW_CONFIRM_PATH = "/c/preview";
+
+/** Whether a template holds a subscription-confirmation link (`href="confirm"`): what makes a confirmation e-mail. */
+export const hasConfirmLink = (template: string): boolean =>
+  /\bhref\s*=\s*(["']?)\s*confirm\s*\1(?=[\s>/])/i.test(template);
+
 const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
 
 /**
@@ -36,6 +43,8 @@ const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
  * - `href="unsubscribe"` → `${base}/u/${token}`, and `href="unsubscribe|https://next.example/"` →
  *   `${base}/u/${token}/${key}`, a `next` link to the page shown afterwards (http(s) only). Not a click;
  * - `href="preferences"` → `${base}/p/${token}`, the recipient's preference centre (its topics). Not a click;
+ * - `href="confirm"` → `${base}/c/${token}`, the page where the recipient confirms its subscription (double opt-in).
+ *   Not a click: only the page's POST confirms;
  * - any other href (`mailto:`, `tel:`, `#top`, relative) is left alone;
  * - the open pixel, a `open` link, goes just before `</body>`, or at the end when there is no `</body>`.
  *
@@ -89,6 +98,9 @@ function linkTarget(
 ): string | null {
   if (href.toLowerCase() === "preferences") {
     return `${o.automationBase}${o.token === null ? PREVIEW_PREFERENCES_PATH : `/p/${o.token}`}`;
+  }
+  if (href.toLowerCase() === "confirm") {
+    return `${o.automationBase}${o.token === null ? PREVIEW_CONFIRM_PATH : `/c/${o.token}`}`;
   }
   const unsubscribe = UNSUBSCRIBE.exec(href);
   if (unsubscribe) {

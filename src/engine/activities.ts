@@ -16,6 +16,7 @@ import { parseAddress } from "../env";
 import { invalid, notFound } from "../errors";
 import type { SendWindow } from "../recipients/window";
 import type { Engine } from "./context";
+import { assertDoubleOptIn } from "./double-opt-in";
 import { checkSendWindow, checkTranslations } from "./recipient-rules";
 import { getScenarioRow, rate } from "./scenarios";
 
@@ -57,7 +58,7 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
     if (!d) throw invalid(`delay: "${a.delay}" is not an ISO 8601 duration (e.g. PT30M, P2D)`);
     if (isNegative(d)) throw invalid("delay: must not be negative");
   }
-  if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
+  if (a.on === "email_not_opened" || a.on === "email_not_clicked" || a.on === "subscription_not_confirmed") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
   if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
@@ -122,10 +123,29 @@ export function subtreeIds(tree: ActivityRow[], rootId: number): Set<number> {
   return ids;
 }
 
+/**
+ * A running scenario that requires double opt-in keeps to its rules through every change of its tree (a 409 naming
+ * why): `change` gives the tree as it would be.
+ */
+async function keepDoubleOptIn(
+  e: Engine,
+  scenarioId: number,
+  doing: string,
+  change: (tree: ActivityRow[]) => ActivityRow[],
+): Promise<void> {
+  const scenario = await getScenarioRow(e, scenarioId);
+  if (!scenario.doubleOptIn || scenario.state !== "running") return;
+  assertDoubleOptIn(scenarioId, change(await scenarioActivities(e, scenarioId)), doing);
+}
+
 export async function createActivity(e: Engine, scenarioId: number, input: ActivityInput): Promise<Activity> {
   await getScenarioRow(e, scenarioId);
   checkOwnRules(e, input);
   await checkParent(e, scenarioId, input, null);
+  await keepDoubleOptIn(e, scenarioId, "take this activity while running", (tree) => [
+    ...tree,
+    { ...input, id: 0, scenarioId, createdAt: 0, updatedAt: 0 },
+  ]);
   const existing = await e.db
     .select({ n: sql<number>`count(*)` })
     .from(activities)
@@ -187,6 +207,9 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
   };
   checkOwnRules(e, merged);
   await checkParent(e, current.scenarioId, merged, id);
+  await keepDoubleOptIn(e, current.scenarioId, "take this change while running", (tree) =>
+    tree.map((a) => (a.id === id ? { ...a, ...merged } : a)),
+  );
   if (merged.action !== "send_email") {
     const eventChild = await e.db
       .select({ id: activities.id, on: activities.on })
@@ -215,6 +238,9 @@ export async function deleteActivity(e: Engine, id: number): Promise<number[]> {
   const current = await getActivityRow(e, id);
   const tree = await scenarioActivities(e, current.scenarioId);
   const ids = [...subtreeIds(tree, id)];
+  await keepDoubleOptIn(e, current.scenarioId, "lose this activity while running", (all) =>
+    all.filter((a) => !ids.includes(a.id)),
+  );
   await e.db.batch([
     e.db.delete(recordActivities).where(inIds(recordActivities.activityId, ids)),
     e.db.delete(activities).where(inIds(activities.id, ids)),

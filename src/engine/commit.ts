@@ -3,6 +3,9 @@ import { shiftBy } from "../domain/duration";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 
+/** Children due at now + delay whatever happens: the "not" branches (cancelled if the event comes first). */
+const TIMED_EVENTS = new Set(["email_not_opened", "email_not_clicked", "subscription_not_confirmed"]);
+
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
   | { id: number; state: "done" }
@@ -63,7 +66,7 @@ export async function commitClaim(
     if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
     if (o.state === "done") {
       for (const child of children) {
-        if (child.parent_id === c.activity_id && (child.on === null || child.on.startsWith("email_not_"))) {
+        if (child.parent_id === c.activity_id && (child.on === null || TIMED_EVENTS.has(child.on))) {
           wake.push({ shard: c.shard, at: due[child.id] as number });
         }
       }
@@ -88,9 +91,12 @@ async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[])
  */
 function insertChildren(d1: D1Database, doneIds: string, due: string, now: number) {
   const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
-  const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked))`;
-  const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked))`;
-  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked'))`;
+  const confirmed = `EXISTS (SELECT 1 FROM subscription_confirmations sc WHERE sc.scenario_record_id = parent.scenario_record_id)`;
+  const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked)
+    OR (c."on" = 'subscription_confirmed' AND ${confirmed}))`;
+  const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked)
+    OR (c."on" = 'subscription_not_confirmed' AND ${confirmed}))`;
+  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'subscription_not_confirmed'))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -104,6 +110,9 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
+              WHEN c."on" = 'subscription_not_confirmed' AND ${confirmed} THEN 'the subscription was confirmed'
+              WHEN c."on" = 'subscription_confirmed' AND NOT ${confirmed}
+                THEN 'waiting for the recipient to confirm the subscription'
               ELSE NULL END,
          0, ?3, ?3
        FROM record_activities parent
@@ -113,7 +122,10 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
     .bind(doneIds, due, now);
 }
 
-/** When an `email_not_X` activity has run, its waiting `email_X` siblings will never be due: cancel them. */
+/**
+ * When an `email_not_X` activity has run, its waiting `email_X` siblings will never be due: cancel them. The same for
+ * `subscription_not_confirmed` (the confirmation expired) and its `subscription_confirmed` siblings.
+ */
 function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
   return d1
     .prepare(
@@ -121,9 +133,11 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
          reason = 'its "not" sibling ran: the event did not happen in time'
        WHERE state = 'waiting' AND id IN (
          SELECT sib.id FROM record_activities x
-         JOIN activities xa ON xa.id = x.activity_id AND xa."on" IN ('email_not_opened', 'email_not_clicked')
+         JOIN activities xa ON xa.id = x.activity_id
+           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'subscription_not_confirmed')
          JOIN activities sa ON sa.parent_id = xa.parent_id
-           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' ELSE 'email_clicked' END
+           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened'
+                         WHEN 'email_not_clicked' THEN 'email_clicked' ELSE 'subscription_confirmed' END
          JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
          WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
     )

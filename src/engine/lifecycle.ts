@@ -1,11 +1,18 @@
+import { scenarioActivities } from "./activities";
 import type { Engine, EnrollmentStatus } from "./context";
+import { assertDoubleOptIn } from "./double-opt-in";
 import { getScenarioRow, type Scenario, transitionScenario } from "./scenarios";
 
 /**
  * The scenario lifecycle verbs, the same for the API and the console. Running a scenario asks its Enroller for a
- * background pass (records are enrolled in bounded steps, never in the request).
+ * background pass (records are enrolled in bounded steps, never in the request). A scenario that requires double
+ * opt-in refuses to run (409) unless its tree lets nothing reach a recipient before it confirms.
  */
 export async function runScenario(e: Engine, id: number): Promise<Scenario> {
+  const current = await getScenarioRow(e, id);
+  if (current.doubleOptIn && current.state !== "running") {
+    assertDoubleOptIn(id, await scenarioActivities(e, id), "run");
+  }
   const scenario = await transitionScenario(e, id, "run");
   await e.enrollment.start(id);
   return scenario;

@@ -1,6 +1,13 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { type FrequencyCap, type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import {
+  activities,
+  type FrequencyCap,
+  type ScenarioState,
+  scenarioRecords,
+  scenarios,
+  subscriptionConfirmations,
+} from "../db/schema";
 import { SHARD_COUNT } from "../db/shards";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
@@ -8,6 +15,7 @@ import { conflict, invalid, notFound } from "../errors";
 import type { SendWindow } from "../recipients/window";
 import { PAUSED } from "./claim";
 import type { Engine } from "./context";
+import { assertDoubleOptIn } from "./double-opt-in";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
 import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-rules";
@@ -18,6 +26,8 @@ export interface ScenarioCounts {
   recordCount: number;
   recordCountBlocked: number;
   blockRate: number;
+  /** Scenario records whose recipient confirmed the subscription (double opt-in). */
+  recordCountConfirmed: number;
 }
 export type Scenario = ScenarioRow & ScenarioCounts & { topics: string[] };
 
@@ -31,6 +41,8 @@ export interface ScenarioInput {
   frequencyCap?: FrequencyCap | null;
   /** Topic ids; a party opted out of one of them is not enrolled and its sends stop. */
   topics?: string[];
+  /** Requires a confirmed subscription: the tree must hold to double opt-in's rules to run (engine/double-opt-in.ts). */
+  doubleOptIn?: boolean;
 }
 
 /** The recipient settings' own rules (a 400 naming the field). */
@@ -112,6 +124,10 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
   }
   if (patch.domain !== undefined) parseDomain(patch.domain, "domain");
   await checkRecipientSettings(e, patch);
+  if (patch.doubleOptIn === true && !current.doubleOptIn && current.state === "running") {
+    const tree = await e.db.select().from(activities).where(eq(activities.scenarioId, id)).all();
+    assertDoubleOptIn(id, tree, "require it while running");
+  }
   const { topics, ...values } = patch;
   const row = await e.db
     .update(scenarios)
@@ -249,6 +265,17 @@ async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[
       .all();
     for (const s of stats) counts.set(s.scenarioId, { n: s.n, blocked: s.blocked });
   }
+  const confirmed = new Map<number, number>();
+  const optInIds = rows.filter((r) => r.state !== "draft" && r.doubleOptIn).map((r) => r.id);
+  if (optInIds.length > 0) {
+    const stats = await e.db
+      .select({ scenarioId: subscriptionConfirmations.scenarioId, n: sql<number>`count(*)` })
+      .from(subscriptionConfirmations)
+      .where(inIds(subscriptionConfirmations.scenarioId, optInIds))
+      .groupBy(subscriptionConfirmations.scenarioId)
+      .all();
+    for (const s of stats) confirmed.set(s.scenarioId, s.n);
+  }
   const now = Date.now();
   const tags = await topicsOfScenarios(
     e,
@@ -262,10 +289,17 @@ async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[
           console.error(`scenario ${row.id}: domain preview failed`, err);
           return 0;
         });
-        return { ...row, topics, recordCount: n, recordCountBlocked: 0, blockRate: 0 };
+        return { ...row, topics, recordCount: n, recordCountBlocked: 0, blockRate: 0, recordCountConfirmed: 0 };
       }
       const c = counts.get(row.id) ?? { n: 0, blocked: 0 };
-      return { ...row, topics, recordCount: c.n, recordCountBlocked: c.blocked, blockRate: rate(c.blocked, c.n) };
+      return {
+        ...row,
+        topics,
+        recordCount: c.n,
+        recordCountBlocked: c.blocked,
+        blockRate: rate(c.blocked, c.n),
+        recordCountConfirmed: confirmed.get(row.id) ?? 0,
+      };
     }),
   );
 }

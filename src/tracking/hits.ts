@@ -114,8 +114,9 @@ async function flush(env: Bindings, batch: PendingHit[], waitUntil: (work: Promi
   // One event per record activity and kind: a click first, since it implies the open.
   const events = new Map<string, { ra: number; kind: "click" | "open" }>();
   for (const { target, verdict } of batch) {
-    if (!verdict.human || target.kind === "unsubscribe" || target.recordActivityId === null) continue;
-    events.set(`${target.recordActivityId}:${target.kind}`, { ra: target.recordActivityId, kind: target.kind });
+    const kind = target.kind;
+    if (!verdict.human || (kind !== "click" && kind !== "open") || target.recordActivityId === null) continue;
+    events.set(`${target.recordActivityId}:${kind}`, { ra: target.recordActivityId, kind });
   }
   const ordered = [...events.values()].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "click" ? -1 : 1));
   for (const { ra, kind } of ordered) {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../api/router";
 import { redirectClick } from "./click";
+import { askToConfirm, confirm } from "./confirm";
 import { messagesFor } from "./messages";
 import { errorPage, sendPage } from "./pages";
 import { servePixel } from "./pixel";
@@ -9,7 +10,8 @@ import { changePreferences, showPreferences } from "./preferences";
 import { askToUnsubscribe, unsubscribe } from "./unsubscribe";
 
 /**
- * Public routes recipients hit: short links, the open pixel, unsubscribe pages, the preference centre. `HEAD` is answered by the `GET`
+ * Public routes recipients hit: short links, the open pixel, unsubscribe pages, the preference centre, the
+ * double opt-in confirmation. `HEAD` is answered by the `GET`
  * handlers (Hono strips the body) and is classified as a machine, so it never fires an event.
  */
 export function trackingRoutes() {
@@ -31,5 +33,8 @@ export function trackingRoutes() {
   routes.use("/p/*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.text("Payload too large", 413) }));
   routes.get("/p/:token", showPreferences);
   routes.post("/p/:token", changePreferences);
+  routes.use("/c/*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.text("Payload too large", 413) }));
+  routes.get("/c/:token", askToConfirm);
+  routes.post("/c/:token", confirm);
   return routes;
 }

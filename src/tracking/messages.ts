@@ -19,6 +19,15 @@ export interface Messages {
   prefsSave: string;
   prefsAll: string;
   prefsSaved: string;
+  optInTitle: string;
+  optInHeading: (scenario: string) => string;
+  optInBody: string;
+  optInButton: string;
+  optInRetry: string;
+  optInDoneTitle: string;
+  optInDoneBody: (scenario: string) => string;
+  optInExpiredTitle: string;
+  optInExpiredBody: string;
 }
 
 const en: Messages = {
@@ -39,6 +48,16 @@ const en: Messages = {
   prefsSave: "Save my choices",
   prefsAll: "Unsubscribe from all topics",
   prefsSaved: "Your choices are saved.",
+  optInTitle: "Confirm your subscription",
+  optInHeading: (s) => `Confirm your subscription to “${s}”`,
+  optInBody: "Press the button to confirm that you want to receive these e-mails. Nothing is sent until you do.",
+  optInButton: "Confirm my subscription",
+  optInRetry:
+    "We could not confirm from this request. Please open the link in your usual browser and press the button.",
+  optInDoneTitle: "Your subscription is confirmed",
+  optInDoneBody: (s) => `Thank you: you will receive the e-mails of “${s}”.`,
+  optInExpiredTitle: "This confirmation has expired",
+  optInExpiredBody: "The time to confirm this subscription has passed, so it was not confirmed.",
 };
 
 const fr: Messages = {
@@ -59,6 +78,17 @@ const fr: Messages = {
   prefsSave: "Enregistrer mes choix",
   prefsAll: "Me désabonner de tous les thèmes",
   prefsSaved: "Vos choix sont enregistrés.",
+  optInTitle: "Confirmez votre abonnement",
+  optInHeading: (s) => `Confirmez votre abonnement à « ${s} »`,
+  optInBody:
+    "Appuyez sur le bouton pour confirmer que vous souhaitez recevoir ces e-mails. Rien ne vous est envoyé avant.",
+  optInButton: "Confirmer mon abonnement",
+  optInRetry:
+    "Nous n’avons pas pu confirmer depuis cette requête. Ouvrez le lien dans votre navigateur habituel et appuyez sur le bouton.",
+  optInDoneTitle: "Votre abonnement est confirmé",
+  optInDoneBody: (s) => `Merci : vous recevrez les e-mails de « ${s} ».`,
+  optInExpiredTitle: "Cette confirmation a expiré",
+  optInExpiredBody: "Le délai pour confirmer cet abonnement est passé : il n’a pas été confirmé.",
 };
 
 const de: Messages = {
@@ -79,6 +109,17 @@ const de: Messages = {
   prefsSave: "Auswahl speichern",
   prefsAll: "Von allen Themen abmelden",
   prefsSaved: "Ihre Auswahl ist gespeichert.",
+  optInTitle: "Bestätigen Sie Ihr Abonnement",
+  optInHeading: (s) => `Bestätigen Sie Ihr Abonnement von „${s}“`,
+  optInBody:
+    "Drücken Sie die Schaltfläche, um zu bestätigen, dass Sie diese E-Mails erhalten möchten. Vorher wird nichts gesendet.",
+  optInButton: "Abonnement bestätigen",
+  optInRetry:
+    "Die Bestätigung war mit dieser Anfrage nicht möglich. Öffnen Sie den Link in Ihrem gewohnten Browser und drücken Sie die Schaltfläche.",
+  optInDoneTitle: "Ihr Abonnement ist bestätigt",
+  optInDoneBody: (s) => `Danke: Sie erhalten die E-Mails von „${s}“.`,
+  optInExpiredTitle: "Diese Bestätigung ist abgelaufen",
+  optInExpiredBody: "Die Frist zur Bestätigung dieses Abonnements ist verstrichen; es wurde nicht bestätigt.",
 };
 
 const es: Messages = {
@@ -99,6 +140,16 @@ const es: Messages = {
   prefsSave: "Guardar mis preferencias",
   prefsAll: "Darme de baja de todos los temas",
   prefsSaved: "Sus preferencias se han guardado.",
+  optInTitle: "Confirme su suscripción",
+  optInHeading: (s) => `Confirme su suscripción a «${s}»`,
+  optInBody: "Pulse el botón para confirmar que desea recibir estos correos. No se le enviará nada antes.",
+  optInButton: "Confirmar mi suscripción",
+  optInRetry:
+    "No hemos podido confirmar desde esta solicitud. Abra el enlace en su navegador habitual y pulse el botón.",
+  optInDoneTitle: "Su suscripción está confirmada",
+  optInDoneBody: (s) => `Gracias: recibirá los correos de «${s}».`,
+  optInExpiredTitle: "Esta confirmación ha caducado",
+  optInExpiredBody: "El plazo para confirmar esta suscripción ha pasado: no se ha confirmado.",
 };
 
 const CATALOGUE: Record<string, Messages> = { en, fr, de, es };

@@ -121,3 +121,28 @@ ${
 }`,
   );
 }
+
+/**
+ * The double opt-in question: the scenario's name and a button. A real form, so a link scanner's GET (or HEAD)
+ * confirms nothing; `retry` says so to a request the POST judged to be a machine's.
+ */
+export function optInPage(m: Messages, scenario: string, action: string, retry: boolean): Page {
+  return layout(
+    m,
+    m.optInTitle,
+    html`<h1 id="heading">${m.optInHeading(scenario)}</h1>
+${retry ? html`<p role="status">${m.optInRetry}</p>` : ""}
+<p>${m.optInBody}</p>
+<form method="post" action="${action}" aria-labelledby="heading">
+<button type="submit">${m.optInButton}</button>
+</form>`,
+  );
+}
+
+export function optInDonePage(m: Messages, scenario: string): Page {
+  return layout(m, m.optInDoneTitle, html`<h1>${m.optInDoneTitle}</h1>\n<p>${m.optInDoneBody(scenario)}</p>`);
+}
+
+export function optInExpiredPage(m: Messages): Page {
+  return layout(m, m.optInExpiredTitle, html`<h1>${m.optInExpiredTitle}</h1>\n<p>${m.optInExpiredBody}</p>`);
+}

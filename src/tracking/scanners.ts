@@ -11,7 +11,7 @@ export interface UserAgentRule {
   kinds: readonly HitKind[];
 }
 
-const ALL: readonly HitKind[] = ["click", "open", "unsubscribe"];
+const ALL: readonly HitKind[] = ["click", "open", "unsubscribe", "confirm"];
 const CLICKS: readonly HitKind[] = ["click"];
 
 /** Matched in order against the User-Agent header; the first match names the scanner. */

@@ -52,6 +52,8 @@ const ON_LABEL: Record<string, string> = {
   email_not_opened: "when the e-mail is not opened",
   email_clicked: "when a link is clicked",
   email_not_clicked: "when no link is clicked",
+  subscription_confirmed: "when the recipient confirms the subscription",
+  subscription_not_confirmed: "when the recipient has not confirmed in time",
 };
 
 /** One node of the tree: what it does, when, on which condition; its stats and its 30-day trend; then its children. */
@@ -181,6 +183,12 @@ export function ScenarioPage(props: { data: Data; csrf: string }) {
             </dd>
             <dt>Unsubscribable</dt>
             <dd>{s.unsubscribable ? "yes: unsubscribing also keeps the party's other records out" : "no"}</dd>
+            <dt>Double opt-in</dt>
+            <dd data-field="double_opt_in">
+              {s.doubleOptIn
+                ? `yes: nothing but the confirmation e-mail goes out before the recipient confirms (${s.recordCountConfirmed} confirmed)`
+                : "no"}
+            </dd>
             <dt>Topics</dt>
             <dd data-field="topics">{s.topics.length === 0 ? "none" : s.topics.join(", ")}</dd>
             <dt>Send window</dt>

@@ -3,7 +3,12 @@ import { Badge, Layout, Time } from "../layout";
 
 type Data = Awaited<ReturnType<typeof timelinePage>>;
 
-const KIND: Record<string, string> = { open: "Open", click: "Click", unsubscribe: "Unsubscribe" };
+const KIND: Record<string, string> = {
+  open: "Open",
+  click: "Click",
+  unsubscribe: "Unsubscribe",
+  confirm: "Confirmation",
+};
 
 function HitsTable(props: { hits: HitRow[]; stepId: number }) {
   return (
@@ -49,7 +54,7 @@ function defaultReason(state: string, scenarioState: string, blocked: boolean): 
 
 /** A scenario record's timeline: every record activity in the order it arose, why it ran or not, its e-mails, its hits. */
 export function TimelinePage(props: { data: Data; csrf: string }) {
-  const { scenario, scenarioRecord: sr, record, steps, activityName } = props.data;
+  const { scenario, scenarioRecord: sr, record, steps, activityName, confirmation } = props.data;
   const name = typeof record?.name === "string" ? record.name : null;
   const title = `${sr.model} ${sr.recordId}`;
   return (
@@ -88,6 +93,21 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
         <dd>
           <Time ms={sr.createdAt} />
         </dd>
+        {(scenario.doubleOptIn || confirmation) && (
+          <>
+            <dt>Subscription</dt>
+            <dd data-field="subscription">
+              {confirmation ? (
+                <>
+                  <Badge kind="human">confirmed</Badge> <Time ms={confirmation.confirmedAt} />
+                  {confirmation.client && <span class="muted">{` from ${confirmation.client}`}</span>}
+                </>
+              ) : (
+                "not confirmed: only the confirmation e-mail goes out until the recipient confirms"
+              )}
+            </dd>
+          </>
+        )}
         {record === null && (
           <>
             <dt>Record</dt>

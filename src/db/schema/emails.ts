@@ -53,7 +53,7 @@ export const links = sqliteTable(
   (t) => [index("links_email").on(t.emailId)],
 );
 
-export type HitKind = "click" | "open" | "unsubscribe";
+export type HitKind = "click" | "open" | "unsubscribe" | "confirm";
 
 /** A request on a tracking route, classified before it may fire an event. No IP address is kept. */
 export const hits = sqliteTable(

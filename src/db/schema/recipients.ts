@@ -1,4 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { scenarioRecords } from "./runs";
 import { scenarios } from "./scenarios";
 
 /** A subject recipients can opt out of (`newsletter`, `offers`). The id is chosen by the API user. */
@@ -59,3 +60,22 @@ export const settings = sqliteTable("settings", {
   value: text("value", { mode: "json" }).notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * A recipient's confirmation of its subscription to a scenario (double opt-in): at most one per scenario record,
+ * written by the `POST` of the confirmation page, kept for audit (who, which scenario, when, from what client).
+ */
+export const subscriptionConfirmations = sqliteTable(
+  "subscription_confirmations",
+  {
+    scenarioRecordId: integer("scenario_record_id")
+      .primaryKey()
+      .references(() => scenarioRecords.id, { onDelete: "cascade" }),
+    scenarioId: integer("scenario_id").notNull(),
+    partyId: text("party_id"),
+    /** The coarse client of the confirming request (browser family, country, network); never the IP address. */
+    client: text("client"),
+    confirmedAt: integer("confirmed_at").notNull(),
+  },
+  (t) => [index("subscription_confirmations_scenario").on(t.scenarioId, t.confirmedAt)],
+);

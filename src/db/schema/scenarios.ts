@@ -12,7 +12,13 @@ export interface FrequencyCap {
 export type EmailTranslations = Record<string, { email_title: string; email_template: string }>;
 
 export type ScenarioState = "draft" | "running" | "stopped";
-export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked";
+export type ActivityOn =
+  | "email_opened"
+  | "email_not_opened"
+  | "email_clicked"
+  | "email_not_clicked"
+  | "subscription_confirmed"
+  | "subscription_not_confirmed";
 /** The name of an action in the registry (`src/actions/registry.ts`), e.g. `send_email`. */
 export type ActivityAction = string;
 
@@ -35,6 +41,11 @@ export const scenarios = sqliteTable("scenarios", {
   timeZone: text("time_zone"),
   /** This scenario's own frequency cap, on top of the global one. */
   frequencyCap: text("frequency_cap", { mode: "json" }).$type<FrequencyCap>(),
+  /**
+   * Double opt-in: the scenario runs only when its roots are confirmation e-mails and everything else waits for the
+   * recipient's confirmation (see engine/double-opt-in.ts).
+   */
+  doubleOptIn: integer("double_opt_in", { mode: "boolean" }).notNull().default(false),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
