@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PREVIEW_UNSUBSCRIBE_PATH, rewriteHtml } from "../../src/email/rewrite";
+import { hasConfirmLink, PREVIEW_UNSUBSCRIBE_PATH, rewriteHtml } from "../../src/email/rewrite";
 import { htmlToText } from "../../src/email/text";
 import { BASE } from "./fixtures";
 
@@ -53,6 +53,17 @@ describe("link rewriting", () => {
     const { html, links } = await rewrite('<a href="unsubscribe">Stop</a><a href=" Unsubscribe ">Stop</a>');
     expect(hrefs(html)).toEqual([`${BASE}/u/tok`, `${BASE}/u/tok`]);
     expect(links.map((l) => l.kind)).toEqual(["open"]);
+  });
+
+  it("turns href=confirm into the recipient's subscription-confirmation URL, not a click", async () => {
+    const { html, links } = await rewrite('<a href="confirm">Yes</a><a href=" Confirm ">Yes</a>');
+    expect(hrefs(html)).toEqual([`${BASE}/c/tok`, `${BASE}/c/tok`]);
+    expect(links.map((l) => l.kind)).toEqual(["open"]);
+    expect(hrefs((await rewrite('<a href="confirm">Yes</a>', null)).html)).toEqual([`${BASE}/c/preview`]);
+    expect(hasConfirmLink('<a class="b" href="confirm">Yes</a>')).toBe(true);
+    expect(hasConfirmLink("<a href='confirm'>Yes</a>")).toBe(true);
+    expect(hasConfirmLink('<a href="https://x.example/confirm">Yes</a>')).toBe(false);
+    expect(hasConfirmLink('<a href="confirmed">Yes</a>')).toBe(false);
   });
 
   it("stores the page shown after unsubscribing as a next link (http(s) only)", async () => {

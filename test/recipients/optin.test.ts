@@ -1,8 +1,11 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { confirmSubscription } from "../../src/engine/confirmations";
+import { enroll } from "../../src/engine/enroll";
+import { processDue } from "../../src/engine/execute";
 import { login, visit } from "../console/helpers";
-import { buildScenario, recordActivityOf, sendEmail } from "../engine/fixtures";
+import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, sent, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 import { CHROME } from "../tracking/fixtures";
 
@@ -241,6 +244,55 @@ describe("double opt-in", () => {
       409,
       "requires double opt-in",
     );
+  });
+
+  it("keeps a confirmation that arrives while the confirmation e-mail is still being sent", async () => {
+    await ok("PUT", "/records/party/dan", { name: "dan", email: "dan@example.com" });
+    const race = await buildScenario({ name: "Race", model: "party", domain: [["id", "=", "dan"]] }, [
+      { name: "Confirm", action: "send_email", email_title: "Confirm", email_template: CONFIRM_TEMPLATE },
+      { name: "Welcome", parent: "Confirm", on: "subscription_confirmed", delay: "PT1H" },
+      { name: "Expired", parent: "Confirm", on: "subscription_not_confirmed", delay: "P7D" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running', double_opt_in = 1 WHERE id = ?")
+      .bind(Number(race.scenarioId))
+      .run();
+    const { engine } = testEngine();
+    await enroll(engine, { scenarioId: Number(race.scenarioId) });
+    // The recipient confirms between the e-mail's delivery and the commit of its record activity.
+    const mailer = new ScriptedMailer(async (job) => {
+      const sub = { scenarioRecordId: job.scenarioRecord.id, scenarioId: job.scenario.id, partyId: "dan" };
+      expect((await confirmSubscription(engine, sub, "test")).changed).toBe(true);
+      return sent();
+    });
+    await processDue({ ...engine, mailer });
+    expect(mailer.jobs).toHaveLength(1);
+    const welcome = await recordActivityOf(race.scenarioId, race.activity.Welcome as string, "dan");
+    expect(welcome?.state).toBe("waiting");
+    expect(Date.parse(welcome?.at as string)).toBeGreaterThan(Date.now() + 3_500_000);
+    const expired = await recordActivityOf(race.scenarioId, race.activity.Expired as string, "dan");
+    expect([expired?.state, expired?.reason]).toEqual(["cancelled", "the subscription was confirmed"]);
+  });
+
+  it("cancels an expiry claimed after the recipient confirmed", async () => {
+    // Bob's expiry is due; his confirmation is written behind the engine's back, as if between claim and execution.
+    const expiry = await recordActivityOf(scenarioId, ids.Expired as string, "bob");
+    await env.DB.prepare("UPDATE record_activities SET at = ? WHERE id = ?")
+      .bind(Date.now() - 1000, Number(expiry?.id))
+      .run();
+    await env.DB.prepare(
+      `INSERT INTO subscription_confirmations (scenario_record_id, scenario_id, party_id, client, confirmed_at)
+       VALUES (?, ?, 'bob', 'test', ?)`,
+    )
+      .bind(Number(expiry?.scenario_record_id), Number(scenarioId), Date.now())
+      .run();
+    await processDue({ ...testEngine().engine, mailer: new ScriptedMailer() });
+    expect(await stateOf("Expired", "bob")).toMatchObject({
+      state: "cancelled",
+      reason: "the subscription was confirmed",
+    });
+    await env.DB.prepare("DELETE FROM subscription_confirmations WHERE scenario_record_id = ?")
+      .bind(Number(expiry?.scenario_record_id))
+      .run();
   });
 
   it("rejects bad input naming the field", async () => {
