@@ -332,7 +332,9 @@ describe("double opt-in", () => {
     const timeline = async (party: string) =>
       (await visit(`/console/scenario-records/${records.find((r) => r.record_id === party)?.id}`, { cookie })).text();
     expect(await timeline("ann")).toMatch(/confirmed<\/span> .*from Chrome on Windows/s);
-    expect(await timeline("bob")).toContain("not confirmed: only the confirmation e-mail goes out");
+    const bob = await timeline("bob");
+    expect(bob).toContain("not confirmed: only the confirmation e-mail goes out");
+    expect(bob).toMatch(/Confirmation<\/th>\s*<td><span class="badge machine">/);
 
     const doc = (await api("GET", "/openapi.json", undefined, { token: null })).body;
     expect(Object.keys(doc.paths)).toContain("/scenarios/{id}/confirmations");
