@@ -91,11 +91,12 @@ async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[])
  */
 function insertChildren(d1: D1Database, doneIds: string, due: string, now: number) {
   const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
+  // `IS` (never null) so the lookup of a confirmation is only made for the children that wait for one.
   const confirmed = `EXISTS (SELECT 1 FROM subscription_confirmations sc WHERE sc.scenario_record_id = parent.scenario_record_id)`;
   const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked)
-    OR (c."on" = 'subscription_confirmed' AND ${confirmed}))`;
+    OR (c."on" IS 'subscription_confirmed' AND ${confirmed}))`;
   const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked)
-    OR (c."on" = 'subscription_not_confirmed' AND ${confirmed}))`;
+    OR (c."on" IS 'subscription_not_confirmed' AND ${confirmed}))`;
   const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'subscription_not_confirmed'))`;
   return d1
     .prepare(
@@ -110,8 +111,8 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
-              WHEN c."on" = 'subscription_not_confirmed' AND ${confirmed} THEN 'the subscription was confirmed'
-              WHEN c."on" = 'subscription_confirmed' AND NOT ${confirmed}
+              WHEN c."on" IS 'subscription_not_confirmed' AND ${confirmed} THEN 'the subscription was confirmed'
+              WHEN c."on" IS 'subscription_confirmed' AND NOT ${confirmed}
                 THEN 'waiting for the recipient to confirm the subscription'
               ELSE NULL END,
          0, ?3, ?3
