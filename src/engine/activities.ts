@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { parseActionSettings } from "../actions/registry";
 import { inIds } from "../db/chunk";
 import {
@@ -11,6 +11,7 @@ import {
 import { isNegative, parseDuration } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
+import { hasConfirmLink } from "../email/rewrite";
 import { templateProblem } from "../email/template";
 import { parseAddress } from "../env";
 import { invalid, notFound } from "../errors";
@@ -94,6 +95,11 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   }
   if (a.on !== null && parent.action !== "send_email") {
     throw invalid(`on: "${a.on}" is only allowed when the parent's action is "send_email"`);
+  }
+  if (a.on?.startsWith("subscription_") && !hasConfirmLink(parent.emailTemplate ?? "")) {
+    throw invalid(
+      `on: "${a.on}" needs a confirmation e-mail as parent: activity ${a.parentId}'s template has no href="confirm" link`,
+    );
   }
   if (selfId !== null) {
     const tree = await scenarioActivities(e, scenarioId);
@@ -207,6 +213,24 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
   };
   checkOwnRules(e, merged);
   await checkParent(e, current.scenarioId, merged, id);
+  if (merged.action === "send_email" && !hasConfirmLink(merged.emailTemplate ?? "")) {
+    const waiting = await e.db
+      .select({ id: activities.id })
+      .from(activities)
+      .where(
+        and(
+          eq(activities.parentId, id),
+          inArray(activities.on, ["subscription_confirmed", "subscription_not_confirmed"]),
+        ),
+      )
+      .limit(1)
+      .get();
+    if (waiting) {
+      throw invalid(
+        `email_template: child activity ${waiting.id} waits for the subscription's confirmation, which needs a href="confirm" link here`,
+      );
+    }
+  }
   await keepDoubleOptIn(e, current.scenarioId, "take this change while running", (tree) =>
     tree.map((a) => (a.id === id ? { ...a, ...merged } : a)),
   );

@@ -320,6 +320,26 @@ describe("double opt-in", () => {
       400,
       'parent\'s action is "send_email"',
     );
+    const plain = await ok("POST", `/scenarios/${scenarioId}/activities`, {
+      name: "Plain",
+      parent_id: ids.Welcome,
+      ...sendEmail,
+    });
+    expectError(
+      await api("POST", `/scenarios/${scenarioId}/activities`, {
+        name: "x",
+        parent_id: plain.id,
+        on: "subscription_confirmed",
+      }),
+      400,
+      `activity ${plain.id}'s template has no href="confirm" link`,
+    );
+    expectError(
+      await api("PATCH", `/activities/${ids.Confirm}`, { email_template: "<p>no link</p>" }),
+      400,
+      "email_template:",
+      'href="confirm"',
+    );
   });
 
   it("shows the flag and each recipient's confirmation in the console, and documents the API", async () => {
