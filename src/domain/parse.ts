@@ -1,5 +1,5 @@
 import { likeToGlob } from "./compile";
-import { parseDuration } from "./duration";
+import { DURATION_LIMITS, durationProblem } from "./duration";
 import {
   type ClauseValue,
   DOMAIN_LIMITS,
@@ -110,7 +110,12 @@ function scalarOrNow(value: unknown, path: string, allowNull: boolean): ClauseVa
     if (keys.length !== 1 || typeof now !== "string") {
       throw new DomainError(path, 'an object value must be {"now": "<ISO 8601 duration>"}');
     }
-    if (!parseDuration(now)) throw new DomainError(`${path}.now`, `invalid ISO 8601 duration ${JSON.stringify(now)}`);
+    const problem = durationProblem(now, {
+      max: DURATION_LIMITS.maxNowShift,
+      maxMs: DURATION_LIMITS.maxNowShiftMs,
+      negative: true,
+    });
+    if (problem) throw new DomainError(`${path}.now`, problem);
     return { now };
   }
   return scalar(value, path, allowNull);

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { type ActivityAction, type ActivityOn, activities, recordActivities } from "../db/schema";
-import { isNegative, parseDuration } from "../domain/duration";
+import { DURATION_LIMITS, durationProblem } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { templateProblem } from "../email/template";
@@ -40,9 +40,12 @@ function checkOwnRules(a: ActivityInput) {
   if (a.name.trim().length === 0) throw invalid("name: must not be empty");
   if (a.condition !== null) parseDomain(a.condition, "condition");
   if (a.delay !== null) {
-    const d = parseDuration(a.delay);
-    if (!d) throw invalid(`delay: "${a.delay}" is not an ISO 8601 duration (e.g. PT30M, P2D)`);
-    if (isNegative(d)) throw invalid("delay: must not be negative");
+    const problem = durationProblem(a.delay, {
+      max: DURATION_LIMITS.maxDelay,
+      maxMs: DURATION_LIMITS.maxDelayMs,
+      negative: false,
+    });
+    if (problem) throw invalid(`delay: ${problem}`);
   }
   if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
