@@ -11,7 +11,12 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
-          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations },
+          bindings: {
+            ADMIN_TOKEN: "test-admin-token",
+            TEST_MIGRATIONS: migrations,
+            TEST_LOGS:
+              (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.TEST_LOGS ?? "0",
+          },
         },
       }),
     ],
