@@ -5,7 +5,7 @@ import { secretsEqual } from "../api/auth";
 import { enroll } from "../engine/enroll";
 import { listScenarios, transitionScenario } from "../engine/scenarios";
 import { getConfig } from "../env";
-import { AppError, notFound } from "../errors";
+import { AppError, describeError, notFound } from "../errors";
 import { parseId } from "../ids";
 import type { ConsoleEnv } from "./context";
 import { emailBodyHtml, emailPage, scenarioPage, timelinePage } from "./data";
@@ -46,7 +46,7 @@ export function consoleRoutes() {
       return sendPage(c, problemPage(title, err.message, csrf), err.status);
     }
     if (err instanceof AppError) return sendPage(c, problemPage("Misconfigured", err.message), err.status);
-    console.error(`console ${c.req.method} ${c.req.path}`, err);
+    console.error(`console ${c.req.method} ${c.req.path}: ${describeError(err)}`);
     return sendPage(c, problemPage("Something went wrong", "The error was logged; try again."), 500);
   });
   routes.use("*", securityHeaders);
@@ -120,7 +120,11 @@ export function consoleRoutes() {
   });
 
   routes.get("/scenario-records/:id", async (c) => {
-    const data = await timelinePage(c.get("engine"), idOf(c.req.param("id"), "scenario record"));
+    const data = await timelinePage(
+      c.get("engine"),
+      idOf(c.req.param("id"), "scenario record"),
+      cursorOf(c.req.query("hits_after")),
+    );
     return sendPage(c, <TimelinePage data={data} csrf={c.get("session").csrf} />);
   });
 

@@ -18,6 +18,10 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
  */
 export function parseDomain(input: unknown, root = "domain"): DomainNode {
   const state = { clauses: 0 };
+  const bytes = jsonBytes(input);
+  if (bytes > DOMAIN_LIMITS.maxBytes) {
+    throw new DomainError(root, `takes ${bytes} bytes as JSON, more than the limit of ${DOMAIN_LIMITS.maxBytes}`);
+  }
   return parseList(input, root, 0, state);
 }
 
@@ -138,6 +142,15 @@ function scalar(value: unknown, path: string, allowNull: boolean): Scalar {
   }
   if (typeof value === "boolean") return value;
   throw new DomainError(path, `expected a string, number, boolean or null, got ${describe(value)}`);
+}
+
+/** UTF-8 bytes of the value as JSON; a value too deep to serialise counts as too large. */
+function jsonBytes(value: unknown): number {
+  try {
+    return new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 function describe(value: unknown): string {
