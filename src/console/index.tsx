@@ -1,7 +1,8 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { secretsEqual } from "../api/auth";
+import { signInBlocked, signInFailed } from "../api/throttle";
 import { enroll } from "../engine/enroll";
 import { listScenarios, transitionScenario } from "../engine/scenarios";
 import { getConfig } from "../env";
@@ -21,6 +22,13 @@ import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from
 import { STYLESHEET } from "./style";
 
 const COOKIE_OPTIONS = { path: "/console", httpOnly: true, secure: true, sameSite: "Strict" } as const;
+
+/** The sign-in page again, with the 429 and the wait: too many failed sign-ins from this address. */
+function tooMany(c: Context<ConsoleEnv>, next: string, seconds: number) {
+  c.header("Retry-After", String(seconds));
+  const error = `Too many failed sign-ins from this address: try again in ${seconds} seconds.`;
+  return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 429);
+}
 
 /** A numeric id from the path, or the console's 404. */
 function idOf(text: string | undefined, what: string): number {
@@ -71,7 +79,11 @@ export function consoleRoutes() {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === "string" ? form.next : undefined);
     const token = typeof form.token === "string" ? form.token.trim() : "";
+    const blocked = await signInBlocked(c.req.raw);
+    if (blocked !== null) return tooMany(c, next, blocked);
     if (!(await secretsEqual(token, adminToken))) {
+      const wait = token ? await signInFailed(c.env, c.req.raw) : null;
+      if (wait !== null) return tooMany(c, next, wait);
       const error = token ? "This is not the admin token." : "Enter the admin token.";
       return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 401);
     }
