@@ -19,6 +19,7 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 export function parseDomain(input: unknown, root = "domain"): DomainNode {
   const state = { clauses: 0 };
   const bytes = jsonBytes(input);
+  if (!Number.isFinite(bytes)) throw new DomainError(root, "nested too deeply to read");
   if (bytes > DOMAIN_LIMITS.maxBytes) {
     throw new DomainError(root, `takes ${bytes} bytes as JSON, more than the limit of ${DOMAIN_LIMITS.maxBytes}`);
   }
