@@ -2,8 +2,8 @@ import { buildApp } from "./app";
 import { runCron } from "./crons";
 import type { Bindings } from "./env";
 
-export { Enroller } from "./scheduler/enroller";
-export { Scheduler } from "./scheduler/scheduler";
+export { Enroller } from "./objects/enroller";
+export { Scheduler } from "./objects/scheduler";
 
 const app = buildApp();
 

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createEngine } from "../engine/context";
+import { buildServices } from "../services";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
 import { docsPage } from "./docs";
@@ -75,7 +75,7 @@ export function adminApi() {
     return requireAdminToken(c, next);
   });
   api.use("*", async (c, next) => {
-    c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
+    c.set("engine", buildServices(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
   for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi, reportsApi])

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { BUILT_IN_ACTION_NAMES } from "../actions/registry";
 
 /** Shared schemas of the admin API: they validate requests and describe the OpenAPI document. */
 
@@ -37,7 +38,7 @@ export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", 
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
 export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
-export const ActivityAction = z.enum(["send_email"]);
+export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES);
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 
 export const Model = z

@@ -1,10 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SHARD_COUNT } from "../../src/db/shards";
 import { shiftBy } from "../../src/domain/duration";
 import { enroll } from "../../src/engine/enroll";
 import { schedulerStub } from "../../src/scheduler/client";
-import { SHARD_COUNT } from "../../src/scheduler/shards";
 import { buildScenario, recordActivities, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 

@@ -1,0 +1,10 @@
+import { activityCondition } from "./condition";
+import type { Gate } from "./gate";
+
+export type { Gate } from "./gate";
+
+/**
+ * The gates every claimed record activity passes before its action, in this order (see docs/engine.md). Adding one:
+ * a file in this folder and a line here.
+ */
+export const GATES: readonly Gate[] = [activityCondition];
