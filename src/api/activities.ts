@@ -141,12 +141,17 @@ export const activitiesApi = router()
       path: "/activities/{id}",
       tags: ["Activities"],
       summary: "Change an activity (the same rules as on creation, and no cycles)",
+      description:
+        "Moving an activity that reacts to an e-mail event (on set), or changing its on, is refused (409) while record " +
+        "activities of it wait: they would react to the wrong e-mail. Other changes apply at once; a new delay applies " +
+        "to record activities created after the change.",
       request: { params: IdParam, body: jsonBody(ActivityPatch) },
       responses: {
         200: json(Activity, "Updated"),
         400: errorResponses[400],
         401: errorResponses[401],
         404: errorResponses[404],
+        409: errorResponses[409],
       },
     }),
     async (c) => {

@@ -113,7 +113,7 @@ export const scenariosApi = router()
       path: "/scenarios",
       tags: ["Scenarios"],
       summary: "List scenarios with their counts",
-      request: { query: Page.extend({ state: ScenarioState.optional() }) },
+      request: { query: Page.extend({ state: ScenarioState.optional() }).strict() },
       responses: {
         200: json(listOf(Scenario, "ScenarioList"), "A page of scenarios"),
         400: errorResponses[400],
