@@ -12,6 +12,7 @@ import { parseId } from "../ids";
 import { presentActivity } from "./present";
 import { idOr404, router } from "./router";
 import {
+  ActionSettings,
   Activity,
   ActivityAction,
   ActivityOn,
@@ -32,6 +33,7 @@ const fields = {
   action: ActivityAction.nullable(),
   email_from: z.string().max(320).nullable(),
   email_title: z.string().max(1000).nullable().openapi({ example: "Welcome, {{party.name}}" }),
+  settings: ActionSettings.nullable(),
   email_template: z.string().max(200_000).nullable().openapi({
     example:
       '<p>Hello {{party.name}}</p><a href="https://shop.example/">Shop</a> <a href="unsubscribe">Unsubscribe</a>',
@@ -60,6 +62,7 @@ function toInput(body: z.infer<typeof ActivityPatch>): Partial<ActivityInput> {
   if (body.email_from !== undefined) out.emailFrom = body.email_from;
   if (body.email_title !== undefined) out.emailTitle = body.email_title;
   if (body.email_template !== undefined) out.emailTemplate = body.email_template;
+  if (body.settings !== undefined) out.settings = body.settings;
   return out;
 }
 
@@ -89,6 +92,7 @@ export const activitiesApi = router()
         emailFrom: null,
         emailTitle: null,
         emailTemplate: null,
+        settings: null,
         ...toInput(c.req.valid("json")),
       } as ActivityInput;
       return c.json(presentActivity(await createActivity(c.get("engine"), scenarioId, input)), 201);

@@ -47,6 +47,7 @@ export const presentActivity = (a: Activity) => ({
   email_from: a.emailFrom,
   email_title: a.emailTitle,
   email_template: a.emailTemplate,
+  settings: a.settings,
   record_count: a.recordCount,
   email_opened: a.emailOpened,
   email_clicked: a.emailClicked,

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enroll";
+import { recordsWritten } from "../engine/record-changes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
 import { presentRecord } from "./present";
 import { router } from "./router";
@@ -40,7 +40,7 @@ export const recordsApi = router()
       const e = c.get("engine");
       const { model, id } = c.req.valid("param");
       const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), Date.now());
-      e.defer(enroll(e, { only: { model, ids: [id] } }));
+      e.defer(recordsWritten(e, model, [id]));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
   )
@@ -61,7 +61,7 @@ export const recordsApi = router()
       const e = c.get("engine");
       const { model } = c.req.valid("param");
       const ids = await upsertRecords(e.db, model, c.req.valid("json").records, Date.now());
-      e.defer(enroll(e, { only: { model, ids } }));
+      e.defer(recordsWritten(e, model, ids));
       return c.json({ upserted: ids.length }, 200);
     },
   )

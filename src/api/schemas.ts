@@ -38,7 +38,15 @@ export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", 
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
 export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
-export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES);
+export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
+  description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",
+});
+
+export const ActionSettings = z.record(z.string(), z.unknown()).openapi({
+  description:
+    'the action\'s settings: webhook {"url", "timeout_seconds"?}, update_record {"fields": {…}}; send_email uses the email_* fields',
+  example: { url: "https://hooks.example/marketing" },
+});
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 
 export const Model = z
@@ -84,6 +92,7 @@ export const Activity = z
     email_from: z.string().nullable(),
     email_title: z.string().nullable(),
     email_template: z.string().nullable(),
+    settings: ActionSettings.nullable(),
     record_count: z.number().int(),
     email_opened: z.number().int(),
     email_clicked: z.number().int(),

@@ -32,6 +32,7 @@ export interface ActivityInput {
   emailFrom: string | null;
   emailTitle: string | null;
   emailTemplate: string | null;
+  settings: Record<string, unknown> | null;
 }
 
 const MAX_ACTIVITIES = 500;
@@ -62,7 +63,10 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.action !== null) {
     const action = e.actions.get(a.action);
     if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
-    parseActionSettings(action, { settings: null, ...a });
+    const settings = parseActionSettings(action, a);
+    action.validate?.(settings, e.env);
+  } else if (a.settings !== null) {
+    throw invalid("settings: only for an activity with an action");
   }
 }
 
@@ -167,6 +171,7 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailFrom: current.emailFrom,
     emailTitle: current.emailTitle,
     emailTemplate: current.emailTemplate,
+    settings: current.settings,
     ...patch,
   };
   checkOwnRules(e, merged);

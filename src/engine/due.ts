@@ -16,6 +16,8 @@ export interface DueActivity {
   email_from: string | null;
   email_title: string | null;
   email_template: string | null;
+  /** JSON text. */
+  settings: string | null;
 }
 
 /**

@@ -41,6 +41,8 @@ export const activities = sqliteTable(
     emailFrom: text("email_from"),
     emailTitle: text("email_title"),
     emailTemplate: text("email_template"),
+    /** The action's settings (a JSON object checked by the action's schema); `send_email` uses the email_* fields. */
+    settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
