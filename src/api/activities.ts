@@ -34,6 +34,11 @@ const fields = {
   email_from: z.string().max(320).nullable(),
   email_title: z.string().max(1000).nullable().openapi({ example: "Welcome, {{party.name}}" }),
   settings: ActionSettings.nullable(),
+  weight: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'required when on is "split": the branch weight (1-1000)' }),
   email_template: z.string().max(200_000).nullable().openapi({
     example:
       '<p>Hello {{party.name}}</p><a href="https://shop.example/">Shop</a> <a href="unsubscribe">Unsubscribe</a>',
@@ -63,6 +68,7 @@ function toInput(body: z.infer<typeof ActivityPatch>): Partial<ActivityInput> {
   if (body.email_title !== undefined) out.emailTitle = body.email_title;
   if (body.email_template !== undefined) out.emailTemplate = body.email_template;
   if (body.settings !== undefined) out.settings = body.settings;
+  if (body.weight !== undefined) out.weight = body.weight;
   return out;
 }
 
@@ -93,6 +99,7 @@ export const activitiesApi = router()
         emailTitle: null,
         emailTemplate: null,
         settings: null,
+        weight: null,
         ...toInput(c.req.valid("json")),
       } as ActivityInput;
       return c.json(presentActivity(await createActivity(c.get("engine"), scenarioId, input)), 201);

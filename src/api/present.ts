@@ -48,6 +48,8 @@ export const presentActivity = (a: Activity) => ({
   email_title: a.emailTitle,
   email_template: a.emailTemplate,
   settings: a.settings,
+  weight: a.weight,
+  split_share: a.splitShare,
   record_count: a.recordCount,
   email_opened: a.emailOpened,
   email_clicked: a.emailClicked,

@@ -37,7 +37,9 @@ export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
 export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
-export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
+export const ActivityOn = z
+  .enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked", "split"])
+  .openapi({ description: 'when the activity runs after its parent; "split": one weighted branch of a random split' });
 export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
   description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",
 });
@@ -93,6 +95,10 @@ export const Activity = z
     email_title: z.string().nullable(),
     email_template: z.string().nullable(),
     settings: ActionSettings.nullable(),
+    weight: z.number().int().nullable(),
+    split_share: z.number().nullable().openapi({
+      description: "for a split branch: its weight over the weights of its split siblings (rounded to 2 decimals)",
+    }),
     record_count: z.number().int(),
     email_opened: z.number().int(),
     email_clicked: z.number().int(),

@@ -20,7 +20,11 @@ export interface ActivityStats {
   emailClickRate: number;
   emailClickThroughRate: number;
 }
-export type Activity = ActivityRow & ActivityStats;
+export type Activity = ActivityRow &
+  ActivityStats & {
+    /** A split branch's weight over its split siblings' weights; null for other activities. */
+    splitShare: number | null;
+  };
 
 export interface ActivityInput {
   parentId: number | null;
@@ -33,6 +37,7 @@ export interface ActivityInput {
   emailTitle: string | null;
   emailTemplate: string | null;
   settings: Record<string, unknown> | null;
+  weight: number | null;
 }
 
 const MAX_ACTIVITIES = 500;
@@ -45,6 +50,13 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
     const d = parseDuration(a.delay);
     if (!d) throw invalid(`delay: "${a.delay}" is not an ISO 8601 duration (e.g. PT30M, P2D)`);
     if (isNegative(d)) throw invalid("delay: must not be negative");
+  }
+  if (a.on === "split") {
+    if (a.weight === null || !Number.isInteger(a.weight) || a.weight < 1 || a.weight > 1000) {
+      throw invalid('weight: required when on is "split": an integer from 1 to 1000');
+    }
+  } else if (a.weight !== null) {
+    throw invalid('weight: only for a branch of a random split (on "split")');
   }
   if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
@@ -73,6 +85,8 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
 /** The parent's rules: same scenario, `on` only under a `send_email` parent, no cycles. */
 async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, selfId: number | null) {
   if (a.parentId === null) {
+    if (a.on === "split")
+      throw invalid('on: "split" needs a parent activity: the branches of a split are its children');
     if (a.on !== null) throw invalid(`on: "${a.on}" needs a parent activity whose action is "send_email"`);
     return;
   }
@@ -81,7 +95,7 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   if (parent.scenarioId !== scenarioId) {
     throw invalid(`parent_id: activity ${a.parentId} belongs to another scenario`);
   }
-  if (a.on !== null && parent.action !== "send_email") {
+  if (a.on?.startsWith("email_") && parent.action !== "send_email") {
     throw invalid(`on: "${a.on}" is only allowed when the parent's action is "send_email"`);
   }
   if (selfId !== null) {
@@ -172,6 +186,7 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailTitle: current.emailTitle,
     emailTemplate: current.emailTemplate,
     settings: current.settings,
+    weight: current.weight,
     ...patch,
   };
   checkOwnRules(e, merged);
@@ -180,7 +195,7 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     const eventChild = await e.db
       .select({ id: activities.id, on: activities.on })
       .from(activities)
-      .where(and(eq(activities.parentId, id), sql`${activities.on} IS NOT NULL`))
+      .where(and(eq(activities.parentId, id), sql`substr(${activities.on}, 1, 6) = 'email_'`))
       .limit(1)
       .get();
     if (eventChild) {
@@ -231,6 +246,17 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
     .groupBy(recordActivities.activityId)
     .all();
   const byId = new Map(stats.map((s) => [s.activityId, s]));
+  const splitParents = [...new Set(rows.filter((r) => r.on === "split" && r.parentId !== null).map((r) => r.parentId))];
+  const splitTotals = new Map<number, number>();
+  if (splitParents.length > 0) {
+    const totals = await e.db
+      .select({ parentId: activities.parentId, total: sql<number>`coalesce(sum(${activities.weight}), 0)` })
+      .from(activities)
+      .where(and(inIds(activities.parentId, splitParents as number[]), eq(activities.on, "split")))
+      .groupBy(activities.parentId)
+      .all();
+    for (const t of totals) splitTotals.set(t.parentId as number, t.total);
+  }
   return rows.map((row) => {
     const s = byId.get(row.id) ?? { done: 0, opened: 0, clicked: 0 };
     return {
@@ -241,6 +267,8 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
       emailOpenRate: rate(s.opened, s.done),
       emailClickRate: rate(s.clicked, s.done),
       emailClickThroughRate: rate(s.clicked, s.opened),
+      splitShare:
+        row.on === "split" && row.parentId !== null ? rate(row.weight ?? 0, splitTotals.get(row.parentId) ?? 0) : null,
     };
   });
 }

@@ -2,6 +2,7 @@ import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
+import { pickBranch } from "./split";
 
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
@@ -25,6 +26,7 @@ export async function commitClaim(
   const children = doneIds.length > 0 ? await childrenOf(e.d1, claimed, doneIds) : [];
   const due: Record<string, number> = {};
   for (const child of children) due[child.id] = shiftBy(now, child.delay);
+  const branches = chooseBranches(claimed, doneIds, children);
   const rows = settlements.map((o) => ({
     id: o.id,
     state: o.state,
@@ -51,7 +53,7 @@ export async function commitClaim(
   ];
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
-    statements.push(insertChildren(e.d1, done, JSON.stringify(due), now));
+    statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
   await e.d1.batch(statements);
@@ -63,7 +65,9 @@ export async function commitClaim(
     if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
     if (o.state === "done") {
       for (const child of children) {
-        if (child.parent_id === c.activity_id && (child.on === null || child.on.startsWith("email_not_"))) {
+        const timed = child.on === null || child.on.startsWith("email_not_");
+        const taken = child.on === "split" && branches[String(o.id)] === child.id;
+        if (child.parent_id === c.activity_id && (timed || taken)) {
           wake.push({ shard: c.shard, at: due[child.id] as number });
         }
       }
@@ -72,25 +76,48 @@ export async function commitClaim(
   if (wake.length > 0) await e.wake(wake);
 }
 
-async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]) {
+interface Child {
+  id: number;
+  parent_id: number;
+  on: string | null;
+  delay: string | null;
+  weight: number | null;
+}
+
+async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]): Promise<Child[]> {
   const done = new Set(doneIds);
   const parents = [...new Set(claimed.filter((c) => done.has(c.id)).map((c) => c.activity_id))];
   const { results } = await d1
-    .prepare(`SELECT id, parent_id, "on", delay FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`)
+    .prepare(
+      `SELECT id, parent_id, "on", delay, weight FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`,
+    )
     .bind(JSON.stringify(parents))
-    .all<{ id: number; parent_id: number; on: string | null; delay: string | null }>();
+    .all<Child>();
   return results;
+}
+
+/** For each done record activity whose activity has split branches: the branch its scenario record takes. */
+function chooseBranches(claimed: Claimed[], doneIds: number[], children: Child[]): Record<string, number> {
+  const chosen: Record<string, number> = {};
+  const done = new Set(doneIds);
+  for (const c of claimed) {
+    if (!done.has(c.id)) continue;
+    const branches = children.filter((ch) => ch.parent_id === c.activity_id && ch.on === "split");
+    const branch = branches.length > 0 ? pickBranch(branches, c.scenario_record_id, c.activity_id) : null;
+    if (branch) chosen[String(c.id)] = branch.id;
+  }
+  return chosen;
 }
 
 /**
  * A child of a done record activity: due at now + delay unless it waits for an event. The parent's flags are read in
  * the same statement, so an open or click that arrived while the e-mail was being sent is not lost.
  */
-function insertChildren(d1: D1Database, doneIds: string, due: string, now: number) {
+function insertChildren(d1: D1Database, doneIds: string, due: string, branches: string, now: number) {
   const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
   const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked))`;
   const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked))`;
-  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked'))`;
+  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split'))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -108,9 +135,11 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
          0, ?3, ?3
        FROM record_activities parent
        JOIN activities c ON c.parent_id = parent.activity_id
-       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'`,
+       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'
+         -- Of the branches of a split, only the one this scenario record takes.
+         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))`,
     )
-    .bind(doneIds, due, now);
+    .bind(doneIds, due, now, branches);
 }
 
 /** When an `email_not_X` activity has run, its waiting `email_X` siblings will never be due: cancel them. */

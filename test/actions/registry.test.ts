@@ -28,6 +28,7 @@ const activity = (settings: Record<string, unknown> | null): ActivityInput => ({
   emailTitle: null,
   emailTemplate: null,
   settings,
+  weight: null,
 });
 
 beforeAll(async () => {

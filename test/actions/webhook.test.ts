@@ -195,6 +195,7 @@ describe("webhook action", () => {
       emailTitle: null,
       emailTemplate: null,
       settings: { url: "http://127.0.0.1:8813/hook" },
+      weight: null,
     });
     await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
     await enroll(testEngine().engine, { scenarioId: Number(built.scenarioId) });

@@ -2,7 +2,7 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 import type { Domain } from "../../domain/types";
 
 export type ScenarioState = "draft" | "running" | "stopped";
-export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked";
+export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked" | "split";
 /** The name of an action in the registry (`src/actions/registry.ts`), e.g. `send_email`. */
 export type ActivityAction = string;
 
@@ -43,6 +43,8 @@ export const activities = sqliteTable(
     emailTemplate: text("email_template"),
     /** The action's settings (a JSON object checked by the action's schema); `send_email` uses the email_* fields. */
     settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** A branch of a random split (`on = "split"`): its weight among its split siblings. */
+    weight: integer("weight"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
