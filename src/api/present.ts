@@ -27,6 +27,7 @@ export const presentScenario = (s: Scenario) => ({
   model: s.model,
   domain: s.domain,
   unsubscribable: s.unsubscribable,
+  goal: s.goal,
   state: s.state,
   record_count: s.recordCount,
   record_count_blocked: s.recordCountBlocked,
@@ -56,6 +57,7 @@ export const presentActivity = (a: Activity) => ({
   email_open_rate: a.emailOpenRate,
   email_click_rate: a.emailClickRate,
   email_click_through_rate: a.emailClickThroughRate,
+  conversions: a.conversions,
   created_at: iso(a.createdAt) as string,
   updated_at: iso(a.updatedAt) as string,
 });
@@ -67,6 +69,8 @@ export const presentScenarioRecord = (r: ScenarioRecordRow) => ({
   record_id: r.recordId,
   party_id: r.partyId,
   blocked: r.blocked,
+  goal_reached_at: iso(r.goalReachedAt),
+  goal_activity_id: idString(r.goalActivityId),
   created_at: iso(r.createdAt) as string,
 });
 

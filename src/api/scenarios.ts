@@ -11,6 +11,11 @@ const ScenarioInput = z
     model: z.string().openapi({ example: "party" }),
     domain: Domain.default([]),
     unsubscribable: z.boolean().default(false),
+    goal: Domain.nullable()
+      .default(null)
+      .openapi({
+        description: "a domain over the record: once it matches, the record converts and leaves the scenario",
+      }),
   })
   .strict()
   .openapi("ScenarioInput");
@@ -21,6 +26,7 @@ const ScenarioPatch = z
     model: z.string(),
     domain: Domain,
     unsubscribable: z.boolean(),
+    goal: Domain.nullable(),
   })
   .partial()
   .strict()

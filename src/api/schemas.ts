@@ -72,6 +72,7 @@ export const Scenario = z
     model: z.string(),
     domain: Domain,
     unsubscribable: z.boolean(),
+    goal: Domain.nullable(),
     state: ScenarioState,
     record_count: z.number().int(),
     record_count_blocked: z.number().int(),
@@ -105,6 +106,9 @@ export const Activity = z
     email_open_rate: z.number(),
     email_click_rate: z.number(),
     email_click_through_rate: z.number(),
+    conversions: z.number().int().openapi({
+      description: "records that reached the scenario's goal with this activity's e-mail as the last one they clicked",
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -118,6 +122,8 @@ export const ScenarioRecord = z
     record_id: z.string(),
     party_id: z.string().nullable(),
     blocked: z.boolean(),
+    goal_reached_at: Timestamp.nullable().openapi({ description: "when the record reached the scenario's goal" }),
+    goal_activity_id: Id.nullable().openapi({ description: "the activity the conversion is attributed to" }),
     created_at: Timestamp,
   })
   .openapi("ScenarioRecord");

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { parseActionSettings } from "../actions/registry";
 import { inIds } from "../db/chunk";
-import { type ActivityAction, type ActivityOn, activities, recordActivities } from "../db/schema";
+import { type ActivityAction, type ActivityOn, activities, recordActivities, scenarioRecords } from "../db/schema";
 import { isNegative, parseDuration } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
@@ -24,6 +24,8 @@ export type Activity = ActivityRow &
   ActivityStats & {
     /** A split branch's weight over its split siblings' weights; null for other activities. */
     splitShare: number | null;
+    /** Records that reached the scenario's goal after clicking this activity's e-mail last. */
+    conversions: number;
   };
 
 export interface ActivityInput {
@@ -246,6 +248,22 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
     .groupBy(recordActivities.activityId)
     .all();
   const byId = new Map(stats.map((s) => [s.activityId, s]));
+  const conversions = new Map<number, number>();
+  const converted = await e.db
+    .select({ activityId: scenarioRecords.goalActivityId, n: sql<number>`count(*)` })
+    .from(scenarioRecords)
+    .where(
+      and(
+        inIds(
+          scenarioRecords.goalActivityId,
+          rows.map((r) => r.id),
+        ),
+        sql`${scenarioRecords.goalActivityId} IS NOT NULL`,
+      ),
+    )
+    .groupBy(scenarioRecords.goalActivityId)
+    .all();
+  for (const c of converted) conversions.set(c.activityId as number, c.n);
   const splitParents = [...new Set(rows.filter((r) => r.on === "split" && r.parentId !== null).map((r) => r.parentId))];
   const splitTotals = new Map<number, number>();
   if (splitParents.length > 0) {
@@ -267,6 +285,7 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
       emailOpenRate: rate(s.opened, s.done),
       emailClickRate: rate(s.clicked, s.done),
       emailClickThroughRate: rate(s.clicked, s.opened),
+      conversions: conversions.get(row.id) ?? 0,
       splitShare:
         row.on === "split" && row.parentId !== null ? rate(row.weight ?? 0, splitTotals.get(row.parentId) ?? 0) : null,
     };

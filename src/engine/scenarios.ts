@@ -23,6 +23,7 @@ export interface ScenarioInput {
   model: string;
   domain: Domain;
   unsubscribable: boolean;
+  goal: Domain | null;
 }
 
 export const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 100) / 100);
@@ -35,6 +36,7 @@ export async function createScenario(e: Engine, input: ScenarioInput): Promise<S
   checkName(input.name);
   await requireModel(e.db, input.model, "model");
   parseDomain(input.domain, "domain");
+  if (input.goal !== null) parseDomain(input.goal, "goal");
   const now = Date.now();
   const row = await e.db
     .insert(scenarios)
@@ -92,6 +94,7 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
     await requireModel(e.db, patch.model, "model");
   }
   if (patch.domain !== undefined) parseDomain(patch.domain, "domain");
+  if (patch.goal != null) parseDomain(patch.goal, "goal");
   const row = await e.db
     .update(scenarios)
     .set({ ...patch, updatedAt: Date.now() })

@@ -108,6 +108,12 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
                       <Rate stat="email_click_through_rate" value={a.emailClickThroughRate} />
                     </dd>
                   </div>
+                  <div>
+                    <dt>Conversions</dt>
+                    <dd>
+                      <Count stat="conversions" value={a.conversions} />
+                    </dd>
+                  </div>
                 </>
               )}
             </dl>

@@ -13,6 +13,8 @@ export const scenarios = sqliteTable("scenarios", {
   domain: text("domain", { mode: "json" }).notNull().$type<Domain>(),
   unsubscribable: integer("unsubscribable", { mode: "boolean" }).notNull().default(false),
   state: text("state").$type<ScenarioState>().notNull().default("draft"),
+  /** A domain over the record: a record that matches it has converted and leaves the scenario. Null: no goal. */
+  goal: text("goal", { mode: "json" }).$type<Domain>(),
   /**
    * While the `parked` flags of the scenario's record activities are being brought in line with a new state: the
    * record activity id to continue after (the minute sweep finishes what a transition's request did not). Null when
