@@ -11,11 +11,9 @@ const ScenarioInput = z
     model: z.string().openapi({ example: "party" }),
     domain: Domain.default([]),
     unsubscribable: z.boolean().default(false),
-    goal: Domain.nullable()
-      .default(null)
-      .openapi({
-        description: "a domain over the record: once it matches, the record converts and leaves the scenario",
-      }),
+    goal: Domain.nullable().default(null).openapi({
+      description: "a domain over the record: once it matches, the record converts and leaves the scenario",
+    }),
   })
   .strict()
   .openapi("ScenarioInput");

@@ -38,8 +38,19 @@ export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", 
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
 export const ActivityOn = z
-  .enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked", "split"])
-  .openapi({ description: 'when the activity runs after its parent; "split": one weighted branch of a random split' });
+  .enum([
+    "email_opened",
+    "email_not_opened",
+    "email_clicked",
+    "email_not_clicked",
+    "split",
+    "record_changed",
+    "record_not_changed",
+  ])
+  .openapi({
+    description:
+      'when the activity runs after its parent; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran',
+  });
 export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
   description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",
 });

@@ -60,7 +60,7 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   } else if (a.weight !== null) {
     throw invalid('weight: only for a branch of a random split (on "split")');
   }
-  if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
+  if (a.on === "email_not_opened" || a.on === "email_not_clicked" || a.on === "record_not_changed") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
   if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
@@ -89,6 +89,9 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   if (a.parentId === null) {
     if (a.on === "split")
       throw invalid('on: "split" needs a parent activity: the branches of a split are its children');
+    if (a.on === "record_changed" || a.on === "record_not_changed") {
+      throw invalid(`on: "${a.on}" needs a parent activity: it waits from when its parent has run`);
+    }
     if (a.on !== null) throw invalid(`on: "${a.on}" needs a parent activity whose action is "send_email"`);
     return;
   }

@@ -3,6 +3,7 @@ import { shiftBy } from "../domain/duration";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
+import { recordChangedCreated } from "./wait-until";
 
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
@@ -57,6 +58,15 @@ export async function commitClaim(
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
   await e.d1.batch(statements);
+  // A wait-until child with a condition the record already meets does not wait for the next write.
+  if (children.some((c) => c.on === "record_changed")) {
+    const done = new Set(doneIds);
+    await recordChangedCreated(
+      e,
+      claimed.filter((c) => done.has(c.id)).map((c) => c.scenario_record_id),
+      now,
+    );
+  }
 
   const wake: WakeTime[] = [];
   const claimOf = new Map(claimed.map((c) => [c.id, c]));
@@ -65,7 +75,7 @@ export async function commitClaim(
     if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
     if (o.state === "done") {
       for (const child of children) {
-        const timed = child.on === null || child.on.startsWith("email_not_");
+        const timed = child.on === null || child.on.startsWith("email_not_") || child.on === "record_not_changed";
         const taken = child.on === "split" && branches[String(o.id)] === child.id;
         if (child.parent_id === c.activity_id && (timed || taken)) {
           wake.push({ shard: c.shard, at: due[child.id] as number });
@@ -117,7 +127,7 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
   const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
   const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked))`;
   const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked))`;
-  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split'))`;
+  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split', 'record_not_changed'))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -131,6 +141,7 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
+              WHEN c."on" = 'record_changed' THEN 'waiting for the record to change'
               ELSE NULL END,
          0, ?3, ?3
        FROM record_activities parent
@@ -142,7 +153,10 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
     .bind(doneIds, due, now, branches);
 }
 
-/** When an `email_not_X` activity has run, its waiting `email_X` siblings will never be due: cancel them. */
+/**
+ * When an `email_not_X` (or `record_not_changed`) activity has run, its waiting `email_X` (`record_changed`)
+ * siblings will never be due: cancel them.
+ */
 function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
   return d1
     .prepare(
@@ -150,9 +164,11 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
          reason = 'its "not" sibling ran: the event did not happen in time'
        WHERE state = 'waiting' AND id IN (
          SELECT sib.id FROM record_activities x
-         JOIN activities xa ON xa.id = x.activity_id AND xa."on" IN ('email_not_opened', 'email_not_clicked')
+         JOIN activities xa ON xa.id = x.activity_id
+           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'record_not_changed')
          JOIN activities sa ON sa.parent_id = xa.parent_id
-           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' ELSE 'email_clicked' END
+           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' WHEN 'email_not_clicked' THEN 'email_clicked'
+                         ELSE 'record_changed' END
          JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
          WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
     )

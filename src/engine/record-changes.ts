@@ -1,6 +1,7 @@
 import type { Engine } from "./context";
 import { enroll } from "./enroll";
 import { checkGoalsOf } from "./goals";
+import { recordsChanged } from "./wait-until";
 
 /**
  * What follows a write of some records (through the API, or by an `update_record` activity): they enroll at once into
@@ -10,6 +11,9 @@ import { checkGoalsOf } from "./goals";
 export async function recordsWritten(e: Engine, model: string, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   // Goals first: a record that converts leaves the scenarios it is in before anything else reads it.
-  await checkGoalsOf(e, model, ids, Date.now());
+  const now = Date.now();
+  await checkGoalsOf(e, model, ids, now);
+  // Wait-until children of these records whose condition now holds fire.
+  await recordsChanged(e, model, ids, now);
   await enroll(e, { only: { model, ids } });
 }

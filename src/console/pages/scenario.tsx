@@ -12,6 +12,8 @@ const ON_LABEL: Record<string, string> = {
   email_clicked: "when a link is clicked",
   email_not_clicked: "when no link is clicked",
   split: "as a branch of a random split",
+  record_changed: "when the record changes to match the condition",
+  record_not_changed: "at the deadline, unless the record changed",
 };
 
 const ACTION_LABEL: Record<string, string> = {

@@ -2,7 +2,14 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 import type { Domain } from "../../domain/types";
 
 export type ScenarioState = "draft" | "running" | "stopped";
-export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked" | "split";
+export type ActivityOn =
+  | "email_opened"
+  | "email_not_opened"
+  | "email_clicked"
+  | "email_not_clicked"
+  | "split"
+  | "record_changed"
+  | "record_not_changed";
 /** The name of an action in the registry (`src/actions/registry.ts`), e.g. `send_email`. */
 export type ActivityAction = string;
 
