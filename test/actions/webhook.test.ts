@@ -121,6 +121,18 @@ describe("webhook action", () => {
     expect(await s.hook()).toMatchObject({ state: "done", attempts: 4 });
   });
 
+  it("without WEBHOOK_SECRET nothing is sent unsigned: the call is retried with that reason", async () => {
+    const s = await hooked("Hook unsigned", "party", "oscar", { url: HOOK });
+    const fetch = vi.spyOn(globalThis, "fetch");
+    const unsigned = buildServices({ ...(env as Bindings), WEBHOOK_SECRET: "" }, { wake: async () => {} });
+    await processDue(unsigned);
+    expect(fetch).not.toHaveBeenCalled();
+    expect(await s.hook()).toMatchObject({
+      state: "waiting",
+      reason: "retrying: configuration: WEBHOOK_SECRET is not set (webhook payloads are signed)",
+    });
+  });
+
   it("fails on a 4xx or a redirect with the receiver's answer, and creates no children", async () => {
     const gone = await hooked("Hook 404", "party", "oscar", { url: HOOK });
     answer(() => new Response("no such hook", { status: 404 }));
