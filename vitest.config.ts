@@ -35,6 +35,7 @@ export default defineConfig(async () => {
             MAIL_TRANSPORT: "local",
             LOCAL_MODE: "1",
             ADMIN_TOKEN: "test-admin-token",
+            WEBHOOK_SECRET: "test-webhook-secret",
             TEST_MIGRATIONS: migrations,
             TEST_LOGS:
               (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.TEST_LOGS ?? "0",

@@ -29,6 +29,12 @@ function log(message) {
 function ensureToken() {
   const file = join(root, ".dev.vars");
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  if (!/^WEBHOOK_SECRET\s*=/m.test(text)) {
+    // Webhook payloads are signed: a local secret, so webhook activities work under npm start too.
+    const line = `WEBHOOK_SECRET="dev-${randomBytes(16).toString("hex")}"\n`;
+    writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${line}`, { mode: 0o600 });
+    return ensureToken();
+  }
   const match = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(text);
   if (match) return match[1];
   const token = `dev-${randomBytes(24).toString("hex")}`;

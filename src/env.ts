@@ -11,6 +11,8 @@ export interface Secrets {
   MAILCHANNELS_DKIM_DOMAIN?: string;
   MAILCHANNELS_DKIM_SELECTOR?: string;
   MAILCHANNELS_DKIM_PRIVATE_KEY?: string;
+  /** The HMAC-SHA256 key that signs webhook payloads. */
+  WEBHOOK_SECRET?: string;
 }
 
 /** Everything the Worker is given: the bindings of wrangler.toml plus the secrets. */
@@ -30,6 +32,11 @@ export interface Config {
   mailchannels: {
     apiKey: string | null;
     dkim: { domain: string; selector: string; privateKey: string } | null;
+  };
+  webhook: {
+    secret: string | null;
+    /** Webhooks may call private, loopback and link-local addresses: local development and tests only. */
+    allowPrivate: boolean;
   };
 }
 
@@ -67,6 +74,8 @@ const schema = z.object({
   MAILCHANNELS_DKIM_DOMAIN: optional,
   MAILCHANNELS_DKIM_SELECTOR: optional,
   MAILCHANNELS_DKIM_PRIVATE_KEY: optional,
+  WEBHOOK_SECRET: optional,
+  WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", ""], { error: 'must be "0" or "1"' }).optional(),
 });
 
 const cache = new WeakMap<object, Config>();
@@ -165,6 +174,7 @@ export function getConfig(env: Bindings): Config {
             }
           : null,
     },
+    webhook: { secret: v.WEBHOOK_SECRET, allowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "1" },
   };
   cache.set(env, config);
   return config;

@@ -12,6 +12,7 @@ import { parseId } from "../ids";
 import { presentActivity } from "./present";
 import { idOr404, router } from "./router";
 import {
+  ActionSettings,
   Activity,
   ActivityAction,
   ActivityOn,
@@ -34,6 +35,12 @@ const fields = {
   action: ActivityAction.nullable(),
   email_from: z.string().max(320).nullable(),
   email_title: z.string().max(1000).nullable().openapi({ example: "Welcome, {{party.name}}" }),
+  settings: ActionSettings.nullable(),
+  weight: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'required when on is "split": the branch weight (1-1000)' }),
   email_template: z.string().max(200_000).nullable().openapi({
     example:
       '<p>Hello {{party.name}}</p><a href="https://shop.example/">Shop</a> <a href="unsubscribe">Unsubscribe</a>',
@@ -66,6 +73,8 @@ function toInput(body: z.infer<typeof ActivityPatch>): Partial<ActivityInput> {
   if (body.email_template !== undefined) out.emailTemplate = body.email_template;
   if (body.email_translations !== undefined) out.emailTranslations = body.email_translations;
   if (body.send_window !== undefined) out.sendWindow = body.send_window as ActivityInput["sendWindow"];
+  if (body.settings !== undefined) out.settings = body.settings;
+  if (body.weight !== undefined) out.weight = body.weight;
   return out;
 }
 
@@ -97,6 +106,8 @@ export const activitiesApi = router()
         emailTemplate: null,
         emailTranslations: null,
         sendWindow: null,
+        settings: null,
+        weight: null,
         ...toInput(c.req.valid("json")),
       } as ActivityInput;
       return c.json(presentActivity(await createActivity(c.get("engine"), scenarioId, input)), 201);

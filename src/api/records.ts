@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enroll";
+import { recordsWritten } from "../engine/record-changes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
 import { presentRecord } from "./present";
 import { router } from "./router";
@@ -42,7 +42,7 @@ export const recordsApi = router()
       c.req.valid("json");
       // The body as parsed, not as validated: a schema copy would drop a `__proto__` key silently.
       const { record, created } = await putRecord(e.db, model, id, await c.req.json(), Date.now());
-      e.defer(enroll(e, { only: { model, ids: [id] } }));
+      e.defer(recordsWritten(e, model, [id]));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
   )
@@ -65,7 +65,7 @@ export const recordsApi = router()
       c.req.valid("json");
       const body = (await c.req.json()) as { records: unknown };
       const ids = await upsertRecords(e.db, model, body.records, Date.now());
-      e.defer(enroll(e, { only: { model, ids } }));
+      e.defer(recordsWritten(e, model, ids));
       return c.json({ upserted: ids.length }, 200);
     },
   )

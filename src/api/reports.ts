@@ -65,6 +65,9 @@ const ActivityReportItem = z
     email_click_rate: z.number(),
     email_click_through_rate: z.number().openapi({ description: "clicked / opened" }),
     machine_opens: z.number().int().openapi({ description: "open hits classified as machines in the period" }),
+    conversions: z.number().int().openapi({
+      description: "records that reached the goal in the period, this activity's e-mail being the last they clicked",
+    }),
     machine_clicks: z.number().int().openapi({ description: "click hits classified as machines in the period" }),
   })
   .openapi("ActivityReportItem");
@@ -85,6 +88,7 @@ const presentActivityRow = (r: ActivityReportRow) => ({
   email_click_rate: r.emailClickRate,
   email_click_through_rate: r.emailClickThroughRate,
   machine_opens: r.machineOpens,
+  conversions: r.conversions,
   machine_clicks: r.machineClicks,
 });
 

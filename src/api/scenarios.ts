@@ -50,6 +50,9 @@ const ScenarioInput = z
       .max(50)
       .optional()
       .openapi({ example: ["newsletter"] }),
+    goal: Domain.nullable().default(null).openapi({
+      description: "a domain over the record: once it matches, the record converts and leaves the scenario",
+    }),
   })
   .strict()
   .openapi("ScenarioInput");
@@ -64,6 +67,7 @@ const ScenarioPatch = z
     time_zone: z.string().max(100).nullable(),
     frequency_cap: FrequencyCap.nullable(),
     topics: z.array(z.string().max(64)).max(50),
+    goal: Domain.nullable(),
   })
   .partial()
   .strict()

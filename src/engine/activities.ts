@@ -7,6 +7,7 @@ import {
   activities,
   type EmailTranslations,
   recordActivities,
+  scenarioRecords,
 } from "../db/schema";
 import { DURATION_LIMITS, durationProblem } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
@@ -28,7 +29,13 @@ export interface ActivityStats {
   emailClickRate: number;
   emailClickThroughRate: number;
 }
-export type Activity = ActivityRow & ActivityStats;
+export type Activity = ActivityRow &
+  ActivityStats & {
+    /** A split branch's weight over its split siblings' weights; null for other activities. */
+    splitShare: number | null;
+    /** Records that reached the scenario's goal after clicking this activity's e-mail last. */
+    conversions: number;
+  };
 
 export interface ActivityInput {
   parentId: number | null;
@@ -44,6 +51,8 @@ export interface ActivityInput {
   emailTranslations: EmailTranslations | null;
   /** Overrides the scenario's send window. */
   sendWindow: SendWindow | null;
+  settings: Record<string, unknown> | null;
+  weight: number | null;
 }
 
 const MAX_ACTIVITIES = 500;
@@ -60,7 +69,14 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
     });
     if (problem) throw invalid(`delay: ${problem}`);
   }
-  if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
+  if (a.on === "split") {
+    if (a.weight === null || !Number.isInteger(a.weight) || a.weight < 1 || a.weight > 1000) {
+      throw invalid('weight: required when on is "split": an integer from 1 to 1000');
+    }
+  } else if (a.weight !== null) {
+    throw invalid('weight: only for a branch of a random split (on "split")');
+  }
+  if (a.on === "email_not_opened" || a.on === "email_not_clicked" || a.on === "record_not_changed") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
   if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
@@ -79,13 +95,21 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.action !== null) {
     const action = e.actions.get(a.action);
     if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
-    parseActionSettings(action, { settings: null, ...a });
+    const settings = parseActionSettings(action, a);
+    action.validate?.(settings, e.env);
+  } else if (a.settings !== null) {
+    throw invalid("settings: only for an activity with an action");
   }
 }
 
 /** The parent's rules: same scenario, `on` only under a `send_email` parent, no cycles. */
 async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, selfId: number | null) {
   if (a.parentId === null) {
+    if (a.on === "split")
+      throw invalid('on: "split" needs a parent activity: the branches of a split are its children');
+    if (a.on === "record_changed" || a.on === "record_not_changed") {
+      throw invalid(`on: "${a.on}" needs a parent activity: it waits from when its parent has run`);
+    }
     if (a.on !== null) throw invalid(`on: "${a.on}" needs a parent activity whose action is "send_email"`);
     return;
   }
@@ -94,7 +118,7 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   if (parent.scenarioId !== scenarioId) {
     throw invalid(`parent_id: activity ${a.parentId} belongs to another scenario`);
   }
-  if (a.on !== null && parent.action !== "send_email") {
+  if (a.on?.startsWith("email_") && parent.action !== "send_email") {
     throw invalid(`on: "${a.on}" is only allowed when the parent's action is "send_email"`);
   }
   if (selfId !== null) {
@@ -186,6 +210,8 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailTemplate: current.emailTemplate,
     emailTranslations: current.emailTranslations,
     sendWindow: current.sendWindow,
+    settings: current.settings,
+    weight: current.weight,
     ...patch,
   };
   checkOwnRules(e, merged);
@@ -194,7 +220,7 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     const eventChild = await e.db
       .select({ id: activities.id, on: activities.on })
       .from(activities)
-      .where(and(eq(activities.parentId, id), sql`${activities.on} IS NOT NULL`))
+      .where(and(eq(activities.parentId, id), sql`substr(${activities.on}, 1, 6) = 'email_'`))
       .limit(1)
       .get();
     if (eventChild) {
@@ -276,6 +302,33 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
     .groupBy(recordActivities.activityId)
     .all();
   const byId = new Map(stats.map((s) => [s.activityId, s]));
+  const conversions = new Map<number, number>();
+  const converted = await e.db
+    .select({ activityId: scenarioRecords.goalActivityId, n: sql<number>`count(*)` })
+    .from(scenarioRecords)
+    .where(
+      and(
+        inIds(
+          scenarioRecords.goalActivityId,
+          rows.map((r) => r.id),
+        ),
+        sql`${scenarioRecords.goalActivityId} IS NOT NULL`,
+      ),
+    )
+    .groupBy(scenarioRecords.goalActivityId)
+    .all();
+  for (const c of converted) conversions.set(c.activityId as number, c.n);
+  const splitParents = [...new Set(rows.filter((r) => r.on === "split" && r.parentId !== null).map((r) => r.parentId))];
+  const splitTotals = new Map<number, number>();
+  if (splitParents.length > 0) {
+    const totals = await e.db
+      .select({ parentId: activities.parentId, total: sql<number>`coalesce(sum(${activities.weight}), 0)` })
+      .from(activities)
+      .where(and(inIds(activities.parentId, splitParents as number[]), eq(activities.on, "split")))
+      .groupBy(activities.parentId)
+      .all();
+    for (const t of totals) splitTotals.set(t.parentId as number, t.total);
+  }
   return rows.map((row) => {
     const s = byId.get(row.id) ?? { done: 0, opened: 0, clicked: 0 };
     return {
@@ -286,6 +339,9 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
       emailOpenRate: rate(s.opened, s.done),
       emailClickRate: rate(s.clicked, s.done),
       emailClickThroughRate: rate(s.clicked, s.opened),
+      conversions: conversions.get(row.id) ?? 0,
+      splitShare:
+        row.on === "split" && row.parentId !== null ? rate(row.weight ?? 0, splitTotals.get(row.parentId) ?? 0) : null,
     };
   });
 }

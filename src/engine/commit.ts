@@ -2,6 +2,8 @@ import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
+import { pickBranch } from "./split";
+import { recordChangedCreated } from "./wait-until";
 
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
@@ -25,6 +27,7 @@ export async function commitClaim(
   const children = doneIds.length > 0 ? await childrenOf(e.d1, claimed, doneIds) : [];
   const due: Record<string, number> = {};
   for (const child of children) due[child.id] = shiftBy(now, child.delay);
+  const branches = chooseBranches(claimed, doneIds, children);
   const rows = settlements.map((o) => ({
     id: o.id,
     state: o.state,
@@ -51,10 +54,19 @@ export async function commitClaim(
   ];
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
-    statements.push(insertChildren(e.d1, done, JSON.stringify(due), now));
+    statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
   await e.d1.batch(statements);
+  // A wait-until child with a condition the record already meets does not wait for the next write.
+  if (children.some((c) => c.on === "record_changed")) {
+    const done = new Set(doneIds);
+    await recordChangedCreated(
+      e,
+      claimed.filter((c) => done.has(c.id)).map((c) => c.scenario_record_id),
+      now,
+    );
+  }
 
   const wake: WakeTime[] = [];
   const claimOf = new Map(claimed.map((c) => [c.id, c]));
@@ -63,7 +75,9 @@ export async function commitClaim(
     if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
     if (o.state === "done") {
       for (const child of children) {
-        if (child.parent_id === c.activity_id && (child.on === null || child.on.startsWith("email_not_"))) {
+        const timed = child.on === null || child.on.startsWith("email_not_") || child.on === "record_not_changed";
+        const taken = child.on === "split" && branches[String(o.id)] === child.id;
+        if (child.parent_id === c.activity_id && (timed || taken)) {
           wake.push({ shard: c.shard, at: due[child.id] as number });
         }
       }
@@ -72,25 +86,48 @@ export async function commitClaim(
   if (wake.length > 0) await e.wake(wake);
 }
 
-async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]) {
+interface Child {
+  id: number;
+  parent_id: number;
+  on: string | null;
+  delay: string | null;
+  weight: number | null;
+}
+
+async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]): Promise<Child[]> {
   const done = new Set(doneIds);
   const parents = [...new Set(claimed.filter((c) => done.has(c.id)).map((c) => c.activity_id))];
   const { results } = await d1
-    .prepare(`SELECT id, parent_id, "on", delay FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`)
+    .prepare(
+      `SELECT id, parent_id, "on", delay, weight FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`,
+    )
     .bind(JSON.stringify(parents))
-    .all<{ id: number; parent_id: number; on: string | null; delay: string | null }>();
+    .all<Child>();
   return results;
+}
+
+/** For each done record activity whose activity has split branches: the branch its scenario record takes. */
+function chooseBranches(claimed: Claimed[], doneIds: number[], children: Child[]): Record<string, number> {
+  const chosen: Record<string, number> = {};
+  const done = new Set(doneIds);
+  for (const c of claimed) {
+    if (!done.has(c.id)) continue;
+    const branches = children.filter((ch) => ch.parent_id === c.activity_id && ch.on === "split");
+    const branch = branches.length > 0 ? pickBranch(branches, c.scenario_record_id, c.activity_id) : null;
+    if (branch) chosen[String(c.id)] = branch.id;
+  }
+  return chosen;
 }
 
 /**
  * A child of a done record activity: due at now + delay unless it waits for an event. The parent's flags are read in
  * the same statement, so an open or click that arrived while the e-mail was being sent is not lost.
  */
-function insertChildren(d1: D1Database, doneIds: string, due: string, now: number) {
+function insertChildren(d1: D1Database, doneIds: string, due: string, branches: string, now: number) {
   const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
   const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked))`;
   const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked))`;
-  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked'))`;
+  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split', 'record_not_changed'))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -104,16 +141,22 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
+              WHEN c."on" = 'record_changed' THEN 'waiting for the record to change'
               ELSE NULL END,
          0, ?3, ?3
        FROM record_activities parent
        JOIN activities c ON c.parent_id = parent.activity_id
-       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'`,
+       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'
+         -- Of the branches of a split, only the one this scenario record takes.
+         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))`,
     )
-    .bind(doneIds, due, now);
+    .bind(doneIds, due, now, branches);
 }
 
-/** When an `email_not_X` activity has run, its waiting `email_X` siblings will never be due: cancel them. */
+/**
+ * When an `email_not_X` (or `record_not_changed`) activity has run, its waiting `email_X` (`record_changed`)
+ * siblings will never be due: cancel them.
+ */
 function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
   return d1
     .prepare(
@@ -121,9 +164,11 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
          reason = 'its "not" sibling ran: the event did not happen in time'
        WHERE state = 'waiting' AND id IN (
          SELECT sib.id FROM record_activities x
-         JOIN activities xa ON xa.id = x.activity_id AND xa."on" IN ('email_not_opened', 'email_not_clicked')
+         JOIN activities xa ON xa.id = x.activity_id
+           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'record_not_changed')
          JOIN activities sa ON sa.parent_id = xa.parent_id
-           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' ELSE 'email_clicked' END
+           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' WHEN 'email_not_clicked' THEN 'email_clicked'
+                         ELSE 'record_changed' END
          JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
          WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
     )

@@ -26,6 +26,7 @@ export interface ScenarioInput {
   model: string;
   domain: Domain;
   unsubscribable: boolean;
+  goal: Domain | null;
   sendWindow?: SendWindow | null;
   timeZone?: string | null;
   frequencyCap?: FrequencyCap | null;
@@ -53,6 +54,7 @@ export async function createScenario(e: Engine, input: ScenarioInput): Promise<S
   parseDomain(input.domain, "domain");
   await checkRecipientSettings(e, input);
   const { topics, ...values } = input;
+  if (input.goal !== null) parseDomain(input.goal, "goal");
   const now = Date.now();
   const row = await e.db
     .insert(scenarios)
@@ -113,6 +115,7 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
   if (patch.domain !== undefined) parseDomain(patch.domain, "domain");
   await checkRecipientSettings(e, patch);
   const { topics, ...values } = patch;
+  if (patch.goal != null) parseDomain(patch.goal, "goal");
   const row = await e.db
     .update(scenarios)
     .set({ ...values, updatedAt: Date.now() })

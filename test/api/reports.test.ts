@@ -84,6 +84,7 @@ const zeroActivity = (period: string) => ({
   email_click_through_rate: 0,
   machine_opens: 0,
   machine_clicks: 0,
+  conversions: 0,
 });
 
 describe("GET /api/scenarios/{id}/report", () => {
@@ -163,6 +164,7 @@ describe("GET /api/activities/{id}/report", () => {
           email_click_through_rate: 0.5,
           machine_opens: 0,
           machine_clicks: 0,
+          conversions: 0,
         },
         { ...zeroActivity("2026-11-26"), machine_opens: 2 },
         { ...zeroActivity("2026-11-27"), record_count: 1, machine_clicks: 1 },
