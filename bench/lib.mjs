@@ -52,6 +52,10 @@ export async function startServer({
       `AUTOMATION_BASE:${base}`,
       "--var",
       "MAIL_TRANSPORT:local",
+      "--var",
+      "LOCAL_MODE:1",
+      "--var",
+      "EMAIL_FROM:Marketing <marketing@example.com>",
     ],
     { cwd: root, env, stdio: ["ignore", process.env.BENCH_LOG ? "inherit" : "ignore", "inherit"], detached: false },
   );

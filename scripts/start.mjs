@@ -29,6 +29,12 @@ function log(message) {
 function ensureToken() {
   const file = join(root, ".dev.vars");
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  if (!/^WEBHOOK_SECRET\s*=/m.test(text)) {
+    // Webhook payloads are signed: a local secret, so webhook activities work under npm start too.
+    const line = `WEBHOOK_SECRET="dev-${randomBytes(16).toString("hex")}"\n`;
+    writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${line}`, { mode: 0o600 });
+    return ensureToken();
+  }
   const match = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(text);
   if (match) return match[1];
   const token = `dev-${randomBytes(24).toString("hex")}`;
@@ -88,6 +94,13 @@ function driveCrons() {
   schedule();
 }
 
+const localVars = [
+  "LOCAL_MODE:1",
+  "MAIL_TRANSPORT:local",
+  "EMAIL_FROM:Marketing <marketing@example.com>",
+  `AUTOMATION_BASE:http://localhost:${port}`,
+  `WEB_HOSTNAME:localhost:${port}`,
+];
 const token = ensureToken();
 migrate();
 log(`starting wrangler dev on ${base}`);
@@ -103,10 +116,8 @@ const child = spawn(
     persistTo,
     "--test-scheduled",
     "--show-interactive-dev-session=false",
-    "--var",
-    `AUTOMATION_BASE:http://localhost:${port}`,
-    "--var",
-    `WEB_HOSTNAME:localhost:${port}`,
+    // Local values of the settings wrangler.toml leaves to the deployer; LOCAL_MODE allows them.
+    ...localVars.flatMap((v) => ["--var", v]),
   ],
   { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
 );

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { EmailTranslations } from "../db/schema";
 import type { Engine } from "../engine/context";
+import type { Bindings } from "../env";
 
 /**
  * What an action returns for each job of its batch, in order. The engine turns it into the record activity's state:
@@ -57,6 +58,8 @@ export interface Action<S = unknown> {
    */
   readonly readSettings?: (activity: ActivitySettingsSource) => unknown;
   readonly settingsPrefix?: string;
+  /** Checks of the settings that depend on the configuration (throw `invalid(…)`), when the activity is saved. */
+  readonly validate?: (settings: S, env: Bindings) => void;
   /** Performs the batch (concurrently where it can): one outcome per job, in order. */
   execute(jobs: ActionJob<S>[], ctx: { engine: Engine; now: number }): Promise<ActionOutcome[]>;
   /** The outcome of every job of a batch whose `execute` threw; by default a retry with the error's message. */

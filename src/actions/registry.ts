@@ -1,9 +1,11 @@
 import { formatPath, invalid } from "../errors";
 import type { Action, ActivitySettingsSource } from "./action";
 import { sendEmail } from "./send-email";
+import { updateRecord } from "./update-record";
+import { webhook } from "./webhook";
 
 /** The actions an activity may name. Adding an action: one file in this folder, one line here. */
-export const BUILT_IN_ACTIONS: readonly Action[] = [sendEmail as Action];
+export const BUILT_IN_ACTIONS: readonly Action[] = [sendEmail, webhook, updateRecord] as Action[];
 
 export const BUILT_IN_ACTION_NAMES = BUILT_IN_ACTIONS.map((a) => a.name) as [string, ...string[]];
 

@@ -46,7 +46,7 @@ const EmailQuery = Page.extend({
   activity_id: idFilter("activity_id"),
   record_activity_id: idFilter("record_activity_id"),
   status: EmailStatus.optional(),
-});
+}).strict();
 
 const PreviewInput = z
   .object({

@@ -32,6 +32,7 @@ export const presentScenario = (s: Scenario) => ({
   frequency_cap: s.frequencyCap,
   topics: s.topics,
   double_opt_in: s.doubleOptIn,
+  goal: s.goal,
   state: s.state,
   record_count: s.recordCount,
   record_count_blocked: s.recordCountBlocked,
@@ -55,12 +56,16 @@ export const presentActivity = (a: Activity) => ({
   email_template: a.emailTemplate,
   email_translations: a.emailTranslations,
   send_window: a.sendWindow,
+  settings: a.settings,
+  weight: a.weight,
+  split_share: a.splitShare,
   record_count: a.recordCount,
   email_opened: a.emailOpened,
   email_clicked: a.emailClicked,
   email_open_rate: a.emailOpenRate,
   email_click_rate: a.emailClickRate,
   email_click_through_rate: a.emailClickThroughRate,
+  conversions: a.conversions,
   created_at: iso(a.createdAt) as string,
   updated_at: iso(a.updatedAt) as string,
 });
@@ -72,6 +77,8 @@ export const presentScenarioRecord = (r: ScenarioRecordRow) => ({
   record_id: r.recordId,
   party_id: r.partyId,
   blocked: r.blocked,
+  goal_reached_at: iso(r.goalReachedAt),
+  goal_activity_id: idString(r.goalActivityId),
   created_at: iso(r.createdAt) as string,
 });
 

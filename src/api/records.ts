@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enroll";
+import { recordsWritten } from "../engine/record-changes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
 import { presentRecord } from "./present";
 import { router } from "./router";
@@ -39,8 +39,10 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model, id } = c.req.valid("param");
-      const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), Date.now());
-      e.defer(enroll(e, { only: { model, ids: [id] } }));
+      c.req.valid("json");
+      // The body as parsed, not as validated: a schema copy would drop a `__proto__` key silently.
+      const { record, created } = await putRecord(e.db, model, id, await c.req.json(), Date.now());
+      e.defer(recordsWritten(e, model, [id]));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
   )
@@ -60,8 +62,10 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model } = c.req.valid("param");
-      const ids = await upsertRecords(e.db, model, c.req.valid("json").records, Date.now());
-      e.defer(enroll(e, { only: { model, ids } }));
+      c.req.valid("json");
+      const body = (await c.req.json()) as { records: unknown };
+      const ids = await upsertRecords(e.db, model, body.records, Date.now());
+      e.defer(recordsWritten(e, model, ids));
       return c.json({ upserted: ids.length }, 200);
     },
   )
@@ -71,7 +75,7 @@ export const recordsApi = router()
       path: "/records/{model}",
       tags: ["Records"],
       summary: "List a model's records by id",
-      request: { params: ModelParam, query: Page },
+      request: { params: ModelParam, query: Page.strict() },
       responses: {
         200: json(listOf(RecordOut, "RecordList"), "A page of records"),
         400: errorResponses[400],

@@ -54,6 +54,9 @@ const ScenarioInput = z
     double_opt_in: z.boolean().optional().openapi({
       description: "requires a confirmed subscription before anything else reaches the recipient (docs/recipients.md)",
     }),
+    goal: Domain.nullable().default(null).openapi({
+      description: "a domain over the record: once it matches, the record converts and leaves the scenario",
+    }),
   })
   .strict()
   .openapi("ScenarioInput");
@@ -69,6 +72,7 @@ const ScenarioPatch = z
     frequency_cap: FrequencyCap.nullable(),
     topics: z.array(z.string().max(64)).max(50),
     double_opt_in: z.boolean(),
+    goal: Domain.nullable(),
   })
   .partial()
   .strict()
@@ -118,7 +122,7 @@ export const scenariosApi = router()
       path: "/scenarios",
       tags: ["Scenarios"],
       summary: "List scenarios with their counts",
-      request: { query: Page.extend({ state: ScenarioState.optional() }) },
+      request: { query: Page.extend({ state: ScenarioState.optional() }).strict() },
       responses: {
         200: json(listOf(Scenario, "ScenarioList"), "A page of scenarios"),
         400: errorResponses[400],

@@ -37,15 +37,31 @@ export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
 export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
-export const ActivityOn = z.enum([
-  "email_opened",
-  "email_not_opened",
-  "email_clicked",
-  "email_not_clicked",
-  "subscription_confirmed",
-  "subscription_not_confirmed",
-]);
-export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES);
+export const ActivityOn = z
+  .enum([
+    "email_opened",
+    "email_not_opened",
+    "email_clicked",
+    "email_not_clicked",
+    "subscription_confirmed",
+    "subscription_not_confirmed",
+    "split",
+    "record_changed",
+    "record_not_changed",
+  ])
+  .openapi({
+    description:
+      'when the activity runs after its parent; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran; "subscription_confirmed" / "subscription_not_confirmed": once the recipient confirms the subscription, or at the deadline unless it did (double opt-in)',
+  });
+export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
+  description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",
+});
+
+export const ActionSettings = z.record(z.string(), z.unknown()).openapi({
+  description:
+    'the action\'s settings: webhook {"url", "timeout_seconds"?}, update_record {"fields": {…}}; send_email uses the email_* fields',
+  example: { url: "https://hooks.example/marketing" },
+});
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 
 export const SendWindow = z
@@ -113,6 +129,7 @@ export const Scenario = z
         "requires a confirmed subscription: the scenario runs only when every root is a confirmation e-mail " +
         '(href="confirm") and everything else waits for "subscription_confirmed"',
     }),
+    goal: Domain.nullable(),
     state: ScenarioState,
     record_count: z.number().int(),
     record_count_blocked: z.number().int(),
@@ -141,12 +158,20 @@ export const Activity = z
     email_template: z.string().nullable(),
     email_translations: EmailTranslations.nullable(),
     send_window: SendWindow.nullable(),
+    settings: ActionSettings.nullable(),
+    weight: z.number().int().nullable(),
+    split_share: z.number().nullable().openapi({
+      description: "for a split branch: its weight over the weights of its split siblings (rounded to 2 decimals)",
+    }),
     record_count: z.number().int(),
     email_opened: z.number().int(),
     email_clicked: z.number().int(),
     email_open_rate: z.number(),
     email_click_rate: z.number(),
     email_click_through_rate: z.number(),
+    conversions: z.number().int().openapi({
+      description: "records that reached the scenario's goal with this activity's e-mail as the last one they clicked",
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -160,6 +185,8 @@ export const ScenarioRecord = z
     record_id: z.string(),
     party_id: z.string().nullable(),
     blocked: z.boolean(),
+    goal_reached_at: Timestamp.nullable().openapi({ description: "when the record reached the scenario's goal" }),
+    goal_activity_id: Id.nullable().openapi({ description: "the activity the conversion is attributed to" }),
     created_at: Timestamp,
   })
   .openapi("ScenarioRecord");

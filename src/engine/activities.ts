@@ -7,14 +7,15 @@ import {
   activities,
   type EmailTranslations,
   recordActivities,
+  scenarioRecords,
 } from "../db/schema";
-import { isNegative, parseDuration } from "../domain/duration";
+import { DURATION_LIMITS, durationProblem } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { hasConfirmLink } from "../email/rewrite";
 import { templateProblem } from "../email/template";
 import { parseAddress } from "../env";
-import { invalid, notFound } from "../errors";
+import { conflict, invalid, notFound } from "../errors";
 import type { SendWindow } from "../recipients/window";
 import type { Engine } from "./context";
 import { assertDoubleOptIn } from "./double-opt-in";
@@ -30,7 +31,13 @@ export interface ActivityStats {
   emailClickRate: number;
   emailClickThroughRate: number;
 }
-export type Activity = ActivityRow & ActivityStats;
+export type Activity = ActivityRow &
+  ActivityStats & {
+    /** A split branch's weight over its split siblings' weights; null for other activities. */
+    splitShare: number | null;
+    /** Records that reached the scenario's goal after clicking this activity's e-mail last. */
+    conversions: number;
+  };
 
 export interface ActivityInput {
   parentId: number | null;
@@ -46,6 +53,8 @@ export interface ActivityInput {
   emailTranslations: EmailTranslations | null;
   /** Overrides the scenario's send window. */
   sendWindow: SendWindow | null;
+  settings: Record<string, unknown> | null;
+  weight: number | null;
 }
 
 const MAX_ACTIVITIES = 500;
@@ -55,11 +64,26 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.name.trim().length === 0) throw invalid("name: must not be empty");
   if (a.condition !== null) parseDomain(a.condition, "condition");
   if (a.delay !== null) {
-    const d = parseDuration(a.delay);
-    if (!d) throw invalid(`delay: "${a.delay}" is not an ISO 8601 duration (e.g. PT30M, P2D)`);
-    if (isNegative(d)) throw invalid("delay: must not be negative");
+    const problem = durationProblem(a.delay, {
+      max: DURATION_LIMITS.maxDelay,
+      maxMs: DURATION_LIMITS.maxDelayMs,
+      negative: false,
+    });
+    if (problem) throw invalid(`delay: ${problem}`);
   }
-  if (a.on === "email_not_opened" || a.on === "email_not_clicked" || a.on === "subscription_not_confirmed") {
+  if (a.on === "split") {
+    if (a.weight === null || !Number.isInteger(a.weight) || a.weight < 1 || a.weight > 1000) {
+      throw invalid('weight: required when on is "split": an integer from 1 to 1000');
+    }
+  } else if (a.weight !== null) {
+    throw invalid('weight: only for a branch of a random split (on "split")');
+  }
+  if (
+    a.on === "email_not_opened" ||
+    a.on === "email_not_clicked" ||
+    a.on === "record_not_changed" ||
+    a.on === "subscription_not_confirmed"
+  ) {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
   if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
@@ -78,13 +102,21 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.action !== null) {
     const action = e.actions.get(a.action);
     if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
-    parseActionSettings(action, { settings: null, ...a });
+    const settings = parseActionSettings(action, a);
+    action.validate?.(settings, e.env);
+  } else if (a.settings !== null) {
+    throw invalid("settings: only for an activity with an action");
   }
 }
 
 /** The parent's rules: same scenario, `on` only under a `send_email` parent, no cycles. */
 async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, selfId: number | null) {
   if (a.parentId === null) {
+    if (a.on === "split")
+      throw invalid('on: "split" needs a parent activity: the branches of a split are its children');
+    if (a.on === "record_changed" || a.on === "record_not_changed") {
+      throw invalid(`on: "${a.on}" needs a parent activity: it waits from when its parent has run`);
+    }
     if (a.on !== null) throw invalid(`on: "${a.on}" needs a parent activity whose action is "send_email"`);
     return;
   }
@@ -93,7 +125,7 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   if (parent.scenarioId !== scenarioId) {
     throw invalid(`parent_id: activity ${a.parentId} belongs to another scenario`);
   }
-  if (a.on !== null && parent.action !== "send_email") {
+  if ((a.on?.startsWith("email_") || a.on?.startsWith("subscription_")) && parent.action !== "send_email") {
     throw invalid(`on: "${a.on}" is only allowed when the parent's action is "send_email"`);
   }
   if (a.on?.startsWith("subscription_") && !hasConfirmLink(parent.emailTemplate ?? "")) {
@@ -209,6 +241,8 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailTemplate: current.emailTemplate,
     emailTranslations: current.emailTranslations,
     sendWindow: current.sendWindow,
+    settings: current.settings,
+    weight: current.weight,
     ...patch,
   };
   checkOwnRules(e, merged);
@@ -238,7 +272,12 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     const eventChild = await e.db
       .select({ id: activities.id, on: activities.on })
       .from(activities)
-      .where(and(eq(activities.parentId, id), sql`${activities.on} IS NOT NULL`))
+      .where(
+        and(
+          eq(activities.parentId, id),
+          sql`(substr(${activities.on}, 1, 6) = 'email_' OR substr(${activities.on}, 1, 13) = 'subscription_')`,
+        ),
+      )
       .limit(1)
       .get();
     if (eventChild) {
@@ -247,14 +286,45 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
       );
     }
   }
+  // Record activities of an event branch wait for an event on their parent's e-mail: moving the activity, or changing
+  // what it reacts to, would leave them reacting to the wrong e-mail or to none. The check is part of the update, so
+  // a record activity created meanwhile is seen too.
+  const guarded = reactionChanges(current, merged);
   const row = await e.db
     .update(activities)
     .set({ ...patch, updatedAt: Date.now() })
-    .where(eq(activities.id, id))
+    .where(and(eq(activities.id, id), guarded ? sql`NOT EXISTS (${waitingOf(id)})` : undefined))
     .returning()
     .get();
-  if (!row) throw notFound("activity", id);
+  if (!row) {
+    await getActivityRow(e, id);
+    const waiting = await e.db
+      .select({ n: sql<number>`count(*)` })
+      .from(recordActivities)
+      .where(and(eq(recordActivities.activityId, id), eq(recordActivities.state, "waiting")))
+      .get();
+    throw conflict(
+      `activity ${id} has ${waiting?.n ?? "some"} waiting record activities that react to ` +
+        `${current.on === null ? "their parent's e-mail" : `"${current.on}" on their parent's e-mail`}: ` +
+        "changing its parent_id or on would leave them waiting for an e-mail they can no longer react to. " +
+        "Change it once they have run, or create a new activity instead",
+    );
+  }
   return (await withStats(e, [row]))[0] as Activity;
+}
+
+/**
+ * True when the change moves an event branch (`on` set before or after) to another parent, or changes its `on`:
+ * what its waiting record activities react to would change under them. Moving an activity with `on = null` carries
+ * its waiting record activities along: they are due at a time, whatever the parent.
+ */
+function reactionChanges(current: ActivityRow, next: ActivityInput): boolean {
+  if (current.on !== next.on) return true;
+  return current.parentId !== next.parentId && (current.on !== null || next.on !== null);
+}
+
+function waitingOf(activityId: number) {
+  return sql`SELECT 1 FROM ${recordActivities} WHERE ${recordActivities.activityId} = ${activityId} AND ${recordActivities.state} = 'waiting'`;
 }
 
 /** Deletes the activity and its whole subtree (their record activities cascade). */
@@ -292,6 +362,33 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
     .groupBy(recordActivities.activityId)
     .all();
   const byId = new Map(stats.map((s) => [s.activityId, s]));
+  const conversions = new Map<number, number>();
+  const converted = await e.db
+    .select({ activityId: scenarioRecords.goalActivityId, n: sql<number>`count(*)` })
+    .from(scenarioRecords)
+    .where(
+      and(
+        inIds(
+          scenarioRecords.goalActivityId,
+          rows.map((r) => r.id),
+        ),
+        sql`${scenarioRecords.goalActivityId} IS NOT NULL`,
+      ),
+    )
+    .groupBy(scenarioRecords.goalActivityId)
+    .all();
+  for (const c of converted) conversions.set(c.activityId as number, c.n);
+  const splitParents = [...new Set(rows.filter((r) => r.on === "split" && r.parentId !== null).map((r) => r.parentId))];
+  const splitTotals = new Map<number, number>();
+  if (splitParents.length > 0) {
+    const totals = await e.db
+      .select({ parentId: activities.parentId, total: sql<number>`coalesce(sum(${activities.weight}), 0)` })
+      .from(activities)
+      .where(and(inIds(activities.parentId, splitParents as number[]), eq(activities.on, "split")))
+      .groupBy(activities.parentId)
+      .all();
+    for (const t of totals) splitTotals.set(t.parentId as number, t.total);
+  }
   return rows.map((row) => {
     const s = byId.get(row.id) ?? { done: 0, opened: 0, clicked: 0 };
     return {
@@ -302,6 +399,9 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
       emailOpenRate: rate(s.opened, s.done),
       emailClickRate: rate(s.clicked, s.done),
       emailClickThroughRate: rate(s.clicked, s.opened),
+      conversions: conversions.get(row.id) ?? 0,
+      splitShare:
+        row.on === "split" && row.parentId !== null ? rate(row.weight ?? 0, splitTotals.get(row.parentId) ?? 0) : null,
     };
   });
 }

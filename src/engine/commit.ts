@@ -2,9 +2,16 @@ import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
+import { pickBranch } from "./split";
+import { recordChangedCreated } from "./wait-until";
 
 /** Children due at now + delay whatever happens: the "not" branches (cancelled if the event comes first). */
-const TIMED_EVENTS = new Set(["email_not_opened", "email_not_clicked", "subscription_not_confirmed"]);
+const TIMED_EVENTS = new Set([
+  "email_not_opened",
+  "email_not_clicked",
+  "record_not_changed",
+  "subscription_not_confirmed",
+]);
 
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
@@ -28,6 +35,7 @@ export async function commitClaim(
   const children = doneIds.length > 0 ? await childrenOf(e.d1, claimed, doneIds) : [];
   const due: Record<string, number> = {};
   for (const child of children) due[child.id] = shiftBy(now, child.delay);
+  const branches = chooseBranches(claimed, doneIds, children);
   const rows = settlements.map((o) => ({
     id: o.id,
     state: o.state,
@@ -54,10 +62,19 @@ export async function commitClaim(
   ];
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
-    statements.push(insertChildren(e.d1, done, JSON.stringify(due), now));
+    statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
   await e.d1.batch(statements);
+  // A wait-until child with a condition the record already meets does not wait for the next write.
+  if (children.some((c) => c.on === "record_changed")) {
+    const done = new Set(doneIds);
+    await recordChangedCreated(
+      e,
+      claimed.filter((c) => done.has(c.id)).map((c) => c.scenario_record_id),
+      now,
+    );
+  }
 
   const wake: WakeTime[] = [];
   const claimOf = new Map(claimed.map((c) => [c.id, c]));
@@ -66,7 +83,9 @@ export async function commitClaim(
     if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
     if (o.state === "done") {
       for (const child of children) {
-        if (child.parent_id === c.activity_id && (child.on === null || TIMED_EVENTS.has(child.on))) {
+        const timed = child.on === null || TIMED_EVENTS.has(child.on);
+        const taken = child.on === "split" && branches[String(o.id)] === child.id;
+        if (child.parent_id === c.activity_id && (timed || taken)) {
           wake.push({ shard: c.shard, at: due[child.id] as number });
         }
       }
@@ -75,21 +94,44 @@ export async function commitClaim(
   if (wake.length > 0) await e.wake(wake);
 }
 
-async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]) {
+interface Child {
+  id: number;
+  parent_id: number;
+  on: string | null;
+  delay: string | null;
+  weight: number | null;
+}
+
+async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]): Promise<Child[]> {
   const done = new Set(doneIds);
   const parents = [...new Set(claimed.filter((c) => done.has(c.id)).map((c) => c.activity_id))];
   const { results } = await d1
-    .prepare(`SELECT id, parent_id, "on", delay FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`)
+    .prepare(
+      `SELECT id, parent_id, "on", delay, weight FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`,
+    )
     .bind(JSON.stringify(parents))
-    .all<{ id: number; parent_id: number; on: string | null; delay: string | null }>();
+    .all<Child>();
   return results;
+}
+
+/** For each done record activity whose activity has split branches: the branch its scenario record takes. */
+function chooseBranches(claimed: Claimed[], doneIds: number[], children: Child[]): Record<string, number> {
+  const chosen: Record<string, number> = {};
+  const done = new Set(doneIds);
+  for (const c of claimed) {
+    if (!done.has(c.id)) continue;
+    const branches = children.filter((ch) => ch.parent_id === c.activity_id && ch.on === "split");
+    const branch = branches.length > 0 ? pickBranch(branches, c.scenario_record_id, c.activity_id) : null;
+    if (branch) chosen[String(c.id)] = branch.id;
+  }
+  return chosen;
 }
 
 /**
  * A child of a done record activity: due at now + delay unless it waits for an event. The parent's flags are read in
  * the same statement, so an open or click that arrived while the e-mail was being sent is not lost.
  */
-function insertChildren(d1: D1Database, doneIds: string, due: string, now: number) {
+function insertChildren(d1: D1Database, doneIds: string, due: string, branches: string, now: number) {
   const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
   // `IS` (never null) so the lookup of a confirmation is only made for the children that wait for one.
   const confirmed = `EXISTS (SELECT 1 FROM subscription_confirmations sc WHERE sc.scenario_record_id = parent.scenario_record_id)`;
@@ -97,7 +139,8 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
     OR (c."on" IS 'subscription_confirmed' AND ${confirmed}))`;
   const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked)
     OR (c."on" IS 'subscription_not_confirmed' AND ${confirmed}))`;
-  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'subscription_not_confirmed'))`;
+  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split', 'record_not_changed',
+    'subscription_not_confirmed'))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -111,6 +154,7 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
+              WHEN c."on" = 'record_changed' THEN 'waiting for the record to change'
               WHEN c."on" IS 'subscription_not_confirmed' AND ${confirmed} THEN 'the subscription was confirmed'
               WHEN c."on" IS 'subscription_confirmed' AND NOT ${confirmed}
                 THEN 'waiting for the recipient to confirm the subscription'
@@ -118,14 +162,16 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
          0, ?3, ?3
        FROM record_activities parent
        JOIN activities c ON c.parent_id = parent.activity_id
-       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'`,
+       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'
+         -- Of the branches of a split, only the one this scenario record takes.
+         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))`,
     )
-    .bind(doneIds, due, now);
+    .bind(doneIds, due, now, branches);
 }
 
 /**
- * When an `email_not_X` activity has run, its waiting `email_X` siblings will never be due: cancel them. The same for
- * `subscription_not_confirmed` (the confirmation expired) and its `subscription_confirmed` siblings.
+ * When an `email_not_X` (or `record_not_changed`, `subscription_not_confirmed`) activity has run, its waiting `email_X`
+ * (`record_changed`, `subscription_confirmed`) siblings will never be due: cancel them.
  */
 function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
   return d1
@@ -135,10 +181,10 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
        WHERE state = 'waiting' AND id IN (
          SELECT sib.id FROM record_activities x
          JOIN activities xa ON xa.id = x.activity_id
-           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'subscription_not_confirmed')
+           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'record_not_changed', 'subscription_not_confirmed')
          JOIN activities sa ON sa.parent_id = xa.parent_id
-           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened'
-                         WHEN 'email_not_clicked' THEN 'email_clicked' ELSE 'subscription_confirmed' END
+           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' WHEN 'email_not_clicked' THEN 'email_clicked'
+                         WHEN 'record_not_changed' THEN 'record_changed' ELSE 'subscription_confirmed' END
          JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
          WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
     )

@@ -20,6 +20,8 @@ export interface DueActivity {
   email_translations: string | null;
   /** JSON: the activity's own send window. */
   send_window: string | null;
+  /** JSON text. */
+  settings: string | null;
 }
 
 /**

@@ -93,7 +93,7 @@ async function execute(e: Engine, claimed: Claimed[], now: number): Promise<Sett
     let settings: unknown;
     try {
       settings = parseActionSettings(action, {
-        settings: null,
+        settings: due.activity.settings === null ? null : JSON.parse(due.activity.settings),
         emailFrom: due.activity.email_from,
         emailTitle: due.activity.email_title,
         emailTemplate: due.activity.email_template,

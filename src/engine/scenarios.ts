@@ -36,6 +36,7 @@ export interface ScenarioInput {
   model: string;
   domain: Domain;
   unsubscribable: boolean;
+  goal: Domain | null;
   sendWindow?: SendWindow | null;
   timeZone?: string | null;
   frequencyCap?: FrequencyCap | null;
@@ -65,6 +66,7 @@ export async function createScenario(e: Engine, input: ScenarioInput): Promise<S
   parseDomain(input.domain, "domain");
   await checkRecipientSettings(e, input);
   const { topics, ...values } = input;
+  if (input.goal !== null) parseDomain(input.goal, "goal");
   const now = Date.now();
   const row = await e.db
     .insert(scenarios)
@@ -129,6 +131,7 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
     assertDoubleOptIn(id, tree, "require it while running");
   }
   const { topics, ...values } = patch;
+  if (patch.goal != null) parseDomain(patch.goal, "goal");
   const row = await e.db
     .update(scenarios)
     .set({ ...values, updatedAt: Date.now() })

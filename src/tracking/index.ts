@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../api/router";
+import { describeError } from "../errors";
 import { redirectClick } from "./click";
 import { askToConfirm, confirm } from "./confirm";
 import { messagesFor } from "./messages";
@@ -17,7 +18,7 @@ import { askToUnsubscribe, unsubscribe } from "./unsubscribe";
 export function trackingRoutes() {
   const routes = new Hono<AppEnv>();
   routes.onError((err, c) => {
-    console.error(`tracking ${c.req.method} ${c.req.path}`, err);
+    console.error(`tracking ${c.req.method} ${c.req.path}: ${describeError(err)}`);
     return sendPage(c, errorPage(messagesFor(null)), 500);
   });
 

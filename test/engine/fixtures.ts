@@ -35,7 +35,7 @@ export const sendEmail = { action: "send_email", email_title: "Hi {{party.name}}
 
 /** Creates a scenario with the given activities (parents by name) through the API; returns ids by name. */
 export async function buildScenario(
-  scenario: { name: string; model: string; domain?: unknown[]; unsubscribable?: boolean },
+  scenario: { name: string; model: string; domain?: unknown[]; unsubscribable?: boolean; goal?: unknown[] },
   activities: ({ name: string; parent?: string } & Record<string, unknown>)[],
 ) {
   const s = await ok("POST", "/scenarios", scenario);

@@ -357,7 +357,7 @@ describe("double opt-in", () => {
     expect(bob).toMatch(/Confirmation<\/th>\s*<td><span class="badge machine">/);
 
     const doc = (await api("GET", "/openapi.json", undefined, { token: null })).body;
-    expect(Object.keys(doc.paths)).toContain("/scenarios/{id}/confirmations");
+    expect(Object.keys(doc.paths)).toContain("/api/scenarios/{id}/confirmations");
     expect(Object.keys(doc.components.schemas.Scenario.properties)).toContain("double_opt_in");
     expect(doc.components.schemas.Activity.properties.on.enum).toContain("subscription_confirmed");
   });

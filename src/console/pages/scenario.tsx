@@ -54,6 +54,15 @@ const ON_LABEL: Record<string, string> = {
   email_not_clicked: "when no link is clicked",
   subscription_confirmed: "when the recipient confirms the subscription",
   subscription_not_confirmed: "when the recipient has not confirmed in time",
+  split: "as a branch of a random split",
+  record_changed: "when the record changes to match the condition",
+  record_not_changed: "at the deadline, unless the record changed",
+};
+
+const ACTION_LABEL: Record<string, string> = {
+  send_email: "sends an e-mail",
+  webhook: "calls a webhook",
+  update_record: "updates the record",
 };
 
 /** One node of the tree: what it does, when, on which condition; its stats and its 30-day trend; then its children. */
@@ -67,13 +76,21 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
           <span class="node-name" id={nameId}>
             {a.name}
           </span>
-          <Badge kind="action">{a.action === "send_email" ? "sends an e-mail" : "no action"}</Badge>
+          <Badge kind="action">{a.action === null ? "no action" : (ACTION_LABEL[a.action] ?? a.action)}</Badge>
         </p>
         <div class="node-body">
           <div>
             <dl class="facts">
               <dt>Runs</dt>
               <dd data-field="on">{a.on === null ? "after its parent" : ON_LABEL[a.on]}</dd>
+              {a.on === "split" && (
+                <>
+                  <dt>Split weight</dt>
+                  <dd data-field="weight">
+                    {a.weight} ({Math.round((a.splitShare ?? 0) * 100)} % of the records)
+                  </dd>
+                </>
+              )}
               <dt>Delay</dt>
               <dd data-field="delay">{a.delay === null ? "none" : <code>{a.delay}</code>}</dd>
               <dt>Condition</dt>
@@ -133,6 +150,12 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
                     <dt>Click-through</dt>
                     <dd>
                       <Rate stat="email_click_through_rate" value={a.emailClickThroughRate} />
+                    </dd>
+                  </div>
+                  <div>
+                    <dt>Conversions</dt>
+                    <dd>
+                      <Count stat="conversions" value={a.conversions} />
                     </dd>
                   </div>
                 </>

@@ -18,7 +18,10 @@ export type ActivityOn =
   | "email_clicked"
   | "email_not_clicked"
   | "subscription_confirmed"
-  | "subscription_not_confirmed";
+  | "subscription_not_confirmed"
+  | "split"
+  | "record_changed"
+  | "record_not_changed";
 /** The name of an action in the registry (`src/actions/registry.ts`), e.g. `send_email`. */
 export type ActivityAction = string;
 
@@ -29,6 +32,8 @@ export const scenarios = sqliteTable("scenarios", {
   domain: text("domain", { mode: "json" }).notNull().$type<Domain>(),
   unsubscribable: integer("unsubscribable", { mode: "boolean" }).notNull().default(false),
   state: text("state").$type<ScenarioState>().notNull().default("draft"),
+  /** A domain over the record: a record that matches it has converted and leaves the scenario. Null: no goal. */
+  goal: text("goal", { mode: "json" }).$type<Domain>(),
   /**
    * While the `parked` flags of the scenario's record activities are being brought in line with a new state: the
    * record activity id to continue after (the minute sweep finishes what a transition's request did not). Null when
@@ -72,6 +77,10 @@ export const activities = sqliteTable(
     emailTranslations: text("email_translations", { mode: "json" }).$type<EmailTranslations>(),
     /** Overrides the scenario's send window for this activity. */
     sendWindow: text("send_window", { mode: "json" }).$type<SendWindow>(),
+    /** The action's settings (a JSON object checked by the action's schema); `send_email` uses the email_* fields. */
+    settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** A branch of a random split (`on = "split"`): its weight among its split siblings. */
+    weight: integer("weight"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
