@@ -123,6 +123,8 @@ export interface Delivery {
   status: Exclude<EmailStatus, "sending">;
   error: string | null;
   sentAt: number | null;
+  /** The provider's id of the accepted message, which its delivery events name. */
+  providerId: string | null;
 }
 
 /** Records how each delivery went, in one statement a chunk. */
@@ -131,9 +133,10 @@ export async function recordDeliveries(d1: D1Database, deliveries: Delivery[]): 
   const statements = chunkBySize(deliveries).map((chunk) =>
     d1
       .prepare(
-        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at
+        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at, provider_message_id = u.provider_id
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.status') AS status,
-                      json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at
+                      json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at,
+                      json_extract(value, '$.providerId') AS provider_id
                FROM json_each(?1)) AS u
          WHERE emails.id = u.id`,
       )

@@ -15,7 +15,7 @@ import {
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
 
-type Delivered = Delivery & { retryAfterMs: number | null };
+type Delivered = Delivery & { retryAfterMs: number | null; quota: boolean };
 
 /** Deliveries under way at once: Workers allow six open connections an invocation, the rest wait their turn. */
 export const DELIVERY_CONCURRENCY = 8;
@@ -86,9 +86,12 @@ async function deliver(transport: Transport, id: number, email: ComposedEmail): 
 }
 
 function delivery(id: number, r: SendResult): Delivered {
-  if (r.ok) return { id, status: "sent", error: null, sentAt: Date.now(), retryAfterMs: null };
+  if (r.ok) {
+    return { id, status: "sent", error: null, sentAt: Date.now(), retryAfterMs: null, providerId: r.providerId, quota: false };
+  }
   const retryAfterMs = r.retryAfterMs ?? null;
-  return { id, status: r.retry ? "retry" : "failed", error: r.error, sentAt: null, retryAfterMs };
+  const status = r.retry ? "retry" : "failed";
+  return { id, status, error: r.error, sentAt: null, retryAfterMs, providerId: null, quota: r.quota === true };
 }
 
 /** The composed e-mail, or the reason it cannot be (a permanent failure). */

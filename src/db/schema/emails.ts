@@ -15,6 +15,8 @@ export const emails = sqliteTable(
     from: text("from").notNull(),
     subject: text("subject").notNull(),
     messageId: text("message_id").notNull(),
+    /** The provider's id of the accepted message (MailChannels' request id, the binding's message id), for its events. */
+    providerMessageId: text("provider_message_id"),
     headers: text("headers", { mode: "json" }).notNull().$type<Record<string, string>>(),
     transport: text("transport").notNull(),
     status: text("status").$type<EmailStatus>().notNull(),
@@ -31,6 +33,7 @@ export const emails = sqliteTable(
     index("emails_record_activity").on(t.recordActivityId),
     index("emails_scenario").on(t.scenarioId, t.id),
     index("emails_activity").on(t.activityId, t.id),
+    index("emails_provider_message").on(t.transport, t.providerMessageId),
   ],
 );
 
