@@ -1,6 +1,7 @@
 import { buildApp } from "./app";
 import { runCron } from "./crons";
 import type { Bindings } from "./env";
+import { consumeDeliveryEvents } from "./webhooks/queue";
 
 export { Enroller } from "./scheduler/enroller";
 export { Scheduler } from "./scheduler/scheduler";
@@ -11,5 +12,8 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
     await runCron(controller.cron, env, ctx);
+  },
+  async queue(batch, env, ctx) {
+    await consumeDeliveryEvents(batch, env, ctx);
   },
 } satisfies ExportedHandler<Bindings>;

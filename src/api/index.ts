@@ -1,6 +1,7 @@
 import { createEngine } from "../engine/context";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
+import { deliveriesApi } from "./deliveries";
 import { docsPage } from "./docs";
 import { emailsApi } from "./emails";
 import { jobsApi } from "./jobs";
@@ -10,6 +11,7 @@ import { reportsApi } from "./reports";
 import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
+import { suppressionsApi } from "./suppressions";
 
 const OPENAPI = {
   openapi: "3.0.3",
@@ -45,7 +47,18 @@ export function adminApi() {
     c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
-  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi, reportsApi])
+  for (const sub of [
+    modelsApi,
+    recordsApi,
+    scenariosApi,
+    activitiesApi,
+    runsApi,
+    jobsApi,
+    emailsApi,
+    deliveriesApi,
+    suppressionsApi,
+    reportsApi,
+  ])
     api.route("/", sub);
   return api;
 }

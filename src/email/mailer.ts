@@ -87,7 +87,15 @@ async function deliver(transport: Transport, id: number, email: ComposedEmail): 
 
 function delivery(id: number, r: SendResult): Delivered {
   if (r.ok) {
-    return { id, status: "sent", error: null, sentAt: Date.now(), retryAfterMs: null, providerId: r.providerId, quota: false };
+    return {
+      id,
+      status: "sent",
+      error: null,
+      sentAt: Date.now(),
+      retryAfterMs: null,
+      providerId: r.providerId,
+      quota: false,
+    };
   }
   const retryAfterMs = r.retryAfterMs ?? null;
   const status = r.retry ? "retry" : "failed";

@@ -30,6 +30,8 @@ export const deliveryEvents = sqliteTable(
     /** When the provider says it happened; `receivedAt` when we heard of it. */
     at: integer("at").notNull(),
     receivedAt: integer("received_at").notNull(),
+    /** The key of the batch that recorded it: that batch's effects apply to the events it recorded, never again. */
+    receipt: text("receipt").notNull(),
   },
   (t) => [
     index("delivery_events_email").on(t.emailId, t.at),

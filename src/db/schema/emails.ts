@@ -33,7 +33,7 @@ export const emails = sqliteTable(
     index("emails_record_activity").on(t.recordActivityId),
     index("emails_scenario").on(t.scenarioId, t.id),
     index("emails_activity").on(t.activityId, t.id),
-    index("emails_provider_message").on(t.transport, t.providerMessageId),
+    index("emails_provider_message").on(t.providerMessageId),
   ],
 );
 

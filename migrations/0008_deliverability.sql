@@ -8,7 +8,8 @@ CREATE TABLE `delivery_events` (
 	`detail` text,
 	`provider` text NOT NULL,
 	`at` integer NOT NULL,
-	`received_at` integer NOT NULL
+	`received_at` integer NOT NULL,
+	`receipt` text NOT NULL
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `delivery_events_event_id_unique` ON `delivery_events` (`event_id`);--> statement-breakpoint
@@ -23,4 +24,4 @@ CREATE TABLE `suppressions` (
 );
 --> statement-breakpoint
 ALTER TABLE `emails` ADD `provider_message_id` text;--> statement-breakpoint
-CREATE INDEX `emails_provider_message` ON `emails` (`transport`,`provider_message_id`);
+CREATE INDEX `emails_provider_message` ON `emails` (`provider_message_id`);
