@@ -5,6 +5,7 @@ import { consumeDeliveryEvents } from "./webhooks/queue";
 
 export { Enroller } from "./scheduler/enroller";
 export { Scheduler } from "./scheduler/scheduler";
+export { SendThrottle } from "./scheduler/throttle";
 
 const app = buildApp();
 

@@ -4,6 +4,7 @@ import { emails, hits, links, recordActivities, records } from "../db/schema";
 import { getEmail } from "../email/emails";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
+import { deliveryEventsOf } from "../engine/deliveries";
 import {
   type ActivityReportRow,
   activityReports,
@@ -87,9 +88,9 @@ export async function timelinePage(e: Engine, scenarioRecordId: number) {
       .get(),
   ]);
   const ids = steps.items.map((s) => s.id);
-  const [sent, hitRows] =
+  const [sent, hitRows, deliveries] =
     ids.length === 0
-      ? [[], []]
+      ? [[], [], []]
       : await Promise.all([
           e.db.select().from(emails).where(inIds(emails.recordActivityId, ids)).orderBy(asc(emails.id)).all(),
           e.db
@@ -99,6 +100,7 @@ export async function timelinePage(e: Engine, scenarioRecordId: number) {
             .orderBy(asc(hits.at), asc(hits.id))
             .limit(1000)
             .all(),
+          deliveryEventsOf(e.d1, { recordActivityIds: ids }),
         ]);
   const ordered = [...steps.items].sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
   return {
@@ -108,7 +110,9 @@ export async function timelinePage(e: Engine, scenarioRecordId: number) {
     activityName: new Map(activities.map((a) => [a.id, a.name])),
     steps: ordered.map((step) => ({
       step,
-      emails: sent.filter((m) => m.recordActivityId === step.id),
+      emails: sent
+        .filter((m) => m.recordActivityId === step.id)
+        .map((m) => ({ ...m, deliveries: deliveries.filter((d) => d.email_id === m.id) })),
       hits: hitRows.filter((h) => h.recordActivityId === step.id),
     })),
   };
