@@ -24,4 +24,5 @@ CREATE TABLE `suppressions` (
 );
 --> statement-breakpoint
 ALTER TABLE `emails` ADD `provider_message_id` text;--> statement-breakpoint
-CREATE INDEX `emails_provider_message` ON `emails` (`provider_message_id`);
+CREATE INDEX `emails_provider_message` ON `emails` (`provider_message_id`);--> statement-breakpoint
+CREATE INDEX `emails_sending` ON `emails` (`created_at`) WHERE status = 'sending';

@@ -7,7 +7,7 @@ import { idString, iso, parseId } from "../ids";
 import { idOr404, numericCursor, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
 
-const EmailStatus = z.enum(["sending", "sent", "retry", "failed"]);
+const EmailStatus = z.enum(["sending", "sent", "retry", "failed", "abandoned"]);
 
 const EmailSummary = z
   .object({

@@ -1,6 +1,11 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-export type EmailStatus = "sending" | "sent" | "retry" | "failed";
+/**
+ * `abandoned`: the Worker stopped between archiving the attempt and hearing the transport's answer; it is not known to
+ * have been delivered, and its record activity was retried (or ended) without it.
+ */
+export type EmailStatus = "sending" | "sent" | "retry" | "failed" | "abandoned";
 
 /** The archive: one row per delivery attempt. Bodies live in R2 under `bodyKey`. */
 export const emails = sqliteTable(
@@ -34,6 +39,8 @@ export const emails = sqliteTable(
     index("emails_scenario").on(t.scenarioId, t.id),
     index("emails_activity").on(t.activityId, t.id),
     index("emails_provider_message").on(t.providerMessageId),
+    // Only rows still `sending`: the sweep finds those a dead Worker left behind without reading the archive.
+    index("emails_sending").on(t.createdAt).where(sql`status = 'sending'`),
   ],
 );
 
