@@ -36,7 +36,13 @@ export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
 export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
-export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
+export const ActivityOn = z.enum([
+  "email_opened",
+  "email_not_opened",
+  "email_clicked",
+  "email_not_clicked",
+  "email_bounced",
+]);
 export const ActivityAction = z.enum(["send_email"]);
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 

@@ -1,10 +1,12 @@
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
+import { normalizeAddress } from "../email/address";
 import { randomHex, unsubscribeToken } from "../ids";
 import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import type { EmailJob, Mailer, SendOutcome } from "./mailer";
 import { scenarioRecordsMatching } from "./matching";
+import { suppressedAmong, suppressedReason } from "./suppressions";
 
 /** SQL: 1 when the record activity (aliased `row`) cannot run now — its scenario is not running or its record is blocked. */
 export const PAUSED = (row: string) =>
@@ -68,7 +70,7 @@ interface ActivityRow {
 type Outcome =
   | { id: number; state: "done" }
   | { id: number; state: "cancelled" | "failed"; reason: string }
-  | { id: number; state: "waiting"; reason: string; at: number };
+  | { id: number; state: "waiting"; reason: string; at: number; deferred?: boolean };
 
 /**
  * Claims what is due (in one shard, or everywhere) and executes it: at most `limit` record activities, each exactly
@@ -233,6 +235,20 @@ async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: numbe
     }
   }
 
+  // The suppression list, across all scenarios: an address on it is never sent to.
+  const addressOf = new Map<number, string>();
+  for (const c of pending) {
+    if (outcomes.has(c.id) || activityById.get(c.activity_id)?.action !== "send_email" || sent.has(c.id)) continue;
+    const fields = JSON.parse((contextById.get(c.id) as Context).party_fields ?? "{}") as Record<string, unknown>;
+    const address = typeof fields.email === "string" ? normalizeAddress(fields.email) : null;
+    if (address !== null) addressOf.set(c.id, address);
+  }
+  const suppressed = await suppressedAmong(e.d1, [...addressOf.values()]);
+  for (const [id, address] of addressOf) {
+    const reason = suppressed.get(address);
+    if (reason) outcomes.set(id, { id, state: "cancelled", reason: suppressedReason(reason) });
+  }
+
   const jobs: { claimed: Claimed; job: EmailJob }[] = [];
   for (const c of pending) {
     if (outcomes.has(c.id)) continue;
@@ -277,7 +293,9 @@ async function execute(e: Engine, mailer: Mailer, claimed: Claimed[], now: numbe
     jobs.forEach(({ claimed: c }, i) => {
       const r = results[i] as SendOutcome;
       if (r.status === "sent") outcomes.set(c.id, { id: c.id, state: "done" });
-      else if (r.status === "failed") outcomes.set(c.id, { id: c.id, state: "failed", reason: r.error });
+      else if (r.status === "deferred") {
+        outcomes.set(c.id, { id: c.id, state: "waiting", reason: r.reason, at: r.until, deferred: true });
+      } else if (r.status === "failed") outcomes.set(c.id, { id: c.id, state: "failed", reason: r.error });
       else if (c.attempts >= MAX_ATTEMPTS) {
         outcomes.set(c.id, { id: c.id, state: "failed", reason: `gave up after ${c.attempts} attempts: ${r.error}` });
       } else {
@@ -303,6 +321,7 @@ async function commit(e: Engine, claimKey: string, claimed: Claimed[], outcomes:
     state: o.state,
     reason: "reason" in o ? o.reason : null,
     at: o.state === "waiting" ? o.at : now,
+    deferred: o.state === "waiting" && o.deferred === true ? 1 : 0,
   }));
   const statements = [
     e.d1
@@ -311,9 +330,11 @@ async function commit(e: Engine, claimKey: string, claimed: Claimed[], outcomes:
          SET state = u.state, reason = u.reason, at = u.at,
              due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
              parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
+             attempts = record_activities.attempts - u.deferred,
              claim_key = NULL, claimed_until = NULL, updated_at = ?2
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
-                      json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at
+                      json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
+                      json_extract(value, '$.deferred') AS deferred
                FROM json_each(?1)) AS u
          WHERE record_activities.id = u.id AND record_activities.state = 'running' AND record_activities.claim_key = ?3`,
       )
@@ -361,6 +382,9 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
   const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked))`;
   const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked))`;
   const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked'))`;
+  // A bounce or rejection recorded while the e-mail was still being committed is not lost either.
+  const bounced = `(c."on" = 'email_bounced' AND EXISTS (SELECT 1 FROM delivery_events d WHERE d.record_activity_id = parent.id
+    AND d.kind IN ('hard_bounce', 'rejected')))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -368,12 +392,13 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, now: numbe
           updated_at)
        SELECT parent.scenario_record_id, c.id, parent.scenario_id, ${shardSql("parent.scenario_record_id")},
          CASE WHEN ${eventMissed} THEN 'cancelled' ELSE 'waiting' END, ${PAUSED("parent")},
-         CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} THEN ${dueOf} ELSE NULL END,
-         CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} THEN ${dueOf} ELSE NULL END,
+         CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
+         CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
          CASE WHEN c."on" = 'email_not_opened' AND parent.email_opened THEN 'the e-mail was opened'
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
+              WHEN c."on" = 'email_bounced' AND NOT ${bounced} THEN 'waiting for the e-mail to bounce'
               ELSE NULL END,
          0, ?3, ?3
        FROM record_activities parent

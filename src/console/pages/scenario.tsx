@@ -11,6 +11,7 @@ const ON_LABEL: Record<string, string> = {
   email_not_opened: "when the e-mail is not opened",
   email_clicked: "when a link is clicked",
   email_not_clicked: "when no link is clicked",
+  email_bounced: "when the e-mail bounces or is rejected",
 };
 
 /** One node of the tree: what it does, when, on which condition; its stats and its 30-day trend; then its children. */

@@ -2,7 +2,7 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 import type { Domain } from "../../domain/types";
 
 export type ScenarioState = "draft" | "running" | "stopped";
-export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked";
+export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked" | "email_bounced";
 export type ActivityAction = "send_email";
 
 export const scenarios = sqliteTable("scenarios", {
