@@ -1,9 +1,10 @@
-import { createEngine } from "./engine/context";
+import { reconcileAbandoned } from "./email/archive";
+import { CLAIM_TIMEOUT_MS } from "./engine/claim";
 import { runningScenarios } from "./engine/enroll";
 import { finishReparking } from "./engine/scenarios";
 import type { Bindings } from "./env";
-import { startEnrollment } from "./scheduler/enroller";
 import { sweep } from "./scheduler/sweep";
+import { buildServices } from "./services";
 
 /** Cron schedules of wrangler.toml: the minute sweep and the five-minute enrollment. */
 export const CRON_SWEEP = "* * * * *";
@@ -11,18 +12,25 @@ export const CRON_ENROLL = "*/5 * * * *";
 
 /** The scheduled handler only dispatches to verbs that are safe to run twice. */
 export async function runCron(cron: string, env: Bindings, ctx: ExecutionContext): Promise<void> {
+  const e = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
   if (cron === CRON_ENROLL) {
     // Each running scenario's pass runs in its own Enroller, in bounded steps: the cron only hands them out.
-    const scenarios = await runningScenarios(createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) }));
-    await Promise.all(scenarios.map((s) => startEnrollment(env, s.id)));
+    const scenarios = await runningScenarios(e);
+    await Promise.all(scenarios.map((s) => e.enrollment.start(s.id)));
     console.log(`enrollment: passes started for ${scenarios.length} running scenarios`);
   } else {
     try {
-      const reparked = await finishReparking(createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) }));
+      const reparked = await finishReparking(e);
       if (reparked > 0) console.log(`sweep: finished re-parking ${reparked} scenarios`);
     } catch (err) {
       console.error("sweep: re-parking failed; the next sweep tries again", err);
     }
     await sweep(env);
+    try {
+      const settled = await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS);
+      if (settled > 0) console.log(`sweep: ${settled} e-mails left sending by a stopped Worker settled`);
+    } catch (err) {
+      console.error("sweep: settling e-mails left sending failed; the next sweep tries again", err);
+    }
   }
 }

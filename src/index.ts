@@ -3,9 +3,9 @@ import { runCron } from "./crons";
 import type { Bindings } from "./env";
 import { consumeDeliveryEvents } from "./webhooks/queue";
 
-export { Enroller } from "./scheduler/enroller";
-export { Scheduler } from "./scheduler/scheduler";
-export { SendThrottle } from "./scheduler/throttle";
+export { Enroller } from "./objects/enroller";
+export { Scheduler } from "./objects/scheduler";
+export { SendThrottle } from "./objects/throttle";
 
 const app = buildApp();
 

@@ -1,4 +1,4 @@
-import { createEngine } from "../engine/context";
+import { buildServices } from "../services";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
 import { deliveriesApi } from "./deliveries";
@@ -44,7 +44,7 @@ export function adminApi() {
     return requireAdminToken(c, next);
   });
   api.use("*", async (c, next) => {
-    c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
+    c.set("engine", buildServices(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
   for (const sub of [

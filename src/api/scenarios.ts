@@ -1,14 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  createScenario,
-  deleteScenario,
-  getScenario,
-  getScenarioRow,
-  listScenarios,
-  transitionScenario,
-  updateScenario,
-} from "../engine/scenarios";
-import { enrollerStub, startEnrollment } from "../scheduler/enroller";
+import { draftScenario, runScenario, scenarioEnrollment, stopScenario } from "../engine/lifecycle";
+import { createScenario, deleteScenario, getScenario, listScenarios, updateScenario } from "../engine/scenarios";
 import { presentScenario } from "./present";
 import { idOr404, numericCursor, router } from "./router";
 import { Domain, errorResponses, IdParam, json, jsonBody, listOf, Page, Scenario, ScenarioState } from "./schemas";
@@ -151,11 +143,8 @@ export const scenariosApi = router()
   .openapi(
     transition("run", "Run a draft or stopped scenario: it enrolls records and executes activities"),
     async (c) => {
-      const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "scenario");
-      const scenario = await transitionScenario(e, id, "run");
-      await startEnrollment(c.env, id);
-      return c.json(presentScenario(scenario), 200);
+      return c.json(presentScenario(await runScenario(c.get("engine"), id)), 200);
     },
   )
   .openapi(
@@ -169,9 +158,7 @@ export const scenariosApi = router()
     }),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
-      const status = await enrollerStub(c.env, id).status();
-      // The Enroller knows the scenarios it enrolled for; otherwise the scenario must at least exist.
-      if (status.scenarioId === null) await getScenarioRow(c.get("engine"), id);
+      const status = await scenarioEnrollment(c.get("engine"), id);
       return c.json({ running: status.cursor !== null, next_rowid: status.cursor, pass_requested: status.again }, 200);
     },
   )
@@ -179,10 +166,10 @@ export const scenariosApi = router()
     transition("stop", "Stop a running scenario: nothing is enrolled or executed until it runs again"),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
-      return c.json(presentScenario(await transitionScenario(c.get("engine"), id, "stop")), 200);
+      return c.json(presentScenario(await stopScenario(c.get("engine"), id)), 200);
     },
   )
   .openapi(transition("draft", "Put a stopped scenario back in draft"), async (c) => {
     const id = idOr404(c.req.valid("param").id, "scenario");
-    return c.json(presentScenario(await transitionScenario(c.get("engine"), id, "draft")), 200);
+    return c.json(presentScenario(await draftScenario(c.get("engine"), id)), 200);
   });

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { BUILT_IN_ACTION_NAMES } from "../actions/registry";
 
 /** Shared schemas of the admin API: they validate requests and describe the OpenAPI document. */
 
@@ -43,7 +44,7 @@ export const ActivityOn = z.enum([
   "email_not_clicked",
   "email_bounced",
 ]);
-export const ActivityAction = z.enum(["send_email"]);
+export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES);
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 
 export const Model = z

@@ -3,7 +3,7 @@ import { type Bindings, type Config, getConfig } from "../env";
 import { randomHex } from "../ids";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
-import { reserveSends } from "../scheduler/throttle";
+import { reserveSends } from "../scheduler/client";
 import {
   type Attempt,
   archiveAttempts,

@@ -1,4 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
+import { parseActionSettings } from "../actions/registry";
 import { inIds } from "../db/chunk";
 import { type ActivityAction, type ActivityOn, activities, recordActivities } from "../db/schema";
 import { isNegative, parseDuration } from "../domain/duration";
@@ -36,7 +37,7 @@ export interface ActivityInput {
 const MAX_ACTIVITIES = 500;
 
 /** Every rule of an activity that does not depend on the rest of the tree. */
-function checkOwnRules(a: ActivityInput) {
+function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.name.trim().length === 0) throw invalid("name: must not be empty");
   if (a.condition !== null) parseDomain(a.condition, "condition");
   if (a.delay !== null) {
@@ -50,10 +51,6 @@ function checkOwnRules(a: ActivityInput) {
   if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
     throw invalid("email_from: must be an e-mail address, optionally with a name: Name <address@example.com>");
   }
-  if (a.action === "send_email") {
-    if (!a.emailTitle?.trim()) throw invalid('email_title: required when action is "send_email"');
-    if (!a.emailTemplate?.trim()) throw invalid('email_template: required when action is "send_email"');
-  }
   for (const [field, text] of [
     ["email_title", a.emailTitle],
     ["email_template", a.emailTemplate],
@@ -61,6 +58,11 @@ function checkOwnRules(a: ActivityInput) {
     if (text === null) continue;
     const problem = templateProblem(text);
     if (problem) throw invalid(`${field}: the template does not parse: ${problem}`);
+  }
+  if (a.action !== null) {
+    const action = e.actions.get(a.action);
+    if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
+    parseActionSettings(action, { settings: null, ...a });
   }
 }
 
@@ -108,7 +110,7 @@ export function subtreeIds(tree: ActivityRow[], rootId: number): Set<number> {
 
 export async function createActivity(e: Engine, scenarioId: number, input: ActivityInput): Promise<Activity> {
   await getScenarioRow(e, scenarioId);
-  checkOwnRules(input);
+  checkOwnRules(e, input);
   await checkParent(e, scenarioId, input, null);
   const existing = await e.db
     .select({ n: sql<number>`count(*)` })
@@ -167,7 +169,7 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailTemplate: current.emailTemplate,
     ...patch,
   };
-  checkOwnRules(merged);
+  checkOwnRules(e, merged);
   await checkParent(e, current.scenarioId, merged, id);
   if (merged.action !== "send_email") {
     const eventChild = await e.db

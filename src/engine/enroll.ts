@@ -1,6 +1,6 @@
+import { SHARD_COUNT, shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
-import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import { recordFilter } from "./matching";
 

@@ -1,12 +1,12 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import { SHARD_COUNT } from "../db/shards";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { conflict, invalid, notFound } from "../errors";
-import { SHARD_COUNT } from "../scheduler/shards";
+import { PAUSED } from "./claim";
 import type { Engine } from "./context";
-import { PAUSED } from "./execute";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
 

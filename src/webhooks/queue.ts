@@ -1,4 +1,3 @@
-import { createEngine } from "../engine/context";
 import {
   type DeliveryCounts,
   type DeliveryEvent,
@@ -8,6 +7,7 @@ import {
 } from "../engine/deliveries";
 import { type Bindings, getConfig } from "../env";
 import { AppError } from "../errors";
+import { buildServices } from "../services";
 
 /** Events a queue message carries: well under a queue message's 128 KB. */
 const EVENTS_PER_MESSAGE = 100;
@@ -43,7 +43,7 @@ export async function acceptDeliveryEvents(
     );
   }
   if (!env.DELIVERY_EVENTS) {
-    const engine = createEngine(env, { waitUntil: ctx ? (p) => ctx.waitUntil(p) : undefined });
+    const engine = buildServices(env, { waitUntil: ctx ? (p) => ctx.waitUntil(p) : undefined });
     return { accepted: matched.length, counts: await recordDeliveryEvents(engine, matched, getConfig(env)) };
   }
   const messages: MessageSendRequest<DeliveryEvent[]>[] = [];
@@ -62,7 +62,7 @@ export async function acceptDeliveryEvents(
  */
 export async function consumeDeliveryEvents(batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext) {
   const events = batch.messages.flatMap((m) => (Array.isArray(m.body) ? (m.body as DeliveryEvent[]) : []));
-  const engine = createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) });
+  const engine = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
   await recordDeliveryEvents(engine, events, getConfig(env));
   batch.ackAll();
 }

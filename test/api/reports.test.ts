@@ -26,7 +26,7 @@ async function passAt(now: number) {
   vi.setSystemTime(now);
   const { engine } = testEngine();
   await enroll(engine, { scenarioId: Number(scenarioId) });
-  await processDue(engine, new ScriptedMailer());
+  await processDue({ ...engine, mailer: new ScriptedMailer() });
   vi.useRealTimers();
 }
 

@@ -1,10 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { reconcileAbandoned } from "../../src/email/archive";
-import { createMailer } from "../../src/email/mailer";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
-import type { Bindings } from "../../src/env";
 import { buildScenario, recordActivityOf, sendEmail, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
 
@@ -50,7 +48,7 @@ describe("no orphan sending rows", () => {
     const { raId, claimedAt } = await diedAfterArchiving("Orphan retried", "orphan1");
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(claimedAt + CLAIM_TIMEOUT_MS + 1);
-    await processDue(testEngine().engine, createMailer(env as Bindings));
+    await processDue(testEngine().engine);
     const rows = await statuses(raId);
     expect(rows.map((r) => [r.status, r.attempt])).toEqual([
       ["abandoned", 1],
@@ -70,7 +68,7 @@ describe("no orphan sending rows", () => {
     await ok("PUT", "/records/party/orphan2", { name: "orphan2", email: "orphan2@example.com", tier: "silver" });
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(claimedAt + CLAIM_TIMEOUT_MS + 1);
-    await processDue(testEngine().engine, createMailer(env as Bindings));
+    await processDue(testEngine().engine);
     expect(await recordActivityOf(scenarioId, activity.Mail as string, "orphan2")).toMatchObject({
       state: "cancelled",
     });

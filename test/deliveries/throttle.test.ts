@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createMailer } from "../../src/email/mailer";
-import { createEngine } from "../../src/engine/context";
 import { enroll } from "../../src/engine/enroll";
 import { processDue } from "../../src/engine/execute";
 import type { Bindings } from "../../src/env";
+import { buildServices } from "../../src/services";
 import { recordActivities } from "../engine/fixtures";
 import { ok } from "../helpers";
 
@@ -26,16 +25,16 @@ async function due(name: string, count: number) {
   });
   await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenario.id).run();
   const vars = env as Bindings;
-  await enroll(createEngine(vars, { wake: async () => {} }), { scenarioId: Number(scenario.id) });
+  await enroll(buildServices(vars, { wake: async () => {} }), { scenarioId: Number(scenario.id) });
   return scenario.id as string;
 }
 
 /** Processes with these settings until `done` holds, as the Scheduler's alarms would (no wake-ups sent). */
 async function processWith(vars: Partial<Bindings>, done: () => Promise<boolean>, rounds = 40) {
   const configured = { ...(env as Bindings), ...vars } as Bindings;
-  const engine = createEngine(configured, { wake: async () => {} });
+  const engine = buildServices(configured, { wake: async () => {} });
   for (let i = 0; i < rounds; i++) {
-    await processDue(engine, createMailer(configured), { limit: 100 });
+    await processDue(engine, { limit: 100 });
     if (await done()) return i + 1;
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -64,13 +63,10 @@ describe("throttling that waits", () => {
   it("keeps the send rate across concurrent passes (shards) and defers what would wait too long", async () => {
     const scenarioId = await due("Paced", 120);
     const configured = { ...(env as Bindings), SEND_RATE_PER_SECOND: "20" } as Bindings;
-    const engine = createEngine(configured, { wake: async () => {} });
+    const engine = buildServices(configured, { wake: async () => {} });
     // Two passes at once, as two Scheduler shards would run: they share the transport's throttle.
     const started = Date.now();
-    await Promise.all([
-      processDue(engine, createMailer(configured), { limit: 60 }),
-      processDue(engine, createMailer(configured), { limit: 60 }),
-    ]);
+    await Promise.all([processDue(engine, { limit: 60 }), processDue(engine, { limit: 60 })]);
     const ras = await recordActivities(scenarioId);
     const deferred = ras.filter((r) => r.state === "waiting");
     expect(deferred.length).toBeGreaterThan(0);

@@ -3,7 +3,8 @@ import type { Domain } from "../../domain/types";
 
 export type ScenarioState = "draft" | "running" | "stopped";
 export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked" | "email_bounced";
-export type ActivityAction = "send_email";
+/** The name of an action in the registry (`src/actions/registry.ts`), e.g. `send_email`. */
+export type ActivityAction = string;
 
 export const scenarios = sqliteTable("scenarios", {
   id: integer("id").primaryKey({ autoIncrement: true }),

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import type { Bindings } from "../env";
 
-const ReserveInput = z.object({
+export const ReserveInput = z.object({
   count: z.number().int().min(1).max(10_000),
   ratePerSecond: z.number().positive().finite(),
   maxWaitMs: z.number().int().min(0).max(60_000),
@@ -42,14 +42,4 @@ export class SendThrottle extends DurableObject<Bindings> {
     this.next = next;
     return { slots, nextFree: Math.ceil(next) };
   }
-}
-
-/** Reserves send times from the transport's throttle. */
-export function reserveSends(
-  env: Bindings,
-  transport: string,
-  request: z.input<typeof ReserveInput>,
-): Promise<Reservation> {
-  const stub = env.SEND_THROTTLE.get(env.SEND_THROTTLE.idFromName(`transport-${transport}`));
-  return stub.reserve(request);
 }
