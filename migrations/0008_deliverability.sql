@@ -24,5 +24,6 @@ CREATE TABLE `suppressions` (
 );
 --> statement-breakpoint
 ALTER TABLE `emails` ADD `provider_message_id` text;--> statement-breakpoint
+ALTER TABLE `emails` ADD `answered_at` integer;--> statement-breakpoint
 CREATE INDEX `emails_provider_message` ON `emails` (`provider_message_id`);--> statement-breakpoint
 CREATE INDEX `emails_sending` ON `emails` (`created_at`) WHERE status = 'sending';

@@ -25,6 +25,15 @@ export function benchRoutes() {
     ).first();
     return c.json(row);
   });
+  // When the transport answered each attempt of a scenario's e-mails (any status): the send rate the provider saw.
+  routes.get("/deliverability/calls", async (c) => {
+    const { results } = await c.env.DB.prepare(
+      "SELECT answered_at AS t FROM emails WHERE scenario_id = ? AND answered_at IS NOT NULL ORDER BY answered_at",
+    )
+      .bind(Number(c.req.query("scenario_id")))
+      .all<{ t: number }>();
+    return c.json(results.map((r) => r.t));
+  });
   routes.post("/render", async (c) => {
     const mode = c.req.query("mode") as RenderMode;
     const n = Math.min(10_000, Math.max(1, Number(c.req.query("n") ?? 100)));

@@ -134,6 +134,8 @@ export interface Delivery {
   sentAt: number | null;
   /** The provider's id of the accepted message, which its delivery events name. */
   providerId: string | null;
+  /** When the transport answered; null when it was not called. */
+  answeredAt: number | null;
 }
 
 /** Records how each delivery went, in one statement a chunk. */
@@ -142,10 +144,12 @@ export async function recordDeliveries(d1: D1Database, deliveries: Delivery[]): 
   const statements = chunkBySize(deliveries).map((chunk) =>
     d1
       .prepare(
-        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at, provider_message_id = u.provider_id
+        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at, provider_message_id = u.provider_id,
+           answered_at = u.answered_at
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.status') AS status,
                       json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at,
-                      json_extract(value, '$.providerId') AS provider_id
+                      json_extract(value, '$.providerId') AS provider_id,
+                      json_extract(value, '$.answeredAt') AS answered_at
                FROM json_each(?1)) AS u
          WHERE emails.id = u.id`,
       )

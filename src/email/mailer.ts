@@ -110,7 +110,7 @@ async function deliver(transport: Transport, id: number, email: ComposedEmail, a
   } catch (err) {
     result = { ok: false, retry: true, error: errorMessage(err) };
   }
-  return delivery(id, result);
+  return { ...delivery(id, result), answeredAt: Date.now() };
 }
 
 function delivery(id: number, r: SendResult): Delivered {
@@ -123,11 +123,21 @@ function delivery(id: number, r: SendResult): Delivered {
       retryAfterMs: null,
       providerId: r.providerId,
       quota: false,
+      answeredAt: null,
     };
   }
   const retryAfterMs = r.retryAfterMs ?? null;
   const status = r.retry ? "retry" : "failed";
-  return { id, status, error: r.error, sentAt: null, retryAfterMs, providerId: null, quota: r.quota === true };
+  return {
+    id,
+    status,
+    error: r.error,
+    sentAt: null,
+    retryAfterMs,
+    providerId: null,
+    quota: r.quota === true,
+    answeredAt: null,
+  };
 }
 
 /** The composed e-mail, or the reason it cannot be (a permanent failure). */

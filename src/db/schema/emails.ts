@@ -32,6 +32,8 @@ export const emails = sqliteTable(
     bodyLength: integer("body_length"),
     attempt: integer("attempt").notNull(),
     sentAt: integer("sent_at"),
+    /** When the transport answered this attempt, whatever it said (null while sending, or when it was never called). */
+    answeredAt: integer("answered_at"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
