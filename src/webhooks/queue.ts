@@ -11,6 +11,8 @@ import { buildServices } from "../services";
 
 /** Events a queue message carries: well under a queue message's 128 KB. */
 const EVENTS_PER_MESSAGE = 100;
+/** Events one D1 transaction records: their JSON stays far under D1's limit on a bound string. */
+const EVENTS_PER_TRANSACTION = 500;
 /** Messages a `sendBatch` call takes at most. */
 const MESSAGES_PER_SEND = 100;
 
@@ -57,12 +59,15 @@ export async function acceptDeliveryEvents(
 }
 
 /**
- * The queue consumer: all the batch's events in one D1 transaction. A failure retries the whole batch, which is safe:
+ * The queue consumer: the batch's events in D1 transactions of 500. A failure retries the whole batch, which is safe:
  * an event already recorded is not recorded or applied again.
  */
 export async function consumeDeliveryEvents(batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext) {
   const events = batch.messages.flatMap((m) => (Array.isArray(m.body) ? (m.body as DeliveryEvent[]) : []));
   const engine = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
-  await recordDeliveryEvents(engine, events, getConfig(env));
+  const config = getConfig(env);
+  for (let i = 0; i < events.length; i += EVENTS_PER_TRANSACTION) {
+    await recordDeliveryEvents(engine, events.slice(i, i + EVENTS_PER_TRANSACTION), config);
+  }
   batch.ackAll();
 }
