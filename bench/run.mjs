@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark of the project against a local `wrangler dev` it starts and stops itself, on a
 // fresh local database. Writes bench/results.json and prints a table; each figure sits beside its baseline measured
-// in the same run. Options: --only=render,records,execute,lag,redirect,load,enroll,bounces,throttle to run some;
-// --quick for smaller
+// in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,enroll,bounces,throttle to run
+// some; --quick for smaller
 // sizes while developing (results.json is only written by a full run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { benchEnroll } from "./enroll.mjs";
 import { benchExecute, benchLag } from "./execute.mjs";
 import { client, log, root, round, startServer } from "./lib.mjs";
 import { benchLoad, tracking } from "./load.mjs";
+import { benchRecipients } from "./recipients.mjs";
 import { benchRecords } from "./records.mjs";
 import { benchRedirect, clickKey } from "./redirect.mjs";
 import { benchRender } from "./render.mjs";
@@ -38,6 +39,7 @@ try {
     Object.assign(results, await benchRecords(api, quick ? { batchRecords: 5_000, singleRecords: 100 } : {}));
   }
   if (want("execute")) Object.assign(results, await benchExecute(api, quick ? { count: 1_000 } : {}));
+  if (want("recipients")) Object.assign(results, await benchRecipients(api, quick ? { count: 1_000 } : {}));
   let lagScenario = null;
   if (want("lag") || want("redirect") || want("load")) {
     const { lagScenarioId, ...lag } = await benchLag(api, quick ? { count: 200 } : {});

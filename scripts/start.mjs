@@ -88,6 +88,13 @@ function driveCrons() {
   schedule();
 }
 
+const localVars = [
+  "LOCAL_MODE:1",
+  "MAIL_TRANSPORT:local",
+  "EMAIL_FROM:Marketing <marketing@example.com>",
+  `AUTOMATION_BASE:http://localhost:${port}`,
+  `WEB_HOSTNAME:localhost:${port}`,
+];
 const token = ensureToken();
 migrate();
 log(`starting wrangler dev on ${base}`);
@@ -103,10 +110,8 @@ const child = spawn(
     persistTo,
     "--test-scheduled",
     "--show-interactive-dev-session=false",
-    "--var",
-    `AUTOMATION_BASE:http://localhost:${port}`,
-    "--var",
-    `WEB_HOSTNAME:localhost:${port}`,
+    // Local values of the settings wrangler.toml leaves to the deployer; LOCAL_MODE allows them.
+    ...localVars.flatMap((v) => ["--var", v]),
   ],
   { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
 );

@@ -71,6 +71,7 @@ const schema = z.object({
   MAIL_TRANSPORT: z.enum(["cloudflare", "mailchannels", "local"], {
     error: 'must be one of "cloudflare", "mailchannels", "local"',
   }),
+  LOCAL_MODE: optional,
   ADMIN_TOKEN: optional,
   MAILCHANNELS_API_KEY: optional,
   MAILCHANNELS_DKIM_DOMAIN: optional,
@@ -96,6 +97,43 @@ function number(error: string, valid: (n: number) => boolean) {
 }
 
 const cache = new WeakMap<object, Config>();
+
+/** Host names that only make sense on a developer's machine. */
+const LOCAL_HOST = /^(localhost|127(\.\d+){3}|0\.0\.0\.0|\[::1?\])$|\.localhost$/i;
+/** Domains reserved for examples and tests (RFC 2606, RFC 6761): placeholders, never a real sender or host. */
+const PLACEHOLDER_DOMAIN = /(^|\.)(example\.(com|net|org)|example|test|invalid|localhost)$/i;
+
+/**
+ * What a deployed Worker needs beyond well-formed settings: a real transport, a public https base for links, a sender
+ * on a real domain. Local values are accepted only with LOCAL_MODE = "1", which `npm start`, the tests and the
+ * benchmarks pass and wrangler.toml does not.
+ */
+function checkDeployable(v: z.infer<typeof schema>, base: URL) {
+  const setting = v.AUTOMATION_BASE ? "AUTOMATION_BASE" : "WEB_HOSTNAME";
+  if (v.MAIL_TRANSPORT === "local") {
+    throw new AppError(
+      "misconfigured",
+      'configuration: MAIL_TRANSPORT is "local", which keeps e-mails instead of sending them: set "cloudflare" or ' +
+        '"mailchannels" for a deployed Worker (LOCAL_MODE = "1" allows "local", for npm start and the tests)',
+    );
+  }
+  if (base.protocol !== "https:" || LOCAL_HOST.test(base.hostname) || PLACEHOLDER_DOMAIN.test(base.hostname)) {
+    throw new AppError(
+      "misconfigured",
+      `configuration: ${setting} gives ${base.origin} as the base of tracking and unsubscribe links, which recipients ` +
+        "cannot reach: set it to the Worker's public https host name (see docs/deploy.md)",
+    );
+  }
+  const sender = (parseAddress(v.EMAIL_FROM) as Address).address;
+  const domain = sender.slice(sender.lastIndexOf("@") + 1);
+  if (PLACEHOLDER_DOMAIN.test(domain) || LOCAL_HOST.test(domain)) {
+    throw new AppError(
+      "misconfigured",
+      `configuration: EMAIL_FROM is an address at ${domain}, a placeholder domain: set it to an address of your ` +
+        "sending domain (see docs/deploy.md)",
+    );
+  }
+}
 
 /**
  * The one place configuration is read and checked. Invalid configuration throws an AppError (`misconfigured`) whose
@@ -123,6 +161,7 @@ export function getConfig(env: Bindings): Config {
   if ((url.protocol !== "https:" && url.protocol !== "http:") || (url.pathname !== "/" && url.pathname !== "")) {
     throw new AppError("misconfigured", "configuration: AUTOMATION_BASE must be an http(s) URL without a path");
   }
+  if (v.LOCAL_MODE !== "1") checkDeployable(v, url);
   const dkimParts = [v.MAILCHANNELS_DKIM_DOMAIN, v.MAILCHANNELS_DKIM_SELECTOR, v.MAILCHANNELS_DKIM_PRIVATE_KEY];
   const dkimSet = dkimParts.filter((p) => p !== null).length;
   if (dkimSet !== 0 && dkimSet !== 3) {

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { EmailTranslations } from "../db/schema";
 import type { Engine } from "../engine/context";
 
 /**
@@ -37,6 +38,8 @@ export interface ActivitySettingsSource {
   emailFrom: string | null;
   emailTitle: string | null;
   emailTemplate: string | null;
+  /** `send_email`'s other language versions (see docs/recipients.md). */
+  emailTranslations?: EmailTranslations | null;
 }
 
 /**

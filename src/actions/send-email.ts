@@ -10,6 +10,11 @@ const SendEmailSettings = z.object({
   email_from: z.string().nullable(),
   email_title: template,
   email_template: template,
+  /** Checked when saved (templates parse); the party's `lang` picks one when sending. */
+  email_translations: z
+    .record(z.string(), z.object({ email_title: z.string(), email_template: z.string() }))
+    .nullable()
+    .default(null),
 });
 export type SendEmailSettings = z.infer<typeof SendEmailSettings>;
 
@@ -20,7 +25,12 @@ export type SendEmailSettings = z.infer<typeof SendEmailSettings>;
 export const sendEmail: Action<SendEmailSettings> = {
   name: "send_email",
   settings: SendEmailSettings,
-  readSettings: (a) => ({ email_from: a.emailFrom, email_title: a.emailTitle, email_template: a.emailTemplate }),
+  readSettings: (a) => ({
+    email_from: a.emailFrom,
+    email_title: a.emailTitle,
+    email_template: a.emailTemplate,
+    email_translations: a.emailTranslations ?? null,
+  }),
   settingsPrefix: "",
   async execute(jobs, { engine, now }) {
     const { results } = await engine.d1
@@ -43,6 +53,7 @@ export const sendEmail: Action<SendEmailSettings> = {
         emailFrom: job.activity.settings.email_from,
         emailTitle: job.activity.settings.email_title,
         emailTemplate: job.activity.settings.email_template,
+        emailTranslations: job.activity.settings.email_translations,
       },
       scenarioRecord: job.scenarioRecord,
       record: job.record,

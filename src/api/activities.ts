@@ -16,11 +16,13 @@ import {
   ActivityAction,
   ActivityOn,
   Domain,
+  EmailTranslations,
   errorResponses,
   IdParam,
   json,
   jsonBody,
   listOf,
+  SendWindow,
 } from "./schemas";
 
 const fields = {
@@ -36,6 +38,8 @@ const fields = {
     example:
       '<p>Hello {{party.name}}</p><a href="https://shop.example/">Shop</a> <a href="unsubscribe">Unsubscribe</a>',
   }),
+  email_translations: EmailTranslations.nullable(),
+  send_window: SendWindow.nullable().openapi({ description: "overrides the scenario's send window" }),
 };
 
 const ActivityCreate = z.object(fields).partial().required({ name: true }).strict().openapi("ActivityInput");
@@ -60,6 +64,8 @@ function toInput(body: z.infer<typeof ActivityPatch>): Partial<ActivityInput> {
   if (body.email_from !== undefined) out.emailFrom = body.email_from;
   if (body.email_title !== undefined) out.emailTitle = body.email_title;
   if (body.email_template !== undefined) out.emailTemplate = body.email_template;
+  if (body.email_translations !== undefined) out.emailTranslations = body.email_translations;
+  if (body.send_window !== undefined) out.sendWindow = body.send_window as ActivityInput["sendWindow"];
   return out;
 }
 
@@ -89,6 +95,8 @@ export const activitiesApi = router()
         emailFrom: null,
         emailTitle: null,
         emailTemplate: null,
+        emailTranslations: null,
+        sendWindow: null,
         ...toInput(c.req.valid("json")),
       } as ActivityInput;
       return c.json(presentActivity(await createActivity(c.get("engine"), scenarioId, input)), 201);
@@ -133,12 +141,17 @@ export const activitiesApi = router()
       path: "/activities/{id}",
       tags: ["Activities"],
       summary: "Change an activity (the same rules as on creation, and no cycles)",
+      description:
+        "Moving an activity that reacts to an e-mail event (on set), or changing its on, is refused (409) while record " +
+        "activities of it wait: they would react to the wrong e-mail. Other changes apply at once; a new delay applies " +
+        "to record activities created after the change.",
       request: { params: IdParam, body: jsonBody(ActivityPatch) },
       responses: {
         200: json(Activity, "Updated"),
         400: errorResponses[400],
         401: errorResponses[401],
         404: errorResponses[404],
+        409: errorResponses[409],
       },
     }),
     async (c) => {

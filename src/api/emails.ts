@@ -51,18 +51,23 @@ const EmailQuery = Page.extend({
   activity_id: idFilter("activity_id"),
   record_activity_id: idFilter("record_activity_id"),
   status: EmailStatus.optional(),
-});
+}).strict();
 
 const PreviewInput = z
   .object({
     record_model: z.string().min(1).openapi({ example: "party" }),
     record_id: z.string().min(1).openapi({ example: "michael" }),
+    lang: z.string().max(35).optional().openapi({
+      description: "render this language version (through the fallback chain) instead of the party's `lang`",
+      example: "fr_CA",
+    }),
   })
   .strict()
   .openapi("PreviewInput");
 
 const PreviewOut = z
   .object({
+    lang: z.string().nullable().openapi({ description: "the language version shown; null for the default version" }),
     subject: z.string(),
     from: z.string(),
     to: z.string().nullable().openapi({ description: "null when the party has no e-mail address" }),
@@ -177,9 +182,11 @@ export const emailsApi = router()
       const p = await previewActivityEmail(c.get("engine"), id, {
         recordModel: body.record_model,
         recordId: body.record_id,
+        lang: body.lang,
       });
       return c.json(
         {
+          lang: p.lang,
           subject: p.subject,
           from: displayAddress(p.from),
           to: address(p.to),

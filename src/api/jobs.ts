@@ -20,10 +20,9 @@ const ProcessResult = z
     cancelled: z.number().int(),
     failed: z.number().int(),
     retried: z.number().int(),
-    deferred: z
-      .number()
-      .int()
-      .openapi({ description: "put back to waiting without counting an attempt (a throttle, a send window)" }),
+    deferred: z.number().int().openapi({
+      description: "put back to waiting without counting an attempt (a throttle, a send window, a frequency cap)",
+    }),
     more: z.boolean().openapi({
       description:
         "the call stopped at its limit (15 s or 600 record activities, the same as an alarm's): more may be due, call again",

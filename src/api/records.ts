@@ -39,7 +39,9 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model, id } = c.req.valid("param");
-      const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), Date.now());
+      c.req.valid("json");
+      // The body as parsed, not as validated: a schema copy would drop a `__proto__` key silently.
+      const { record, created } = await putRecord(e.db, model, id, await c.req.json(), Date.now());
       e.defer(enroll(e, { only: { model, ids: [id] } }));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
@@ -60,7 +62,9 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model } = c.req.valid("param");
-      const ids = await upsertRecords(e.db, model, c.req.valid("json").records, Date.now());
+      c.req.valid("json");
+      const body = (await c.req.json()) as { records: unknown };
+      const ids = await upsertRecords(e.db, model, body.records, Date.now());
       e.defer(enroll(e, { only: { model, ids } }));
       return c.json({ upserted: ids.length }, 200);
     },
@@ -71,7 +75,7 @@ export const recordsApi = router()
       path: "/records/{model}",
       tags: ["Records"],
       summary: "List a model's records by id",
-      request: { params: ModelParam, query: Page },
+      request: { params: ModelParam, query: Page.strict() },
       responses: {
         200: json(listOf(RecordOut, "RecordList"), "A page of records"),
         400: errorResponses[400],

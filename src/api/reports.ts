@@ -11,26 +11,28 @@ import {
 import { idOr404, router } from "./router";
 import { errorResponses, IdParam, json } from "./schemas";
 
-const ReportQuery = z.object({
-  period: z
-    .enum(["day", "month", "year"])
-    .default("day")
-    .openapi({ description: "the length of one period, in UTC", example: "day" }),
-  from: z.string().optional().openapi({
-    format: "date",
-    description:
-      "first day (UTC, inclusive), widened to its period; default: 30 days, 12 months or 5 years before `to`",
-    example: "2026-11-01",
-  }),
-  to: z
-    .string()
-    .optional()
-    .openapi({
+const ReportQuery = z
+  .object({
+    period: z
+      .enum(["day", "month", "year"])
+      .default("day")
+      .openapi({ description: "the length of one period, in UTC", example: "day" }),
+    from: z.string().optional().openapi({
       format: "date",
-      description: `last day (UTC, inclusive), widened to its period; default: today. At most ${MAX_PERIODS} periods.`,
-      example: "2026-11-30",
+      description:
+        "first day (UTC, inclusive), widened to its period; default: 30 days, 12 months or 5 years before `to`",
+      example: "2026-11-01",
     }),
-});
+    to: z
+      .string()
+      .optional()
+      .openapi({
+        format: "date",
+        description: `last day (UTC, inclusive), widened to its period; default: today. At most ${MAX_PERIODS} periods.`,
+        example: "2026-11-30",
+      }),
+  })
+  .strict();
 
 const PeriodKey = z.string().openapi({ description: "`2026-11-27`, `2026-11` or `2026`", example: "2026-11-27" });
 

@@ -1,9 +1,40 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { draftScenario, runScenario, scenarioEnrollment, stopScenario } from "../engine/lifecycle";
-import { createScenario, deleteScenario, getScenario, listScenarios, updateScenario } from "../engine/scenarios";
+import {
+  createScenario,
+  deleteScenario,
+  getScenario,
+  listScenarios,
+  type ScenarioInput as ScenarioFields,
+  updateScenario,
+} from "../engine/scenarios";
 import { presentScenario } from "./present";
 import { idOr404, numericCursor, router } from "./router";
-import { Domain, errorResponses, IdParam, json, jsonBody, listOf, Page, Scenario, ScenarioState } from "./schemas";
+import {
+  Domain,
+  errorResponses,
+  FrequencyCap,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+  Page,
+  Scenario,
+  ScenarioState,
+  SendWindow,
+} from "./schemas";
+
+type ScenarioBody = Partial<z.infer<typeof ScenarioPatch>>;
+
+/** API fields (snake_case) to the engine's input; only the fields present are mapped. */
+function toInput(body: ScenarioBody): Partial<ScenarioFields> {
+  const { send_window, time_zone, frequency_cap, ...rest } = body;
+  const out: Partial<ScenarioFields> = { ...rest };
+  if (send_window !== undefined) out.sendWindow = send_window as ScenarioFields["sendWindow"];
+  if (time_zone !== undefined) out.timeZone = time_zone;
+  if (frequency_cap !== undefined) out.frequencyCap = frequency_cap;
+  return out;
+}
 
 const ScenarioInput = z
   .object({
@@ -11,6 +42,14 @@ const ScenarioInput = z
     model: z.string().openapi({ example: "party" }),
     domain: Domain.default([]),
     unsubscribable: z.boolean().default(false),
+    send_window: SendWindow.nullable().optional(),
+    time_zone: z.string().max(100).nullable().optional().openapi({ example: "Europe/Paris" }),
+    frequency_cap: FrequencyCap.nullable().optional(),
+    topics: z
+      .array(z.string().max(64))
+      .max(50)
+      .optional()
+      .openapi({ example: ["newsletter"] }),
   })
   .strict()
   .openapi("ScenarioInput");
@@ -21,6 +60,10 @@ const ScenarioPatch = z
     model: z.string(),
     domain: Domain,
     unsubscribable: z.boolean(),
+    send_window: SendWindow.nullable(),
+    time_zone: z.string().max(100).nullable(),
+    frequency_cap: FrequencyCap.nullable(),
+    topics: z.array(z.string().max(64)).max(50),
   })
   .partial()
   .strict()
@@ -60,7 +103,7 @@ export const scenariosApi = router()
       responses: { 201: json(Scenario, "Created"), 400: errorResponses[400], 401: errorResponses[401] },
     }),
     async (c) => {
-      const scenario = await createScenario(c.get("engine"), c.req.valid("json"));
+      const scenario = await createScenario(c.get("engine"), toInput(c.req.valid("json")) as ScenarioFields);
       return c.json(presentScenario(scenario), 201);
     },
   )
@@ -70,7 +113,7 @@ export const scenariosApi = router()
       path: "/scenarios",
       tags: ["Scenarios"],
       summary: "List scenarios with their counts",
-      request: { query: Page.extend({ state: ScenarioState.optional() }) },
+      request: { query: Page.extend({ state: ScenarioState.optional() }).strict() },
       responses: {
         200: json(listOf(Scenario, "ScenarioList"), "A page of scenarios"),
         400: errorResponses[400],
@@ -118,7 +161,7 @@ export const scenariosApi = router()
     }),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
-      return c.json(presentScenario(await updateScenario(c.get("engine"), id, c.req.valid("json"))), 200);
+      return c.json(presentScenario(await updateScenario(c.get("engine"), id, toInput(c.req.valid("json")))), 200);
     },
   )
   .openapi(

@@ -47,6 +47,41 @@ export const ActivityOn = z.enum([
 export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES);
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
 
+export const SendWindow = z
+  .object({
+    start: z.string().openapi({ example: "09:00" }),
+    end: z.string().openapi({ example: "18:00" }),
+    days: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ["mon", "tue", "wed", "thu", "fri"] }),
+  })
+  .passthrough()
+  .openapi("SendWindow", {
+    description:
+      "Local hours [start, end) in the recipient's time zone (the party's `tz`, else the scenario's `time_zone`), on the " +
+      "given days (mon … sun; every day when omitted). Work due outside waits for the next opening.",
+  });
+
+export const FrequencyCap = z
+  .object({
+    max: z.number().int().openapi({ example: 2 }),
+    period: z.string().openapi({ example: "P1D" }),
+  })
+  .strict()
+  .openapi("FrequencyCap", {
+    description: "At most `max` e-mails per recipient in any rolling `period` (days and times, up to P31D).",
+  });
+
+export const EmailTranslations = z
+  .record(z.string(), z.object({ email_title: z.string().max(1000), email_template: z.string().max(200_000) }).strict())
+  .openapi("EmailTranslations", {
+    description:
+      "Other language versions: language tag → subject and body. The party's `lang` picks one through the fallback " +
+      "chain (fr_CA → fr → the activity's own email_title / email_template).",
+    example: { fr: { email_title: "Bonjour {{party.name}}", email_template: "<p>Merci !</p>" } },
+  });
+
 export const Model = z
   .object({ name: z.string(), party_field: z.string().nullable(), built_in: z.boolean() })
   .openapi("Model");
@@ -68,6 +103,10 @@ export const Scenario = z
     model: z.string(),
     domain: Domain,
     unsubscribable: z.boolean(),
+    send_window: SendWindow.nullable(),
+    time_zone: z.string().nullable(),
+    frequency_cap: FrequencyCap.nullable(),
+    topics: z.array(z.string()),
     state: ScenarioState,
     record_count: z.number().int(),
     record_count_blocked: z.number().int(),
@@ -90,6 +129,8 @@ export const Activity = z
     email_from: z.string().nullable(),
     email_title: z.string().nullable(),
     email_template: z.string().nullable(),
+    email_translations: EmailTranslations.nullable(),
+    send_window: SendWindow.nullable(),
     record_count: z.number().int(),
     email_opened: z.number().int(),
     email_clicked: z.number().int(),

@@ -1,12 +1,13 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { secretsEqual } from "../api/auth";
+import { signInBlocked, signInFailed } from "../api/throttle";
 import { draftScenario, runScenario, stopScenario } from "../engine/lifecycle";
 import { listScenarios } from "../engine/scenarios";
 import { addSuppression, listSuppressions, removeSuppression } from "../engine/suppressions";
 import { getConfig } from "../env";
-import { AppError, notFound } from "../errors";
+import { AppError, describeError, notFound } from "../errors";
 import { parseId } from "../ids";
 import type { ConsoleEnv } from "./context";
 import { emailBodyHtml, emailPage, scenarioPage, timelinePage } from "./data";
@@ -23,6 +24,13 @@ import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from
 import { STYLESHEET } from "./style";
 
 const COOKIE_OPTIONS = { path: "/console", httpOnly: true, secure: true, sameSite: "Strict" } as const;
+
+/** The sign-in page again, with the 429 and the wait: too many failed sign-ins from this address. */
+function tooMany(c: Context<ConsoleEnv>, next: string, seconds: number) {
+  c.header("Retry-After", String(seconds));
+  const error = `Too many failed sign-ins from this address: try again in ${seconds} seconds.`;
+  return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 429);
+}
 
 /** A numeric id from the path, or the console's 404. */
 function idOf(text: string | undefined, what: string): number {
@@ -48,7 +56,7 @@ export function consoleRoutes() {
       return sendPage(c, problemPage(title, err.message, csrf), err.status);
     }
     if (err instanceof AppError) return sendPage(c, problemPage("Misconfigured", err.message), err.status);
-    console.error(`console ${c.req.method} ${c.req.path}`, err);
+    console.error(`console ${c.req.method} ${c.req.path}: ${describeError(err)}`);
     return sendPage(c, problemPage("Something went wrong", "The error was logged; try again."), 500);
   });
   routes.use("*", securityHeaders);
@@ -73,7 +81,11 @@ export function consoleRoutes() {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === "string" ? form.next : undefined);
     const token = typeof form.token === "string" ? form.token.trim() : "";
+    const blocked = await signInBlocked(c.req.raw);
+    if (blocked !== null) return tooMany(c, next, blocked);
     if (!(await secretsEqual(token, adminToken))) {
+      const wait = token ? await signInFailed(c.env, c.req.raw) : null;
+      if (wait !== null) return tooMany(c, next, wait);
       const error = token ? "This is not the admin token." : "Enter the admin token.";
       return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 401);
     }
@@ -121,7 +133,11 @@ export function consoleRoutes() {
   });
 
   routes.get("/scenario-records/:id", async (c) => {
-    const data = await timelinePage(c.get("engine"), idOf(c.req.param("id"), "scenario record"));
+    const data = await timelinePage(
+      c.get("engine"),
+      idOf(c.req.param("id"), "scenario record"),
+      cursorOf(c.req.query("hits_after")),
+    );
     return sendPage(c, <TimelinePage data={data} csrf={c.get("session").csrf} />);
   });
 

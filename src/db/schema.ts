@@ -9,5 +9,6 @@
 export * from "./schema/deliverability";
 export * from "./schema/emails";
 export * from "./schema/models";
+export * from "./schema/recipients";
 export * from "./schema/runs";
 export * from "./schema/scenarios";

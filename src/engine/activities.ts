@@ -1,14 +1,22 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { parseActionSettings } from "../actions/registry";
 import { inIds } from "../db/chunk";
-import { type ActivityAction, type ActivityOn, activities, recordActivities } from "../db/schema";
-import { isNegative, parseDuration } from "../domain/duration";
+import {
+  type ActivityAction,
+  type ActivityOn,
+  activities,
+  type EmailTranslations,
+  recordActivities,
+} from "../db/schema";
+import { DURATION_LIMITS, durationProblem } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { templateProblem } from "../email/template";
 import { parseAddress } from "../env";
-import { invalid, notFound } from "../errors";
+import { conflict, invalid, notFound } from "../errors";
+import type { SendWindow } from "../recipients/window";
 import type { Engine } from "./context";
+import { checkSendWindow, checkTranslations } from "./recipient-rules";
 import { getScenarioRow, rate } from "./scenarios";
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -32,6 +40,10 @@ export interface ActivityInput {
   emailFrom: string | null;
   emailTitle: string | null;
   emailTemplate: string | null;
+  /** Other language versions of the subject and body, by language tag. */
+  emailTranslations: EmailTranslations | null;
+  /** Overrides the scenario's send window. */
+  sendWindow: SendWindow | null;
 }
 
 const MAX_ACTIVITIES = 500;
@@ -41,9 +53,12 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.name.trim().length === 0) throw invalid("name: must not be empty");
   if (a.condition !== null) parseDomain(a.condition, "condition");
   if (a.delay !== null) {
-    const d = parseDuration(a.delay);
-    if (!d) throw invalid(`delay: "${a.delay}" is not an ISO 8601 duration (e.g. PT30M, P2D)`);
-    if (isNegative(d)) throw invalid("delay: must not be negative");
+    const problem = durationProblem(a.delay, {
+      max: DURATION_LIMITS.maxDelay,
+      maxMs: DURATION_LIMITS.maxDelayMs,
+      negative: false,
+    });
+    if (problem) throw invalid(`delay: ${problem}`);
   }
   if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
@@ -59,6 +74,8 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
     const problem = templateProblem(text);
     if (problem) throw invalid(`${field}: the template does not parse: ${problem}`);
   }
+  checkTranslations(a.emailTranslations);
+  checkSendWindow(a.sendWindow);
   if (a.action !== null) {
     const action = e.actions.get(a.action);
     if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
@@ -167,6 +184,8 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailFrom: current.emailFrom,
     emailTitle: current.emailTitle,
     emailTemplate: current.emailTemplate,
+    emailTranslations: current.emailTranslations,
+    sendWindow: current.sendWindow,
     ...patch,
   };
   checkOwnRules(e, merged);
@@ -184,14 +203,45 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
       );
     }
   }
+  // Record activities of an event branch wait for an event on their parent's e-mail: moving the activity, or changing
+  // what it reacts to, would leave them reacting to the wrong e-mail or to none. The check is part of the update, so
+  // a record activity created meanwhile is seen too.
+  const guarded = reactionChanges(current, merged);
   const row = await e.db
     .update(activities)
     .set({ ...patch, updatedAt: Date.now() })
-    .where(eq(activities.id, id))
+    .where(and(eq(activities.id, id), guarded ? sql`NOT EXISTS (${waitingOf(id)})` : undefined))
     .returning()
     .get();
-  if (!row) throw notFound("activity", id);
+  if (!row) {
+    await getActivityRow(e, id);
+    const waiting = await e.db
+      .select({ n: sql<number>`count(*)` })
+      .from(recordActivities)
+      .where(and(eq(recordActivities.activityId, id), eq(recordActivities.state, "waiting")))
+      .get();
+    throw conflict(
+      `activity ${id} has ${waiting?.n ?? "some"} waiting record activities that react to ` +
+        `${current.on === null ? "their parent's e-mail" : `"${current.on}" on their parent's e-mail`}: ` +
+        "changing its parent_id or on would leave them waiting for an e-mail they can no longer react to. " +
+        "Change it once they have run, or create a new activity instead",
+    );
+  }
   return (await withStats(e, [row]))[0] as Activity;
+}
+
+/**
+ * True when the change moves an event branch (`on` set before or after) to another parent, or changes its `on`:
+ * what its waiting record activities react to would change under them. Moving an activity with `on = null` carries
+ * its waiting record activities along: they are due at a time, whatever the parent.
+ */
+function reactionChanges(current: ActivityRow, next: ActivityInput): boolean {
+  if (current.on !== next.on) return true;
+  return current.parentId !== next.parentId && (current.on !== null || next.on !== null);
+}
+
+function waitingOf(activityId: number) {
+  return sql`SELECT 1 FROM ${recordActivities} WHERE ${recordActivities.activityId} = ${activityId} AND ${recordActivities.state} = 'waiting'`;
 }
 
 /** Deletes the activity and its whole subtree (their record activities cascade). */

@@ -16,6 +16,10 @@ export interface DueActivity {
   email_from: string | null;
   email_title: string | null;
   email_template: string | null;
+  /** JSON: other language versions of the e-mail. */
+  email_translations: string | null;
+  /** JSON: the activity's own send window. */
+  send_window: string | null;
 }
 
 /**

@@ -97,6 +97,8 @@ async function execute(e: Engine, claimed: Claimed[], now: number): Promise<Sett
         emailFrom: due.activity.email_from,
         emailTitle: due.activity.email_title,
         emailTemplate: due.activity.email_template,
+        emailTranslations:
+          due.activity.email_translations === null ? null : JSON.parse(due.activity.email_translations),
       });
     } catch (err) {
       outcomes.set(due.claimed.id, {

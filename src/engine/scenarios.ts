@@ -1,14 +1,17 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import { type FrequencyCap, type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
 import { SHARD_COUNT } from "../db/shards";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { conflict, invalid, notFound } from "../errors";
+import type { SendWindow } from "../recipients/window";
 import { PAUSED } from "./claim";
 import type { Engine } from "./context";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
+import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-rules";
+import { checkTopicsExist, setScenarioTopicsStatements, topicsOfScenarios } from "./topics";
 
 export type ScenarioRow = typeof scenarios.$inferSelect;
 export interface ScenarioCounts {
@@ -16,13 +19,26 @@ export interface ScenarioCounts {
   recordCountBlocked: number;
   blockRate: number;
 }
-export type Scenario = ScenarioRow & ScenarioCounts;
+export type Scenario = ScenarioRow & ScenarioCounts & { topics: string[] };
 
 export interface ScenarioInput {
   name: string;
   model: string;
   domain: Domain;
   unsubscribable: boolean;
+  sendWindow?: SendWindow | null;
+  timeZone?: string | null;
+  frequencyCap?: FrequencyCap | null;
+  /** Topic ids; a party opted out of one of them is not enrolled and its sends stop. */
+  topics?: string[];
+}
+
+/** The recipient settings' own rules (a 400 naming the field). */
+async function checkRecipientSettings(e: Engine, input: Partial<ScenarioInput>) {
+  checkSendWindow(input.sendWindow);
+  checkTimeZone(input.timeZone);
+  checkFrequencyCap(input.frequencyCap);
+  if (input.topics !== undefined) await checkTopicsExist(e, input.topics);
 }
 
 export const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 100) / 100);
@@ -35,12 +51,15 @@ export async function createScenario(e: Engine, input: ScenarioInput): Promise<S
   checkName(input.name);
   await requireModel(e.db, input.model, "model");
   parseDomain(input.domain, "domain");
+  await checkRecipientSettings(e, input);
+  const { topics, ...values } = input;
   const now = Date.now();
   const row = await e.db
     .insert(scenarios)
-    .values({ ...input, state: "draft", createdAt: now, updatedAt: now })
+    .values({ ...values, state: "draft", createdAt: now, updatedAt: now })
     .returning()
     .get();
+  if (topics?.length) await e.d1.batch(setScenarioTopicsStatements(e, row.id, topics));
   return withCounts(e, row);
 }
 
@@ -92,13 +111,16 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
     await requireModel(e.db, patch.model, "model");
   }
   if (patch.domain !== undefined) parseDomain(patch.domain, "domain");
+  await checkRecipientSettings(e, patch);
+  const { topics, ...values } = patch;
   const row = await e.db
     .update(scenarios)
-    .set({ ...patch, updatedAt: Date.now() })
+    .set({ ...values, updatedAt: Date.now() })
     .where(eq(scenarios.id, id))
     .returning()
     .get();
   if (!row) throw notFound("scenario", id);
+  if (topics !== undefined) await e.d1.batch(setScenarioTopicsStatements(e, id, topics));
   return withCounts(e, row);
 }
 
@@ -228,17 +250,22 @@ async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[
     for (const s of stats) counts.set(s.scenarioId, { n: s.n, blocked: s.blocked });
   }
   const now = Date.now();
+  const tags = await topicsOfScenarios(
+    e,
+    rows.map((r) => r.id),
+  );
   return Promise.all(
     rows.map(async (row) => {
+      const topics = tags.get(row.id) ?? [];
       if (row.state === "draft") {
         const n = await countMatching(e.d1, row.model, row.domain, now).catch((err) => {
           console.error(`scenario ${row.id}: domain preview failed`, err);
           return 0;
         });
-        return { ...row, recordCount: n, recordCountBlocked: 0, blockRate: 0 };
+        return { ...row, topics, recordCount: n, recordCountBlocked: 0, blockRate: 0 };
       }
       const c = counts.get(row.id) ?? { n: 0, blocked: 0 };
-      return { ...row, recordCount: c.n, recordCountBlocked: c.blocked, blockRate: rate(c.blocked, c.n) };
+      return { ...row, topics, recordCount: c.n, recordCountBlocked: c.blocked, blockRate: rate(c.blocked, c.n) };
     }),
   );
 }

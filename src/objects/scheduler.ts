@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { DURATION_LIMITS } from "../domain/duration";
 import type { WakeTime } from "../engine/context";
 import { processUntilIdle } from "../engine/process";
 import type { Bindings } from "../env";
@@ -75,7 +76,7 @@ export class Scheduler extends DurableObject<Bindings> {
   }
 
   private async remember(at: number) {
-    this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Math.floor(at));
+    this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", boundedWakeup(at));
     await this.arm();
   }
 
@@ -91,11 +92,21 @@ export class Scheduler extends DurableObject<Bindings> {
   private async wakeFromEngine(shard: number, times: WakeTime[]) {
     const others: WakeTime[] = [];
     for (const t of times) {
-      if (t.shard === shard) this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Math.floor(t.at));
+      if (t.shard === shard) this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", boundedWakeup(t.at));
       else others.push(t);
     }
     if (others.length > 0) await wakeShards(this.env, others);
   }
+}
+
+/**
+ * A wake-up time an alarm can hold: due times are bounded when saved (at most P5Y ahead), and anything further, past
+ * or not finite is brought back within [now, now + P5Y + a day] so that one odd time never makes setAlarm throw.
+ */
+export function boundedWakeup(at: number, now = Date.now()): number {
+  const latest = now + DURATION_LIMITS.maxDelayMs + 86_400_000;
+  if (!Number.isFinite(at)) return now;
+  return Math.floor(Math.min(Math.max(at, 1), latest));
 }
 
 /** The next future due time in a shard, among record activities that could run (scenario running, not blocked). */

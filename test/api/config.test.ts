@@ -5,7 +5,12 @@ import { getConfig, parseAddress } from "../../src/env";
 import { AppError } from "../../src/errors";
 import worker from "../../src/index";
 
-const base = { EMAIL_FROM: "Marketing <m@example.com>", WEB_HOSTNAME: "ma.example", MAIL_TRANSPORT: "local" };
+const base = {
+  EMAIL_FROM: "Marketing <m@example.com>",
+  WEB_HOSTNAME: "ma.example",
+  MAIL_TRANSPORT: "local",
+  LOCAL_MODE: "1",
+};
 
 function configError(overrides: Record<string, unknown>): string {
   try {

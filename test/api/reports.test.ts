@@ -229,7 +229,7 @@ describe("report input", () => {
 
   it("is described in the OpenAPI document", async () => {
     const doc = await ok("GET", "/openapi.json");
-    for (const path of ["/scenarios/{id}/report", "/activities/{id}/report"]) {
+    for (const path of ["/api/scenarios/{id}/report", "/api/activities/{id}/report"]) {
       const op = doc.paths[path]?.get;
       expect(op, path).toBeDefined();
       expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(

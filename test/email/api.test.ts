@@ -147,6 +147,7 @@ describe("the preview API", () => {
     const res = await api("POST", `/activities/${activityId}/preview`, { record_model: "party", record_id: "dwight" });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
+      lang: null,
       subject: "Welcome Dwight Schrute & co",
       from: '"Sales" <marketing@example.com>',
       to: '"Dwight Schrute" <dwight@example.com>',

@@ -77,8 +77,9 @@ describe("fault injection: D1 errors on a write inside a batch", () => {
         if (prop === "batch") {
           return async (s: D1PreparedStatement[]) => {
             batches++;
-            // 1: the engine's reads, 2: the archive rows, 3: the delivery statuses, 4: the engine's results.
-            if (batches === 4) throw new Error("D1_ERROR: Network connection lost.");
+            // 1: the engine's reads, 2: the recipient gate's reads, 3: the archive rows, 4: the delivery statuses,
+            // 5: the engine's results.
+            if (batches === 5) throw new Error("D1_ERROR: Network connection lost.");
             return target.batch(s);
           };
         }

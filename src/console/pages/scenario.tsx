@@ -1,7 +1,48 @@
+import type { FrequencyCap } from "../../db/schema";
+import type { SendWindow } from "../../recipients/window";
 import type { ActivityNode, scenarioPage } from "../data";
 import { Badge, Count, JsonCode, Layout, Rate, Time } from "../layout";
 import { Trend } from "../sparkline";
 import { TransitionForms } from "./scenarios";
+
+/** "09:00–18:00, mon tue wed thu fri" (every day when the window names no days). */
+export const windowLabel = (w: SendWindow | null) =>
+  w === null ? null : `${w.start}–${w.end}, ${w.days ? w.days.join(" ") : "every day"}`;
+
+const capLabel = (cap: FrequencyCap | null) =>
+  cap === null ? "none" : `at most ${cap.max} e-mail${cap.max === 1 ? "" : "s"} per recipient per ${cap.period}`;
+
+/** Each language version of an activity's e-mail: the default first, then every translation, subject and body. */
+function LanguageVersions(props: { a: ActivityNode["activity"] }) {
+  const versions = [
+    { lang: "default", title: props.a.emailTitle ?? "", template: props.a.emailTemplate ?? "" },
+    ...Object.entries(props.a.emailTranslations ?? {}).map(([lang, v]) => ({
+      lang,
+      title: v.email_title,
+      template: v.email_template,
+    })),
+  ];
+  return (
+    <>
+      {versions.map((v) => (
+        <>
+          <dt>{v.lang === "default" ? "Subject" : `Subject (${v.lang})`}</dt>
+          <dd data-lang={v.lang}>
+            <code>{v.title}</code>
+            {versions.length > 1 && (
+              <details>
+                <summary>Body</summary>
+                <pre>
+                  <code>{v.template}</code>
+                </pre>
+              </details>
+            )}
+          </dd>
+        </>
+      ))}
+    </>
+  );
+}
 
 type Data = Awaited<ReturnType<typeof scenarioPage>>;
 type Range = Data["range"];
@@ -40,10 +81,9 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
               </dd>
               {a.action === "send_email" && (
                 <>
-                  <dt>Subject</dt>
-                  <dd>
-                    <code>{a.emailTitle}</code>
-                  </dd>
+                  <LanguageVersions a={a} />
+                  <dt>Send window</dt>
+                  <dd data-field="send_window">{windowLabel(a.sendWindow) ?? "the scenario's"}</dd>
                 </>
               )}
             </dl>
@@ -142,6 +182,15 @@ export function ScenarioPage(props: { data: Data; csrf: string }) {
             </dd>
             <dt>Unsubscribable</dt>
             <dd>{s.unsubscribable ? "yes: unsubscribing also keeps the party's other records out" : "no"}</dd>
+            <dt>Topics</dt>
+            <dd data-field="topics">{s.topics.length === 0 ? "none" : s.topics.join(", ")}</dd>
+            <dt>Send window</dt>
+            <dd data-field="send_window">
+              {windowLabel(s.sendWindow) ?? "any time"}
+              {` (recipient's tz, else ${s.timeZone ?? "UTC"})`}
+            </dd>
+            <dt>Frequency cap</dt>
+            <dd data-field="frequency_cap">{capLabel(s.frequencyCap)}</dd>
             <dt>Created</dt>
             <dd>
               <Time ms={s.createdAt} />

@@ -1,4 +1,4 @@
-import type { HitRow, timelinePage } from "../data";
+import { type HitRow, TIMELINE_HITS, type timelinePage } from "../data";
 import { Badge, Layout, Time } from "../layout";
 
 type Data = Awaited<ReturnType<typeof timelinePage>>;
@@ -59,7 +59,8 @@ function defaultReason(state: string, scenarioState: string, blocked: boolean): 
 
 /** A scenario record's timeline: every record activity in the order it arose, why it ran or not, its e-mails, its hits. */
 export function TimelinePage(props: { data: Data; csrf: string }) {
-  const { scenario, scenarioRecord: sr, record, steps, activityName } = props.data;
+  const { scenario, scenarioRecord: sr, record, steps, activityName, hitsAfter, nextHitsAfter } = props.data;
+  const here = `/console/scenario-records/${sr.id}`;
   const name = typeof record?.name === "string" ? record.name : null;
   const title = `${sr.model} ${sr.recordId}`;
   return (
@@ -107,6 +108,19 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
       </dl>
 
       <h2>What happened</h2>
+      {hitsAfter !== null && (
+        <p class="notice" data-hits-page="later">
+          Tracking hits after hit {hitsAfter} only. <a href={here}>Back to the first hits</a>
+        </p>
+      )}
+      {nextHitsAfter !== null && (
+        <p class="notice" data-hits-cut="">
+          This page shows {TIMELINE_HITS.toLocaleString("en")} tracking hits; there are more.{" "}
+          <a href={`${here}?hits_after=${nextHitsAfter}`} rel="next">
+            Next tracking hits
+          </a>
+        </p>
+      )}
       {steps.length === 0 ? (
         <p class="notice">No activity applied to this record (root conditions did not match).</p>
       ) : (

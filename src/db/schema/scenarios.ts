@@ -1,5 +1,15 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Domain } from "../../domain/types";
+import type { SendWindow } from "../../recipients/window";
+
+/** A frequency cap: at most `max` e-mails per recipient in any rolling `period` (ISO 8601 duration). */
+export interface FrequencyCap {
+  max: number;
+  period: string;
+}
+
+/** Per-language subject and body of an e-mail activity: language tag → templates. */
+export type EmailTranslations = Record<string, { email_title: string; email_template: string }>;
 
 export type ScenarioState = "draft" | "running" | "stopped";
 export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked" | "email_bounced";
@@ -19,6 +29,12 @@ export const scenarios = sqliteTable("scenarios", {
    * they are in line.
    */
   reparkFrom: integer("repark_from"),
+  /** The scenario's send window (activities may override it); null sends at any time. */
+  sendWindow: text("send_window", { mode: "json" }).$type<SendWindow>(),
+  /** IANA time zone of recipients whose party has no (known) `tz`; null means UTC. */
+  timeZone: text("time_zone"),
+  /** This scenario's own frequency cap, on top of the global one. */
+  frequencyCap: text("frequency_cap", { mode: "json" }).$type<FrequencyCap>(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
@@ -41,6 +57,10 @@ export const activities = sqliteTable(
     emailFrom: text("email_from"),
     emailTitle: text("email_title"),
     emailTemplate: text("email_template"),
+    /** Other language versions of the subject and body; the party's `lang` picks one (see recipients/language.ts). */
+    emailTranslations: text("email_translations", { mode: "json" }).$type<EmailTranslations>(),
+    /** Overrides the scenario's send window for this activity. */
+    sendWindow: text("send_window", { mode: "json" }).$type<SendWindow>(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

@@ -1,5 +1,6 @@
 import { activityCondition } from "./condition";
 import type { Gate } from "./gate";
+import { recipientGate } from "./recipient";
 import { suppression } from "./suppression";
 
 export type { Gate } from "./gate";
@@ -8,4 +9,4 @@ export type { Gate } from "./gate";
  * The gates every claimed record activity passes before its action, in this order (see docs/engine.md). Adding one:
  * a file in this folder and a line here.
  */
-export const GATES: readonly Gate[] = [activityCondition, suppression];
+export const GATES: readonly Gate[] = [activityCondition, suppression, recipientGate];
