@@ -121,7 +121,7 @@ describe("topics and the preference centre", () => {
 
   it("documents topics, preferences and settings in the OpenAPI document", async () => {
     const doc = (await api("GET", "/openapi.json", undefined, { token: null })).body;
-    for (const path of ["/topics", "/topics/{id}", "/parties/{id}/preferences", "/settings"]) {
+    for (const path of ["/api/topics", "/api/topics/{id}", "/api/parties/{id}/preferences", "/api/settings"]) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(Object.keys(doc.components.schemas)).toEqual(
