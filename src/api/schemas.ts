@@ -43,13 +43,14 @@ export const ActivityOn = z
     "email_not_opened",
     "email_clicked",
     "email_not_clicked",
+    "email_bounced",
     "split",
     "record_changed",
     "record_not_changed",
   ])
   .openapi({
     description:
-      'when the activity runs after its parent; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran',
+      'when the activity runs after its parent; "email_bounced": once the e-mail hard-bounces or is rejected; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran',
   });
 export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
   description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",

@@ -17,6 +17,7 @@ export type ActivityOn =
   | "email_not_opened"
   | "email_clicked"
   | "email_not_clicked"
+  | "email_bounced"
   | "split"
   | "record_changed"
   | "record_not_changed";
