@@ -1,3 +1,5 @@
+import { reconcileAbandoned } from "./email/archive";
+import { CLAIM_TIMEOUT_MS } from "./engine/claim";
 import { runningScenarios } from "./engine/enroll";
 import { finishReparking } from "./engine/scenarios";
 import type { Bindings } from "./env";
@@ -24,5 +26,11 @@ export async function runCron(cron: string, env: Bindings, ctx: ExecutionContext
       console.error("sweep: re-parking failed; the next sweep tries again", err);
     }
     await sweep(env);
+    try {
+      const settled = await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS);
+      if (settled > 0) console.log(`sweep: ${settled} e-mails left sending by a stopped Worker settled`);
+    } catch (err) {
+      console.error("sweep: settling e-mails left sending failed; the next sweep tries again", err);
+    }
   }
 }

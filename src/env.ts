@@ -13,6 +13,8 @@ export interface Secrets {
   MAILCHANNELS_DKIM_PRIVATE_KEY?: string;
   /** The HMAC-SHA256 key that signs webhook payloads. */
   WEBHOOK_SECRET?: string;
+  /** The keys MailChannels signs its webhooks with: `keyid:base64-SPKI`, several separated by spaces. */
+  MAILCHANNELS_WEBHOOK_KEYS?: string;
 }
 
 /** Everything the Worker is given: the bindings of wrangler.toml plus the secrets. */
@@ -32,12 +34,20 @@ export interface Config {
   mailchannels: {
     apiKey: string | null;
     dkim: { domain: string; selector: string; privateKey: string } | null;
+    /** Webhook signing keys by key id (base64 of the SPKI DER of an Ed25519 public key). */
+    webhookKeys: Map<string, string>;
   };
   webhook: {
     secret: string | null;
     /** Webhooks may call private, loopback and link-local addresses: local development and tests only. */
     allowPrivate: boolean;
   };
+  /** Sends a second allowed through the transport, across every Scheduler shard; null for no limit. */
+  sendRatePerSecond: number | null;
+  /** Soft bounces of one address, across all e-mails, that suppress it. */
+  softBounceLimit: number;
+  /** Test and benchmark only: the share of local sends answered 429. */
+  localQuotaRate: number;
 }
 
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
@@ -76,7 +86,24 @@ const schema = z.object({
   MAILCHANNELS_DKIM_PRIVATE_KEY: optional,
   WEBHOOK_SECRET: optional,
   WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", ""], { error: 'must be "0" or "1"' }).optional(),
+  MAILCHANNELS_WEBHOOK_KEYS: optional.refine((v) => v === null || v.split(/\s+/).every((k) => WEBHOOK_KEY.test(k)), {
+    error: "must be key ids and base64 public keys, `keyid:MCowBQYDK2VwAyEA…`, separated by spaces",
+  }),
+  SEND_RATE_PER_SECOND: number("must be a number of e-mails a second above 0, or empty for no limit", (n) => n > 0),
+  SOFT_BOUNCE_LIMIT: number("must be a whole number of soft bounces, at least 1", (n) => Number.isInteger(n) && n >= 1),
+  LOCAL_TRANSPORT_429_RATE: number("must be a share between 0 and 1", (n) => n >= 0 && n <= 1),
 });
+
+const WEBHOOK_KEY = /^[^:\s]+:[A-Za-z0-9+/]+=*$/;
+
+/** An optional numeric setting (a var may arrive as a string or a number). */
+function number(error: string, valid: (n: number) => boolean) {
+  return z
+    .union([z.string(), z.number()])
+    .optional()
+    .transform((v) => (v === undefined || String(v).trim() === "" ? null : Number(v)))
+    .refine((n) => n === null || (Number.isFinite(n) && valid(n)), { error });
+}
 
 const cache = new WeakMap<object, Config>();
 
@@ -173,8 +200,17 @@ export function getConfig(env: Bindings): Config {
               privateKey: v.MAILCHANNELS_DKIM_PRIVATE_KEY as string,
             }
           : null,
+      webhookKeys: new Map(
+        (v.MAILCHANNELS_WEBHOOK_KEYS ?? "")
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((k) => [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)]),
+      ),
     },
     webhook: { secret: v.WEBHOOK_SECRET, allowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "1" },
+    sendRatePerSecond: v.SEND_RATE_PER_SECOND,
+    softBounceLimit: v.SOFT_BOUNCE_LIMIT ?? 3,
+    localQuotaRate: v.LOCAL_TRANSPORT_429_RATE ?? 0,
   };
   cache.set(env, config);
   return config;

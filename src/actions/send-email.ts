@@ -65,6 +65,7 @@ export const sendEmail: Action<SendEmailSettings> = {
       if (!r) outcomes[index] = { status: "retry", error: "the mailer gave no outcome", retryAfterMs: null };
       else if (r.status === "sent") outcomes[index] = { status: "done", emailId: r.emailId };
       else if (r.status === "failed") outcomes[index] = { status: "failed", error: r.error };
+      else if (r.status === "deferred") outcomes[index] = { status: "deferred", reason: r.reason, until: r.until };
       else outcomes[index] = { status: "retry", error: r.error, retryAfterMs: r.retryAfterMs };
     });
     return outcomes;

@@ -7,7 +7,7 @@ import { idString, iso, parseId } from "../ids";
 import { idOr404, numericCursor, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
 
-const EmailStatus = z.enum(["sending", "sent", "retry", "failed"]);
+const EmailStatus = z.enum(["sending", "sent", "retry", "failed", "abandoned"]);
 
 const EmailSummary = z
   .object({
@@ -19,6 +19,11 @@ const EmailSummary = z
     from: z.string().openapi({ example: "Marketing <marketing@example.com>" }),
     subject: z.string(),
     message_id: z.string().openapi({ example: "<3f9c…@example.com>" }),
+    provider_message_id: z.string().nullable().openapi({
+      description:
+        "the provider's id of the accepted message (MailChannels' request id), which its delivery events name",
+      example: "wBLWrCnK0Z965pf-cgxhNg8bo5s=",
+    }),
     transport: z.string().openapi({ example: "cloudflare" }),
     status: EmailStatus,
     error: z.string().nullable(),
@@ -81,6 +86,7 @@ const presentEmail = (m: EmailRow) => ({
   from: m.from,
   subject: m.subject,
   message_id: m.messageId,
+  provider_message_id: m.providerMessageId,
   transport: m.transport,
   status: m.status,
   error: m.error,

@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { buildServices } from "../services";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
+import { deliveriesApi } from "./deliveries";
 import { docsPage } from "./docs";
 import { emailsApi } from "./emails";
 import { jobsApi } from "./jobs";
@@ -11,6 +12,7 @@ import { reportsApi } from "./reports";
 import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
+import { suppressionsApi } from "./suppressions";
 import { topicsApi } from "./topics";
 
 const OPENAPI = {
@@ -87,6 +89,8 @@ export function adminApi() {
     runsApi,
     jobsApi,
     emailsApi,
+    deliveriesApi,
+    suppressionsApi,
     reportsApi,
     topicsApi,
   ])

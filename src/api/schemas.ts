@@ -43,6 +43,7 @@ export const ActivityOn = z
     "email_not_opened",
     "email_clicked",
     "email_not_clicked",
+    "email_bounced",
     "subscription_confirmed",
     "subscription_not_confirmed",
     "split",
@@ -51,7 +52,7 @@ export const ActivityOn = z
   ])
   .openapi({
     description:
-      'when the activity runs after its parent; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran; "subscription_confirmed" / "subscription_not_confirmed": once the recipient confirms the subscription, or at the deadline unless it did (double opt-in)',
+      'when the activity runs after its parent; "email_bounced": once the e-mail hard-bounces or is rejected; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran; "subscription_confirmed" / "subscription_not_confirmed": once the recipient confirms the subscription, or at the deadline unless it did (double opt-in)',
   });
 export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
   description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",

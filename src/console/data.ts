@@ -4,6 +4,7 @@ import { emails, hits, links, recordActivities, records, subscriptionConfirmatio
 import { getEmail } from "../email/emails";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
+import { deliveryEventsOf } from "../engine/deliveries";
 import {
   type ActivityReportRow,
   activityReports,
@@ -98,9 +99,9 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
       .get(),
   ]);
   const ids = steps.items.map((s) => s.id);
-  const [sent, hitRows] =
+  const [sent, hitRows, deliveries] =
     ids.length === 0
-      ? [[], []]
+      ? [[], [], []]
       : await Promise.all([
           e.db.select().from(emails).where(inIds(emails.recordActivityId, ids)).orderBy(asc(emails.id)).all(),
           e.db
@@ -110,6 +111,7 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
             .orderBy(asc(hits.id))
             .limit(TIMELINE_HITS + 1)
             .all(),
+          deliveryEventsOf(e.d1, { recordActivityIds: ids }),
         ]);
   const moreHits = hitRows.length > TIMELINE_HITS;
   if (moreHits) hitRows.pop();
@@ -125,7 +127,9 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
     nextHitsAfter: moreHits ? (hitRows[hitRows.length - 1]?.id ?? null) : null,
     steps: ordered.map((step) => ({
       step,
-      emails: sent.filter((m) => m.recordActivityId === step.id),
+      emails: sent
+        .filter((m) => m.recordActivityId === step.id)
+        .map((m) => ({ ...m, deliveries: deliveries.filter((d) => d.email_id === m.id) })),
       hits: hitRows.filter((h) => h.recordActivityId === step.id),
     })),
   };

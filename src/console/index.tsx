@@ -5,6 +5,7 @@ import { secretsEqual } from "../api/auth";
 import { signInBlocked, signInFailed } from "../api/throttle";
 import { draftScenario, runScenario, stopScenario } from "../engine/lifecycle";
 import { listScenarios } from "../engine/scenarios";
+import { addSuppression, listSuppressions, removeSuppression } from "../engine/suppressions";
 import { getConfig } from "../env";
 import { AppError, describeError, notFound } from "../errors";
 import { parseId } from "../ids";
@@ -16,6 +17,7 @@ import { forbiddenPage, problemPage, sendPage } from "./pages/errors";
 import { LoginPage } from "./pages/login";
 import { ScenarioPage } from "./pages/scenario";
 import { ScenariosPage } from "./pages/scenarios";
+import { SuppressionsPage } from "./pages/suppressions";
 import { TimelinePage } from "./pages/timeline";
 import { consoleCsp, EMAIL_BODY_CSP, fromSameOrigin, securityHeaders } from "./security";
 import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
@@ -151,6 +153,32 @@ export function consoleRoutes() {
       "Content-Security-Policy": EMAIL_BODY_CSP,
       "X-Frame-Options": "SAMEORIGIN",
     });
+  });
+
+  routes.get("/suppressions", async (c) => {
+    const cursor = c.req.query("cursor") ?? null;
+    const page = await listSuppressions(c.get("engine").db, { limit: 100, cursor });
+    const notice = { added: "The address is on the list.", removed: "The address is off the list." }[
+      c.req.query("done") ?? ""
+    ];
+    return sendPage(
+      c,
+      <SuppressionsPage items={page.items} nextCursor={page.nextCursor} csrf={c.get("session").csrf} notice={notice} />,
+    );
+  });
+
+  routes.post("/suppressions", async (c) => {
+    const form = await c.req.parseBody();
+    const address = typeof form.address === "string" ? form.address : "";
+    const source = typeof form.source === "string" && form.source.trim() ? form.source.trim() : null;
+    await addSuppression(c.get("engine").db, { address, reason: "manual", source }, Date.now());
+    return c.redirect("/console/suppressions?done=added", 303);
+  });
+
+  routes.post("/suppressions/remove", async (c) => {
+    const form = await c.req.parseBody();
+    await removeSuppression(c.get("engine").db, typeof form.address === "string" ? form.address : "");
+    return c.redirect("/console/suppressions?done=removed", 303);
   });
 
   routes.all("*", (c) =>

@@ -3,6 +3,7 @@ import { type Bindings, type Config, getConfig } from "../env";
 import { randomHex } from "../ids";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
+import { reserveSends } from "../scheduler/client";
 import {
   type Attempt,
   archiveAttempts,
@@ -15,10 +16,14 @@ import {
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
 
-type Delivered = Delivery & { retryAfterMs: number | null };
+type Delivered = Delivery & { retryAfterMs: number | null; quota: boolean };
 
 /** Deliveries under way at once: Workers allow six open connections an invocation, the rest wait their turn. */
 export const DELIVERY_CONCURRENCY = 8;
+/** How long a batch holds an e-mail for its turn under the send rate; later turns are deferred, not held. */
+export const THROTTLE_MAX_WAIT_MS = 5_000;
+/** A 429 or quota answer without Retry-After waits this long. */
+const QUOTA_WAIT_MS = 60_000;
 
 /**
  * The e-mail module behind the engine's Mailer. For a batch: compose every e-mail (no I/O), archive every attempt and
@@ -32,7 +37,7 @@ export function createMailer(env: Bindings): Mailer {
       const config = getConfig(env);
       const transport = createTransport(env, config);
       const outcomes: SendOutcome[] = new Array(jobs.length);
-      const composedJobs: { job: EmailJob; email: ComposedEmail; index: number }[] = [];
+      let composedJobs: { job: EmailJob; email: ComposedEmail; index: number }[] = [];
       const composed = await Promise.all(jobs.map((job) => composeOrFail(job, config, now)));
       composed.forEach((email, index) => {
         const job = jobs[index] as EmailJob;
@@ -40,6 +45,28 @@ export function createMailer(env: Bindings): Mailer {
         else composedJobs.push({ job, email, index });
       });
       if (composedJobs.length === 0) return outcomes;
+
+      // Under a send rate, each e-mail gets its turn from the transport's throttle (shared by all shards): the turns
+      // within a few seconds are kept, the others wait (deferred, not an attempt) until the throttle's next turn.
+      let slots: number[] | null = null;
+      if (config.sendRatePerSecond !== null) {
+        const rate = config.sendRatePerSecond;
+        const turns = await reserveSends(env, transport.name, {
+          count: composedJobs.length,
+          ratePerSecond: rate,
+          maxWaitMs: THROTTLE_MAX_WAIT_MS,
+        }).catch((err) => ({ slots: [] as number[], nextFree: Date.now() + 1000, error: errorMessage(err) }));
+        const reason =
+          "error" in turns
+            ? `waiting: the send throttle did not answer (${turns.error})`
+            : `waiting for its turn under the send rate (${rate} a second)`;
+        for (const c of composedJobs.slice(turns.slots.length)) {
+          outcomes[c.index] = { status: "deferred", reason, until: turns.nextFree, emailId: null };
+        }
+        composedJobs = composedJobs.slice(0, turns.slots.length);
+        slots = turns.slots;
+        if (composedJobs.length === 0) return outcomes;
+      }
 
       const packed = packBodies(
         composedJobs.map(({ email }) => ({ html: email.html, text: email.text, raw: email.raw })),
@@ -54,7 +81,7 @@ export function createMailer(env: Bindings): Mailer {
       try {
         await putBodies(env.EMAIL_BODIES, objectKey, packed.bytes);
         deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email }, i) =>
-          deliver(transport, ids[i] as number, email),
+          deliver(transport, ids[i] as number, email, slots?.[i] ?? null),
         );
       } catch (err) {
         // A body that cannot be archived is not sent: it could never be read back. The batch is retried.
@@ -75,20 +102,42 @@ export function createMailer(env: Bindings): Mailer {
   };
 }
 
-async function deliver(transport: Transport, id: number, email: ComposedEmail): Promise<Delivered> {
+async function deliver(transport: Transport, id: number, email: ComposedEmail, at: number | null): Promise<Delivered> {
+  if (at !== null && at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
   let result: SendResult;
   try {
     result = await transport.send(email);
   } catch (err) {
     result = { ok: false, retry: true, error: errorMessage(err) };
   }
-  return delivery(id, result);
+  return { ...delivery(id, result), answeredAt: Date.now() };
 }
 
 function delivery(id: number, r: SendResult): Delivered {
-  if (r.ok) return { id, status: "sent", error: null, sentAt: Date.now(), retryAfterMs: null };
+  if (r.ok) {
+    return {
+      id,
+      status: "sent",
+      error: null,
+      sentAt: Date.now(),
+      retryAfterMs: null,
+      providerId: r.providerId,
+      quota: false,
+      answeredAt: null,
+    };
+  }
   const retryAfterMs = r.retryAfterMs ?? null;
-  return { id, status: r.retry ? "retry" : "failed", error: r.error, sentAt: null, retryAfterMs };
+  const status = r.retry ? "retry" : "failed";
+  return {
+    id,
+    status,
+    error: r.error,
+    sentAt: null,
+    retryAfterMs,
+    providerId: null,
+    quota: r.quota === true,
+    answeredAt: null,
+  };
 }
 
 /** The composed e-mail, or the reason it cannot be (a permanent failure). */
@@ -103,6 +152,16 @@ async function composeOrFail(job: EmailJob, config: Config, now: number): Promis
 
 function outcomeOf(d: Delivered): SendOutcome {
   if (d.status === "sent") return { status: "sent", emailId: d.id };
+  if (d.status === "retry" && d.quota) {
+    // A rate or quota refusal: the e-mail waits for the provider, which is not a failed attempt.
+    const until = Date.now() + (d.retryAfterMs ?? QUOTA_WAIT_MS);
+    return {
+      status: "deferred",
+      reason: `waiting: the provider refused for now: ${d.error ?? ""}`,
+      until,
+      emailId: d.id,
+    };
+  }
   if (d.status === "retry") {
     return { status: "retry", error: d.error ?? "", retryAfterMs: d.retryAfterMs, emailId: d.id };
   }

@@ -141,6 +141,9 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
     OR (c."on" IS 'subscription_not_confirmed' AND ${confirmed}))`;
   const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split', 'record_not_changed',
     'subscription_not_confirmed'))`;
+  // A bounce or rejection recorded while the e-mail was still being committed is not lost either.
+  const bounced = `(c."on" = 'email_bounced' AND EXISTS (SELECT 1 FROM delivery_events d WHERE d.record_activity_id = parent.id
+    AND d.kind IN ('hard_bounce', 'rejected')))`;
   return d1
     .prepare(
       `INSERT OR IGNORE INTO record_activities
@@ -148,13 +151,14 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
           updated_at)
        SELECT parent.scenario_record_id, c.id, parent.scenario_id, ${shardSql("parent.scenario_record_id")},
          CASE WHEN ${eventMissed} THEN 'cancelled' ELSE 'waiting' END, ${PAUSED("parent")},
-         CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} THEN ${dueOf} ELSE NULL END,
-         CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} THEN ${dueOf} ELSE NULL END,
+         CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
+         CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
          CASE WHEN c."on" = 'email_not_opened' AND parent.email_opened THEN 'the e-mail was opened'
               WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
               WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
               WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
               WHEN c."on" = 'record_changed' THEN 'waiting for the record to change'
+              WHEN c."on" = 'email_bounced' AND NOT ${bounced} THEN 'waiting for the e-mail to bounce'
               WHEN c."on" IS 'subscription_not_confirmed' AND ${confirmed} THEN 'the subscription was confirmed'
               WHEN c."on" IS 'subscription_confirmed' AND NOT ${confirmed}
                 THEN 'waiting for the recipient to confirm the subscription'

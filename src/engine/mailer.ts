@@ -28,6 +28,11 @@ export type SendOutcome =
   | { status: "sent"; emailId: number }
   /** A fault that may pass (timeout, 429, 5xx): try again later, no sooner than `retryAfterMs` when given. */
   | { status: "retry"; error: string; retryAfterMs: number | null; emailId: number | null }
+  /**
+   * Not now, and not a fault: the send rate's next turn, or the provider's 429 / quota with its Retry-After. The record
+   * activity waits until `until` with the reason, and the attempt is not counted.
+   */
+  | { status: "deferred"; reason: string; until: number; emailId: number | null }
   /** A permanent fault (no address, template error, 4xx): the record activity fails with this reason. */
   | { status: "failed"; error: string; emailId: number | null };
 

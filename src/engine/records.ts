@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { records } from "../db/schema";
-import { parseAddress } from "../env";
+import { checkEmailAddress } from "../email/address";
 import { invalid, notFound } from "../errors";
 import { type Model, requireModel } from "./models";
 
@@ -67,9 +67,9 @@ export function checkRecord(model: Model, id: unknown, fields: unknown, path = "
   }
   if (model.name === "party") {
     if (f.email != null) {
-      if (typeof f.email !== "string" || !parseAddress(f.email) || f.email.includes("<")) {
-        throw invalid(`${path}email: must be an e-mail address`);
-      }
+      if (typeof f.email !== "string") throw invalid(`${path}email: must be an e-mail address (a string)`);
+      const checked = checkEmailAddress(f.email);
+      if (!checked.ok) throw invalid(`${path}email: not an address e-mail can be sent to: it ${checked.problem}`);
     }
     if (f.name != null && typeof f.name !== "string") throw invalid(`${path}name: must be a string`);
     if (f.lang != null && (typeof f.lang !== "string" || !/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$/.test(f.lang))) {

@@ -51,6 +51,7 @@ describe("the e-mail archive API", () => {
       from: '"Sales" <marketing@example.com>',
       subject: "Welcome Michael Scott & co",
       message_id: expect.stringMatching(/^<[0-9a-f]+@example\.com>$/),
+      provider_message_id: expect.stringMatching(/^local-[0-9a-f]{24}$/),
       transport: "local",
       status: "sent",
       error: null,

@@ -52,6 +52,7 @@ const ON_LABEL: Record<string, string> = {
   email_not_opened: "when the e-mail is not opened",
   email_clicked: "when a link is clicked",
   email_not_clicked: "when no link is clicked",
+  email_bounced: "when the e-mail bounces or is rejected",
   subscription_confirmed: "when the recipient confirms the subscription",
   subscription_not_confirmed: "when the recipient has not confirmed in time",
   split: "as a branch of a random split",

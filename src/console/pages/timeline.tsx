@@ -10,6 +10,16 @@ const KIND: Record<string, string> = {
   confirm: "Confirmation",
 };
 
+/** What the provider said happened to the e-mail, and the badge it gets. */
+const DELIVERY: Record<string, { label: string; badge: string }> = {
+  delivered: { label: "delivered", badge: "sent" },
+  soft_bounce: { label: "soft bounce", badge: "retry" },
+  hard_bounce: { label: "hard bounce", badge: "failed" },
+  complaint: { label: "spam complaint", badge: "failed" },
+  rejected: { label: "rejected by the provider", badge: "failed" },
+  unsubscribe: { label: "unsubscribed (provider)", badge: "blocked" },
+};
+
 function HitsTable(props: { hits: HitRow[]; stepId: number }) {
   return (
     <div class="table-wrap">
@@ -182,6 +192,20 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
                           <li>
                             <a href={`/console/emails/${m.id}`}>{m.subject}</a> <Badge kind={m.status} />
                             {m.error && <span>{` ${m.error}`}</span>}
+                            {m.deliveries.length > 0 && (
+                              <ul class="deliveries" data-deliveries={String(m.id)}>
+                                {m.deliveries.map((d) => (
+                                  <li data-delivery={d.kind}>
+                                    <Time ms={d.at} />{" "}
+                                    <Badge kind={DELIVERY[d.kind]?.badge ?? "waiting"}>
+                                      {DELIVERY[d.kind]?.label ?? d.kind}
+                                    </Badge>
+                                    {d.detail && <span>{` ${d.detail}`}</span>}
+                                    <span class="muted">{` (${d.provider})`}</span>
+                                  </li>
+                                ))}
+                              </ul>
+                            )}
                           </li>
                         ))}
                       </ul>

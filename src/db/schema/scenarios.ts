@@ -17,6 +17,7 @@ export type ActivityOn =
   | "email_not_opened"
   | "email_clicked"
   | "email_not_clicked"
+  | "email_bounced"
   | "subscription_confirmed"
   | "subscription_not_confirmed"
   | "split"
