@@ -66,16 +66,18 @@ const EventOut = z
   })
   .openapi("DeliveryEvent");
 
-const EventsQuery = z.object({
-  email_id: z
-    .string()
-    .optional()
-    .openapi({ param: { name: "email_id", in: "query" } }),
-  record_activity_id: z
-    .string()
-    .optional()
-    .openapi({ param: { name: "record_activity_id", in: "query" } }),
-});
+const EventsQuery = z
+  .object({
+    email_id: z
+      .string()
+      .optional()
+      .openapi({ param: { name: "email_id", in: "query" } }),
+    record_activity_id: z
+      .string()
+      .optional()
+      .openapi({ param: { name: "record_activity_id", in: "query" } }),
+  })
+  .strict();
 
 export const deliveriesApi = router()
   .openapi(

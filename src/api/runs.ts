@@ -143,7 +143,7 @@ export const runsApi = router()
       path: "/scenarios/{id}/confirmations",
       tags: ["Runs"],
       summary: "The scenario's confirmed subscriptions (double opt-in): who confirmed, when, from what client",
-      request: { params: IdParam, query: Page },
+      request: { params: IdParam, query: Page.strict() },
       responses: {
         200: json(listOf(Confirmation, "ConfirmationList"), "A page of confirmations"),
         400: errorResponses[400],

@@ -51,7 +51,7 @@ export const suppressionsApi = router()
       path: "/suppressions",
       tags: ["Suppressions"],
       summary: "The suppression list (addresses never sent to), by address",
-      request: { query: Page.extend({ reason: Reason.optional() }) },
+      request: { query: Page.extend({ reason: Reason.optional() }).strict() },
       responses: {
         200: json(listOf(SuppressionOut, "SuppressionList"), "A page of the list"),
         400: errorResponses[400],

@@ -61,6 +61,22 @@ describe("no silent drops: what the API would not store is refused, naming it", 
     expectError(await api("GET", `/scenarios/${s.id}/report?perod=month`), 400, '"perod"');
     expect((await api("GET", `/scenarios/${s.id}/record-activities?state=waiting&limit=5`)).status).toBe(200);
   });
+
+  it("every list or read that takes query parameters refuses one it does not know", async () => {
+    const doc = (await api("GET", "/openapi.json", undefined, { token: null })).body;
+    const paths = Object.entries(doc.paths as Record<string, { get?: { parameters?: { in: string }[] } }>)
+      .filter(([, ops]) => ops.get?.parameters?.some((p) => p.in === "query"))
+      .map(([path]) =>
+        path
+          .replace(/^\/api/, "")
+          .replace("{model}", "party")
+          .replace(/\{[a-z_]+\}/g, "1"),
+      );
+    expect(paths.length).toBeGreaterThan(8);
+    for (const path of paths) {
+      expectError(await api("GET", `${path}?zz_unknown=1`), 400, '"zz_unknown"');
+    }
+  });
 });
 
 describe("no silent drops: a cut list says so and offers the next page", () => {
