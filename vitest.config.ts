@@ -11,7 +11,11 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
-          bindings: { ADMIN_TOKEN: "test-admin-token", TEST_MIGRATIONS: migrations },
+          bindings: {
+            ADMIN_TOKEN: "test-admin-token",
+            TRACKING_SECRET: "test-tracking-secret-0123456789abcdef",
+            TEST_MIGRATIONS: migrations,
+          },
         },
       }),
     ],

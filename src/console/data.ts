@@ -2,6 +2,7 @@ import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { emails, hits, links, recordActivities, records } from "../db/schema";
 import { getEmail } from "../email/emails";
+import { unpackLinkUrls } from "../email/link-urls";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
 import {
@@ -15,6 +16,7 @@ import {
 import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { getScenario, getScenarioRow } from "../engine/scenarios";
 import { getConfig } from "../env";
+import { signKey } from "../tracking/keys";
 import { viewableHtml } from "./email-body";
 
 /** What the console's pages read, through the engine's verbs; the few reads no verb offers are here, set-based. */
@@ -131,12 +133,24 @@ export async function emailPage(e: Engine, emailId: number) {
 
 /** The e-mail's HTML for the sandboxed frame; null when the archive has no body for it. */
 export async function emailBodyHtml(e: Engine, emailId: number): Promise<string | null> {
-  const { body } = await getEmail(e, emailId);
+  const { email, body } = await getEmail(e, emailId);
   if (!body) return null;
-  const keys = await e.db
-    .select({ key: links.key, kind: links.kind, url: links.url })
-    .from(links)
-    .where(eq(links.emailId, emailId))
-    .all();
-  return viewableHtml(body.html, getConfig(e.env).automationBase, keys);
+  const config = getConfig(e.env);
+  const [legacy, urls] = await Promise.all([
+    e.db
+      .select({ key: links.key, kind: links.kind, url: links.url })
+      .from(links)
+      .where(eq(links.emailId, emailId))
+      .all(),
+    unpackLinkUrls(email.linkUrls),
+  ]);
+  // Signed click keys are recomputed from the positions, so nothing but the e-mail row is read for them.
+  const signed = await Promise.all(
+    urls.map(async (url, position) => ({
+      key: await signKey(config.trackingSecret, { emailId, kind: "click", position }),
+      kind: "click" as const,
+      url,
+    })),
+  );
+  return viewableHtml(body.html, config.automationBase, [...legacy, ...signed]);
 }

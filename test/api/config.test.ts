@@ -5,7 +5,12 @@ import { getConfig, parseAddress } from "../../src/env";
 import { AppError } from "../../src/errors";
 import worker from "../../src/index";
 
-const base = { EMAIL_FROM: "Marketing <m@example.com>", WEB_HOSTNAME: "ma.example", MAIL_TRANSPORT: "local" };
+const base = {
+  EMAIL_FROM: "Marketing <m@example.com>",
+  WEB_HOSTNAME: "ma.example",
+  MAIL_TRANSPORT: "local",
+  TRACKING_SECRET: "a-tracking-secret-of-32-characters!",
+};
 
 function configError(overrides: Record<string, unknown>): string {
   try {
@@ -33,6 +38,8 @@ describe("configuration", () => {
     expect(configError({ AUTOMATION_BASE: "https://x.example/path" })).toContain("without a path");
     expect(configError({ AUTOMATION_BASE: "ftp://x.example" })).toContain("AUTOMATION_BASE");
     expect(configError({ MAILCHANNELS_DKIM_DOMAIN: "x.example" })).toContain("must be set together");
+    expect(configError({ TRACKING_SECRET: undefined })).toContain("TRACKING_SECRET is required");
+    expect(configError({ TRACKING_SECRET: "short" })).toContain("TRACKING_SECRET must be at least 32 characters");
   });
 
   it("fails the first request loudly with the setting's name, not a stack trace", async () => {

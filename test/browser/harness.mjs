@@ -46,7 +46,13 @@ export async function startServer() {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${port}`;
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
-  const vars = [`ADMIN_TOKEN:${TOKEN}`, `AUTOMATION_BASE:${base}`, "MAIL_TRANSPORT:local", "BENCH_ROUTES:0"];
+  const vars = [
+    `ADMIN_TOKEN:${TOKEN}`,
+    "TRACKING_SECRET:browser-test-tracking-secret-0123456789",
+    `AUTOMATION_BASE:${base}`,
+    "MAIL_TRANSPORT:local",
+    "BENCH_ROUTES:0",
+  ];
   const child = spawn(
     wrangler,
     [

@@ -10,7 +10,7 @@ describe("Cloudflare send_email transport", () => {
   it("hands the raw message to the binding, from the From address to the recipient", async () => {
     const sent: EmailMessage[] = [];
     const binding = { send: async (m: EmailMessage) => void sent.push(m) } as unknown as SendEmail;
-    const m = await composeEmail(job(), config(), Date.now());
+    const m = await composeEmail(job(), config(), Date.now(), 1);
     expect(await cloudflareTransport(binding).send(m)).toEqual({ ok: true });
     expect(sent).toHaveLength(1);
     expect(sent[0]?.from).toBe("marketing@example.com");
@@ -18,7 +18,7 @@ describe("Cloudflare send_email transport", () => {
   });
 
   it("is accepted by the local send_email binding", async () => {
-    const m = await composeEmail(job(), config(), Date.now());
+    const m = await composeEmail(job(), config(), Date.now(), 1);
     expect(await cloudflareTransport(bindings.SEND_EMAIL).send(m)).toEqual({ ok: true });
     expect((await PostalMime.parse(m.raw)).from?.address).toBe("marketing@example.com");
   });
@@ -59,7 +59,7 @@ describe("Cloudflare send_email transport", () => {
         throw coded("E_RECIPIENT_SUPPRESSED", "the recipient is suppressed");
       },
     } as unknown as SendEmail;
-    const m = await composeEmail(job(), config(), Date.now());
+    const m = await composeEmail(job(), config(), Date.now(), 1);
     expect(await cloudflareTransport(binding).send(m)).toEqual({
       ok: false,
       retry: false,
