@@ -10,6 +10,6 @@ const app = buildApp();
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
-    await runCron(controller.cron, env, ctx);
+    await runCron(controller.cron, env, ctx, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Bindings>;

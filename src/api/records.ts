@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { enroll } from "../engine/enroll";
+import { noteRecordWrites } from "../engine/passes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
 import { presentRecord } from "./present";
 import { router } from "./router";
@@ -39,7 +40,9 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model, id } = c.req.valid("param");
-      const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), Date.now());
+      const now = Date.now();
+      await noteRecordWrites(e, model, now);
+      const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), now);
       e.defer(enroll(e, { only: { model, ids: [id] } }));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
@@ -60,7 +63,9 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model } = c.req.valid("param");
-      const ids = await upsertRecords(e.db, model, c.req.valid("json").records, Date.now());
+      const now = Date.now();
+      await noteRecordWrites(e, model, now);
+      const ids = await upsertRecords(e.db, model, c.req.valid("json").records, now);
       e.defer(enroll(e, { only: { model, ids } }));
       return c.json({ upserted: ids.length }, 200);
     },

@@ -3,6 +3,7 @@ import type { Domain } from "../domain/types";
 import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import { recordFilter } from "./matching";
+import { directEnrollmentDone, owePass, passBegins } from "./passes";
 
 /** Records examined per statement (a rowid range): bounds each statement's time however large the table. */
 export const ENROLL_CHUNK = 25_000;
@@ -44,11 +45,18 @@ export async function enroll(
       const r = await enrollScenario(e, scenario, { onlyIds: opts.only?.ids ?? null });
       result.enrolled += r.enrolled;
       result.record_activities += r.recordActivities;
+      if (opts.only) await directEnrollmentDone(e, scenario.id);
     } catch (err) {
       // One failing scenario is logged and skipped; the others still run.
       const error = err instanceof Error ? err.message : String(err);
       console.error(`enrollment of scenario ${scenario.id} failed: ${error}`);
       result.failed.push({ scenario_id: String(scenario.id), error });
+      // The records just written stay owed to the scenario: the next cycle passes it (see passes.ts).
+      if (opts.only) {
+        await owePass(e, scenario.id)
+          .run()
+          .catch((markErr) => console.error(`scenario ${scenario.id}: the owed pass could not be noted`, markErr));
+      }
     }
   }
   return result;
@@ -107,6 +115,8 @@ export async function enrollScenario(
   // Some records (just written): one step over their ids, through the (model, id) key. All records: rowid ranges.
   let ranges: ([number, number] | null)[] = [null];
   if (!onlyIds) {
+    // A full pass begins: whatever the scenario was owed (passes.ts) is covered by it.
+    if ((o.from ?? 0) === 0) await passBegins(e, scenario.id);
     const bounds = await e.d1
       // From the table's end backwards (left to choose, the planner walks the whole model through its index).
       .prepare("SELECT rowid AS hi FROM records NOT INDEXED WHERE model = ? AND rowid >= ? ORDER BY rowid DESC LIMIT 1")

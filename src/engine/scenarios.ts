@@ -9,6 +9,7 @@ import type { Engine } from "./context";
 import { PAUSED } from "./execute";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
+import { owePass } from "./passes";
 
 export type ScenarioRow = typeof scenarios.$inferSelect;
 export interface ScenarioCounts {
@@ -99,6 +100,8 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
     .returning()
     .get();
   if (!row) throw notFound("scenario", id);
+  // Other records may match the new domain: the next cycle passes the scenario (when it runs).
+  if (patch.domain !== undefined) await owePass(e, id).run();
   return withCounts(e, row);
 }
 
@@ -136,7 +139,13 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
   const now = Date.now();
   const [changed, , first] = await e.d1.batch<{ next: number | null }>([
     e.d1
-      .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2, repark_from = 0 WHERE id = ?3 AND state = ?4")
+      // Running owes a pass (started right away by the caller; the cycle makes up for a start that was lost).
+      .prepare(
+        `UPDATE scenarios SET state = ?1, updated_at = ?2, repark_from = 0,
+           enroll_pending = enroll_pending + (?1 = 'running'),
+           enroll_pending_since = CASE WHEN ?1 = 'running' THEN COALESCE(enroll_pending_since, ?2) ELSE enroll_pending_since END
+         WHERE id = ?3 AND state = ?4`,
+      )
       .bind(to, now, id, current.state),
     ...parkChunk(e, id, 0, PARK_CHUNK),
   ]);

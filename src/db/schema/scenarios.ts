@@ -18,6 +18,13 @@ export const scenarios = sqliteTable("scenarios", {
    * they are in line.
    */
   reparkFrom: integer("repark_from"),
+  /**
+   * Record writes whose direct enrollment has not reported success, plus failures and lost starts: while it is above
+   * zero the scenario owes an enrollment pass (`src/engine/passes.ts`). A full pass sets it back to 0.
+   */
+  enrollPending: integer("enroll_pending").notNull().default(0),
+  /** When `enroll_pending` left 0 (epoch ms; 0 = at the next cycle); null while it is 0. */
+  enrollPendingSince: integer("enroll_pending_since"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
