@@ -1,5 +1,4 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { inIds } from "../db/chunk";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
@@ -219,23 +218,13 @@ async function withCounts(e: Engine, row: ScenarioRow): Promise<Scenario> {
   return (await withCountsMany(e, [row]))[0] as Scenario;
 }
 
-/** Adds record counts: a preview of the domain's matches in draft, the scenario records otherwise. */
+/**
+ * Adds record counts: a preview of the domain's matches in draft, the scenario records otherwise (kept on the
+ * scenario's row by triggers: no scenario record is read).
+ */
 async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[]> {
-  const enrolledIds = rows.filter((r) => r.state !== "draft").map((r) => r.id);
   const counts = new Map<number, { n: number; blocked: number }>();
-  if (enrolledIds.length > 0) {
-    const stats = await e.db
-      .select({
-        scenarioId: scenarioRecords.scenarioId,
-        n: sql<number>`count(*)`,
-        blocked: sql<number>`coalesce(sum(${scenarioRecords.blocked}), 0)`,
-      })
-      .from(scenarioRecords)
-      .where(inIds(scenarioRecords.scenarioId, enrolledIds))
-      .groupBy(scenarioRecords.scenarioId)
-      .all();
-    for (const s of stats) counts.set(s.scenarioId, { n: s.n, blocked: s.blocked });
-  }
+  for (const row of rows) counts.set(row.id, { n: row.countRecords, blocked: row.countBlocked });
   const now = Date.now();
   return Promise.all(
     rows.map(async (row) => {

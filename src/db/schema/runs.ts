@@ -19,11 +19,8 @@ export const scenarioRecords = sqliteTable(
     token: text("token").notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [
-    uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
-    // Covers the scenario's counts (record_count, record_count_blocked) without reading the rows.
-    index("scenario_records_counts").on(t.scenarioId, t.blocked),
-  ],
+  // The scenario's counts are kept on its row (`count_records`, `count_blocked`), so no index covers them here.
+  (t) => [uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId)],
 );
 
 /** The state of one activity for one scenario record. */

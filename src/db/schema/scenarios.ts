@@ -25,6 +25,12 @@ export const scenarios = sqliteTable("scenarios", {
   enrollPending: integer("enroll_pending").notNull().default(0),
   /** When `enroll_pending` left 0 (epoch ms; 0 = at the next cycle); null while it is 0. */
   enrollPendingSince: integer("enroll_pending_since"),
+  /**
+   * Its scenario records and how many are blocked, kept exact by triggers on `scenario_records` (migration 0008), so
+   * showing a scenario reads one row however many records it has. Rows removed from D1 later still count.
+   */
+  countRecords: integer("count_records").notNull().default(0),
+  countBlocked: integer("count_blocked").notNull().default(0),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
@@ -47,6 +53,10 @@ export const activities = sqliteTable(
     emailFrom: text("email_from"),
     emailTitle: text("email_title"),
     emailTemplate: text("email_template"),
+    /** Its record activities done, opened and clicked, kept exact by triggers on `record_activities` (migration 0008). */
+    countDone: integer("count_done").notNull().default(0),
+    countOpened: integer("count_opened").notNull().default(0),
+    countClicked: integer("count_clicked").notNull().default(0),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
