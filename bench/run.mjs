@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark of the project against a local `wrangler dev` it starts and stops itself, on a
 // fresh local database. Writes bench/results.json and prints a table; each figure sits beside its baseline measured
-// in the same run. Options: --only=render,records,execute,lag,redirect,load,enroll to run some; --quick for smaller
+// in the same run. Options: --only=render,records,execute,lag,redirect,load,storage,enroll to run some; --quick for smaller
 // sizes while developing (results.json is only written by a full run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { benchLoad, tracking } from "./load.mjs";
 import { benchRecords } from "./records.mjs";
 import { benchRedirect, clickKey } from "./redirect.mjs";
 import { benchRender } from "./render.mjs";
+import { benchStorage } from "./storage.mjs";
 
 const args = new Map(
   process.argv
@@ -48,6 +49,9 @@ try {
   }
   if (want("load")) {
     Object.assign(results, await benchLoad(server, await tracking(api, lagScenario), quick ? { seconds: 5 } : {}));
+  }
+  if (want("storage")) {
+    Object.assign(results, await benchStorage(api, quick ? { emails: 2_000, idleRecords: 20_000 } : {}));
   }
   if (want("enroll")) Object.assign(results, await benchEnroll(api, quick ? { small: 10_000, large: 100_000 } : {}));
 } finally {
