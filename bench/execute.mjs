@@ -26,12 +26,13 @@ async function allRecordActivities(api, scenarioId, activityId) {
 
 /**
  * Enrolls `count` parties in a scenario whose root activity is due `delaySeconds` after enrollment, waits until all are
- * executed, and returns the throughput from the (common) due time and the lag of each.
+ * executed, and returns the throughput from the (common) due time and the lag of each. `scenario` adds fields to the
+ * scenario (a send window, a cap), `fields` to every party.
  */
-export async function dueTogether(api, { name, count, action, delaySeconds = 20 }) {
+export async function dueTogether(api, { name, count, action, delaySeconds = 20, scenario: extra = {}, fields = {} }) {
   const prefix = `${name.toLowerCase().replace(/\W/g, "")}-`;
-  await loadParties(api, { count, prefix, fields: () => ({ cohort: name }) });
-  const scenario = await api("POST", "/scenarios", { name, model: "party", domain: [["cohort", "=", name]] });
+  await loadParties(api, { count, prefix, fields: () => ({ cohort: name, ...fields }) });
+  const scenario = await api("POST", "/scenarios", { name, model: "party", domain: [["cohort", "=", name]], ...extra });
   const activity = await api("POST", `/scenarios/${scenario.id}/activities`, {
     name: "Root",
     delay: `PT${delaySeconds}S`,

@@ -11,11 +11,12 @@ export function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-/** Starts wrangler dev on a fresh local database; returns { base, stop }. */
+/** Starts wrangler dev on a fresh local database (with extra `vars`); returns { base, stop }. */
 export async function startServer({
   port = Number(process.env.BENCH_PORT ?? 8799),
   persistTo = join(root, "bench", ".runs", String(Date.now())),
   keep = false,
+  vars = {},
 } = {}) {
   mkdirSync(persistTo, { recursive: true });
   const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true" };
@@ -54,6 +55,11 @@ export async function startServer({
       `AUTOMATION_BASE:${base}`,
       "--var",
       "MAIL_TRANSPORT:local",
+      "--var",
+      "LOCAL_MODE:1",
+      "--var",
+      "EMAIL_FROM:Marketing <marketing@example.com>",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     { cwd: root, env, stdio: ["ignore", process.env.BENCH_LOG ? "inherit" : "ignore", "inherit"], detached: false },
   );

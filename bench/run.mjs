@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark of the project against a local `wrangler dev` it starts and stops itself, on a
 // fresh local database. Writes bench/results.json and prints a table; each figure sits beside its baseline measured
-// in the same run. Options: --only=render,records,execute,lag,redirect,load,storage,enroll to run some; --quick for smaller
-// sizes while developing (results.json is only written by a full run).
+// in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,storage,enroll,bounces,throttle
+// to run some; --quick for smaller sizes while developing (results.json is only written by a full run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { benchBounces, benchThrottle } from "./deliverability.mjs";
 import { benchEnroll } from "./enroll.mjs";
 import { benchExecute, benchLag } from "./execute.mjs";
 import { client, log, root, round, startServer } from "./lib.mjs";
 import { benchLoad, tracking } from "./load.mjs";
+import { benchRecipients } from "./recipients.mjs";
 import { benchRecords } from "./records.mjs";
 import { benchRedirect, clickKey } from "./redirect.mjs";
 import { benchRender } from "./render.mjs";
@@ -37,6 +39,7 @@ try {
     Object.assign(results, await benchRecords(api, quick ? { batchRecords: 5_000, singleRecords: 100 } : {}));
   }
   if (want("execute")) Object.assign(results, await benchExecute(api, quick ? { count: 1_000 } : {}));
+  if (want("recipients")) Object.assign(results, await benchRecipients(api, quick ? { count: 1_000 } : {}));
   let lagScenario = null;
   if (want("lag") || want("redirect") || want("load")) {
     const { lagScenarioId, ...lag } = await benchLag(api, quick ? { count: 200 } : {});
@@ -54,8 +57,19 @@ try {
     Object.assign(results, await benchStorage(api, quick ? { emails: 2_000, idleRecords: 20_000 } : {}));
   }
   if (want("enroll")) Object.assign(results, await benchEnroll(api, quick ? { small: 10_000, large: 100_000 } : {}));
+  if (want("bounces")) Object.assign(results, await benchBounces(api, quick ? { emails: 200, events: 5_000 } : {}));
 } finally {
   await server.stop();
+}
+// The throttle needs its own server: a send rate, and a local transport that answers 429 to a fifth of the sends.
+if (want("throttle")) {
+  const rate = 40;
+  const throttled = await startServer({ vars: { SEND_RATE_PER_SECOND: rate, LOCAL_TRANSPORT_429_RATE: 0.2 } });
+  try {
+    Object.assign(results, await benchThrottle(client(throttled.base), { rate, count: quick ? 400 : 1_200 }));
+  } finally {
+    await throttled.stop();
+  }
 }
 
 const rounded = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, round(v, 3)]));

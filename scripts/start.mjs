@@ -28,11 +28,19 @@ function log(message) {
 
 function ensureToken() {
   const file = join(root, ".dev.vars");
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   if (!/^TRACKING_SECRET\s*=/m.test(text)) {
-    text = `${text}${text && !text.endsWith("\n") ? "\n" : ""}TRACKING_SECRET="${randomBytes(32).toString("hex")}"\n`;
-    writeFileSync(file, text, { mode: 0o600 });
+    // Tracking keys are signed with it: a local secret, kept across restarts so links sent before keep working.
+    const line = `TRACKING_SECRET="${randomBytes(32).toString("hex")}"\n`;
+    writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${line}`, { mode: 0o600 });
     log("wrote a new TRACKING_SECRET to .dev.vars");
+    return ensureToken();
+  }
+  if (!/^WEBHOOK_SECRET\s*=/m.test(text)) {
+    // Webhook payloads are signed: a local secret, so webhook activities work under npm start too.
+    const line = `WEBHOOK_SECRET="dev-${randomBytes(16).toString("hex")}"\n`;
+    writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${line}`, { mode: 0o600 });
+    return ensureToken();
   }
   const match = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(text);
   if (match) return match[1];
@@ -93,6 +101,13 @@ function driveCrons() {
   schedule();
 }
 
+const localVars = [
+  "LOCAL_MODE:1",
+  "MAIL_TRANSPORT:local",
+  "EMAIL_FROM:Marketing <marketing@example.com>",
+  `AUTOMATION_BASE:http://localhost:${port}`,
+  `WEB_HOSTNAME:localhost:${port}`,
+];
 const token = ensureToken();
 migrate();
 log(`starting wrangler dev on ${base}`);
@@ -108,10 +123,8 @@ const child = spawn(
     persistTo,
     "--test-scheduled",
     "--show-interactive-dev-session=false",
-    "--var",
-    `AUTOMATION_BASE:http://localhost:${port}`,
-    "--var",
-    `WEB_HOSTNAME:localhost:${port}`,
+    // Local values of the settings wrangler.toml leaves to the deployer; LOCAL_MODE allows them.
+    ...localVars.flatMap((v) => ["--var", v]),
   ],
   { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
 );

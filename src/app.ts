@@ -6,8 +6,9 @@ import { benchRoutes } from "./bench/routes";
 import { consoleRoutes } from "./console";
 import { errorBody, onError } from "./errors";
 import { trackingRoutes } from "./tracking";
+import { webhookRoutes } from "./webhooks";
 
-/** The Worker's HTTP surface: the admin API under /api and the public tracking routes. */
+/** The Worker's HTTP surface: the admin API under /api, the providers' webhooks and the public tracking routes. */
 export function buildApp() {
   const app = new Hono<AppEnv>();
   app.onError(onError);
@@ -21,6 +22,7 @@ export function buildApp() {
   app.route("/api", adminApi());
   app.route("/__bench", benchRoutes());
   app.route("/console", consoleRoutes());
+  app.route("/webhooks", webhookRoutes());
   app.route("/", trackingRoutes());
   app.notFound((c) =>
     c.req.path.startsWith("/api/")

@@ -1,9 +1,10 @@
-import { createEngine } from "./engine/context";
+import { reconcileAbandoned } from "./email/archive";
+import { CLAIM_TIMEOUT_MS } from "./engine/claim";
 import { scenariosDueForPass } from "./engine/passes";
 import { finishReparking } from "./engine/scenarios";
 import type { Bindings } from "./env";
-import { startEnrollment } from "./scheduler/enroller";
 import { sweep } from "./scheduler/sweep";
+import { buildServices } from "./services";
 
 /** Cron schedules of wrangler.toml: the minute sweep and the five-minute enrollment. */
 export const CRON_SWEEP = "* * * * *";
@@ -16,23 +17,29 @@ export async function runCron(
   ctx: ExecutionContext,
   scheduledTime = Date.now(),
 ): Promise<void> {
+  const e = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
   if (cron === CRON_ENROLL) {
     // Only scenarios where something can have changed get a pass (src/engine/passes.ts); each runs in its own
     // Enroller, in bounded steps: the cron only hands them out.
-    const engine = createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) });
     // The cycle's own time, so that a late cron still decides for the period it was meant for.
-    const due = await scenariosDueForPass(engine, scheduledTime);
-    await Promise.all(due.map((s) => startEnrollment(env, s.id)));
+    const due = await scenariosDueForPass(e, scheduledTime);
+    await Promise.all(due.map((s) => e.enrollment.start(s.id)));
     if (due.length > 0) {
       console.log(`enrollment: passes started for ${due.map((s) => `${s.id} (${s.reason})`).join(", ")}`);
     }
   } else {
     try {
-      const reparked = await finishReparking(createEngine(env, { waitUntil: (p) => ctx.waitUntil(p) }));
+      const reparked = await finishReparking(e);
       if (reparked > 0) console.log(`sweep: finished re-parking ${reparked} scenarios`);
     } catch (err) {
       console.error("sweep: re-parking failed; the next sweep tries again", err);
     }
     await sweep(env);
+    try {
+      const settled = await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS);
+      if (settled > 0) console.log(`sweep: ${settled} e-mails left sending by a stopped Worker settled`);
+    } catch (err) {
+      console.error("sweep: settling e-mails left sending failed; the next sweep tries again", err);
+    }
   }
 }

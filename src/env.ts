@@ -13,6 +13,10 @@ export interface Secrets {
   MAILCHANNELS_DKIM_DOMAIN?: string;
   MAILCHANNELS_DKIM_SELECTOR?: string;
   MAILCHANNELS_DKIM_PRIVATE_KEY?: string;
+  /** The HMAC-SHA256 key that signs webhook payloads. */
+  WEBHOOK_SECRET?: string;
+  /** The keys MailChannels signs its webhooks with: `keyid:base64-SPKI`, several separated by spaces. */
+  MAILCHANNELS_WEBHOOK_KEYS?: string;
 }
 
 /** Everything the Worker is given: the bindings of wrangler.toml plus the secrets. */
@@ -34,7 +38,20 @@ export interface Config {
   mailchannels: {
     apiKey: string | null;
     dkim: { domain: string; selector: string; privateKey: string } | null;
+    /** Webhook signing keys by key id (base64 of the SPKI DER of an Ed25519 public key). */
+    webhookKeys: Map<string, string>;
   };
+  webhook: {
+    secret: string | null;
+    /** Webhooks may call private, loopback and link-local addresses: local development and tests only. */
+    allowPrivate: boolean;
+  };
+  /** Sends a second allowed through the transport, across every Scheduler shard; null for no limit. */
+  sendRatePerSecond: number | null;
+  /** Soft bounces of one address, across all e-mails, that suppress it. */
+  softBounceLimit: number;
+  /** Test and benchmark only: the share of local sends answered 429. */
+  localQuotaRate: number;
 }
 
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
@@ -65,6 +82,7 @@ const schema = z.object({
   MAIL_TRANSPORT: z.enum(["cloudflare", "mailchannels", "local"], {
     error: 'must be one of "cloudflare", "mailchannels", "local"',
   }),
+  LOCAL_MODE: optional,
   ADMIN_TOKEN: optional,
   TRACKING_SECRET: z
     .string({ error: "is required (a random string of at least 32 characters that signs tracking links)" })
@@ -74,9 +92,65 @@ const schema = z.object({
   MAILCHANNELS_DKIM_DOMAIN: optional,
   MAILCHANNELS_DKIM_SELECTOR: optional,
   MAILCHANNELS_DKIM_PRIVATE_KEY: optional,
+  WEBHOOK_SECRET: optional,
+  WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", ""], { error: 'must be "0" or "1"' }).optional(),
+  MAILCHANNELS_WEBHOOK_KEYS: optional.refine((v) => v === null || v.split(/\s+/).every((k) => WEBHOOK_KEY.test(k)), {
+    error: "must be key ids and base64 public keys, `keyid:MCowBQYDK2VwAyEA…`, separated by spaces",
+  }),
+  SEND_RATE_PER_SECOND: number("must be a number of e-mails a second above 0, or empty for no limit", (n) => n > 0),
+  SOFT_BOUNCE_LIMIT: number("must be a whole number of soft bounces, at least 1", (n) => Number.isInteger(n) && n >= 1),
+  LOCAL_TRANSPORT_429_RATE: number("must be a share between 0 and 1", (n) => n >= 0 && n <= 1),
 });
 
+const WEBHOOK_KEY = /^[^:\s]+:[A-Za-z0-9+/]+=*$/;
+
+/** An optional numeric setting (a var may arrive as a string or a number). */
+function number(error: string, valid: (n: number) => boolean) {
+  return z
+    .union([z.string(), z.number()])
+    .optional()
+    .transform((v) => (v === undefined || String(v).trim() === "" ? null : Number(v)))
+    .refine((n) => n === null || (Number.isFinite(n) && valid(n)), { error });
+}
+
 const cache = new WeakMap<object, Config>();
+
+/** Host names that only make sense on a developer's machine. */
+const LOCAL_HOST = /^(localhost|127(\.\d+){3}|0\.0\.0\.0|\[::1?\])$|\.localhost$/i;
+/** Domains reserved for examples and tests (RFC 2606, RFC 6761): placeholders, never a real sender or host. */
+const PLACEHOLDER_DOMAIN = /(^|\.)(example\.(com|net|org)|example|test|invalid|localhost)$/i;
+
+/**
+ * What a deployed Worker needs beyond well-formed settings: a real transport, a public https base for links, a sender
+ * on a real domain. Local values are accepted only with LOCAL_MODE = "1", which `npm start`, the tests and the
+ * benchmarks pass and wrangler.toml does not.
+ */
+function checkDeployable(v: z.infer<typeof schema>, base: URL) {
+  const setting = v.AUTOMATION_BASE ? "AUTOMATION_BASE" : "WEB_HOSTNAME";
+  if (v.MAIL_TRANSPORT === "local") {
+    throw new AppError(
+      "misconfigured",
+      'configuration: MAIL_TRANSPORT is "local", which keeps e-mails instead of sending them: set "cloudflare" or ' +
+        '"mailchannels" for a deployed Worker (LOCAL_MODE = "1" allows "local", for npm start and the tests)',
+    );
+  }
+  if (base.protocol !== "https:" || LOCAL_HOST.test(base.hostname) || PLACEHOLDER_DOMAIN.test(base.hostname)) {
+    throw new AppError(
+      "misconfigured",
+      `configuration: ${setting} gives ${base.origin} as the base of tracking and unsubscribe links, which recipients ` +
+        "cannot reach: set it to the Worker's public https host name (see docs/deploy.md)",
+    );
+  }
+  const sender = (parseAddress(v.EMAIL_FROM) as Address).address;
+  const domain = sender.slice(sender.lastIndexOf("@") + 1);
+  if (PLACEHOLDER_DOMAIN.test(domain) || LOCAL_HOST.test(domain)) {
+    throw new AppError(
+      "misconfigured",
+      `configuration: EMAIL_FROM is an address at ${domain}, a placeholder domain: set it to an address of your ` +
+        "sending domain (see docs/deploy.md)",
+    );
+  }
+}
 
 /**
  * The one place configuration is read and checked. Invalid configuration throws an AppError (`misconfigured`) whose
@@ -104,6 +178,7 @@ export function getConfig(env: Bindings): Config {
   if ((url.protocol !== "https:" && url.protocol !== "http:") || (url.pathname !== "/" && url.pathname !== "")) {
     throw new AppError("misconfigured", "configuration: AUTOMATION_BASE must be an http(s) URL without a path");
   }
+  if (v.LOCAL_MODE !== "1") checkDeployable(v, url);
   const dkimParts = [v.MAILCHANNELS_DKIM_DOMAIN, v.MAILCHANNELS_DKIM_SELECTOR, v.MAILCHANNELS_DKIM_PRIVATE_KEY];
   const dkimSet = dkimParts.filter((p) => p !== null).length;
   if (dkimSet !== 0 && dkimSet !== 3) {
@@ -134,7 +209,17 @@ export function getConfig(env: Bindings): Config {
               privateKey: v.MAILCHANNELS_DKIM_PRIVATE_KEY as string,
             }
           : null,
+      webhookKeys: new Map(
+        (v.MAILCHANNELS_WEBHOOK_KEYS ?? "")
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((k) => [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)]),
+      ),
     },
+    webhook: { secret: v.WEBHOOK_SECRET, allowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "1" },
+    sendRatePerSecond: v.SEND_RATE_PER_SECOND,
+    softBounceLimit: v.SOFT_BOUNCE_LIMIT ?? 3,
+    localQuotaRate: v.LOCAL_TRANSPORT_429_RATE ?? 0,
   };
   cache.set(env, config);
   return config;

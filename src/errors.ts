@@ -9,6 +9,7 @@ export type ErrorCode =
   | "not_found"
   | "conflict"
   | "payload_too_large"
+  | "rate_limited"
   | "misconfigured"
   | "internal";
 
@@ -18,6 +19,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  rate_limited: 429,
   misconfigured: 500,
   internal: 500,
 };
@@ -64,6 +66,26 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+const LOGGED_MESSAGE = 300;
+const LOGGED_STACK_LINES = 6;
+
+/**
+ * An error as it goes to the logs: its name, its message cut to 300 characters and a few stack frames. Messages can
+ * carry what a request sent (a D1 error quoting a value, a parser quoting its input): logs never get a whole body.
+ */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return clip(String(err));
+  const frames = (err.stack ?? "")
+    .split("\n")
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, LOGGED_STACK_LINES);
+  return [`${err.name}: ${clip(err.message)}`, ...frames.map((f) => clip(f))].join("\n");
+}
+
+function clip(text: string): string {
+  return text.length > LOGGED_MESSAGE ? `${text.slice(0, LOGGED_MESSAGE)}… (${text.length} characters)` : text;
+}
+
 /** Maps any thrown error to the JSON error body; unexpected errors are logged and never leak a stack trace. */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof AppError) return c.json(errorBody(err.code, err.message), err.status);
@@ -77,6 +99,6 @@ export function onError(err: Error, c: Context): Response {
     const code: ErrorCode = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "invalid_input";
     return c.json(errorBody(code, err.message || "invalid request"), STATUS[code]);
   }
-  console.error("unhandled error", err);
+  console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${describeError(err)}`);
   return c.json(errorBody("internal", "internal error"), 500);
 }

@@ -1,9 +1,11 @@
 import { buildApp } from "./app";
 import { runCron } from "./crons";
 import type { Bindings } from "./env";
+import { consumeDeliveryEvents } from "./webhooks/queue";
 
-export { Enroller } from "./scheduler/enroller";
-export { Scheduler } from "./scheduler/scheduler";
+export { Enroller } from "./objects/enroller";
+export { Scheduler } from "./objects/scheduler";
+export { SendThrottle } from "./objects/throttle";
 
 const app = buildApp();
 
@@ -11,5 +13,8 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
     await runCron(controller.cron, env, ctx, controller.scheduledTime);
+  },
+  async queue(batch, env, ctx) {
+    await consumeDeliveryEvents(batch, env, ctx);
   },
 } satisfies ExportedHandler<Bindings>;

@@ -12,15 +12,18 @@ import { parseId } from "../ids";
 import { presentActivity } from "./present";
 import { idOr404, router } from "./router";
 import {
+  ActionSettings,
   Activity,
   ActivityAction,
   ActivityOn,
   Domain,
+  EmailTranslations,
   errorResponses,
   IdParam,
   json,
   jsonBody,
   listOf,
+  SendWindow,
 } from "./schemas";
 
 const fields = {
@@ -32,10 +35,18 @@ const fields = {
   action: ActivityAction.nullable(),
   email_from: z.string().max(320).nullable(),
   email_title: z.string().max(1000).nullable().openapi({ example: "Welcome, {{party.name}}" }),
+  settings: ActionSettings.nullable(),
+  weight: z
+    .number()
+    .int()
+    .nullable()
+    .openapi({ description: 'required when on is "split": the branch weight (1-1000)' }),
   email_template: z.string().max(200_000).nullable().openapi({
     example:
       '<p>Hello {{party.name}}</p><a href="https://shop.example/">Shop</a> <a href="unsubscribe">Unsubscribe</a>',
   }),
+  email_translations: EmailTranslations.nullable(),
+  send_window: SendWindow.nullable().openapi({ description: "overrides the scenario's send window" }),
 };
 
 const ActivityCreate = z.object(fields).partial().required({ name: true }).strict().openapi("ActivityInput");
@@ -60,6 +71,10 @@ function toInput(body: z.infer<typeof ActivityPatch>): Partial<ActivityInput> {
   if (body.email_from !== undefined) out.emailFrom = body.email_from;
   if (body.email_title !== undefined) out.emailTitle = body.email_title;
   if (body.email_template !== undefined) out.emailTemplate = body.email_template;
+  if (body.email_translations !== undefined) out.emailTranslations = body.email_translations;
+  if (body.send_window !== undefined) out.sendWindow = body.send_window as ActivityInput["sendWindow"];
+  if (body.settings !== undefined) out.settings = body.settings;
+  if (body.weight !== undefined) out.weight = body.weight;
   return out;
 }
 
@@ -89,6 +104,10 @@ export const activitiesApi = router()
         emailFrom: null,
         emailTitle: null,
         emailTemplate: null,
+        emailTranslations: null,
+        sendWindow: null,
+        settings: null,
+        weight: null,
         ...toInput(c.req.valid("json")),
       } as ActivityInput;
       return c.json(presentActivity(await createActivity(c.get("engine"), scenarioId, input)), 201);
@@ -133,12 +152,17 @@ export const activitiesApi = router()
       path: "/activities/{id}",
       tags: ["Activities"],
       summary: "Change an activity (the same rules as on creation, and no cycles)",
+      description:
+        "Moving an activity that reacts to an e-mail event (on set), or changing its on, is refused (409) while record " +
+        "activities of it wait: they would react to the wrong e-mail. Other changes apply at once; a new delay applies " +
+        "to record activities created after the change.",
       request: { params: IdParam, body: jsonBody(ActivityPatch) },
       responses: {
         200: json(Activity, "Updated"),
         400: errorResponses[400],
         401: errorResponses[401],
         404: errorResponses[404],
+        409: errorResponses[409],
       },
     }),
     async (c) => {

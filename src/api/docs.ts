@@ -31,7 +31,7 @@ export function docsPage(doc: Document) {
       <h2 id="${tag.toLowerCase()}">${tag}</h2>
       ${ops.map(
         ({ method, path, op }) => html`<details>
-          <summary><code class="m">${method}</code> <code>/api${path}</code> — ${op.summary ?? ""}</summary>
+          <summary><code class="m">${method}</code> <code>${path}</code> — ${op.summary ?? ""}</summary>
           ${
             op.parameters?.length
               ? html`<p>Parameters: ${op.parameters.map(

@@ -7,7 +7,7 @@ import { idString, iso, parseId } from "../ids";
 import { idOr404, numericCursor, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
 
-const EmailStatus = z.enum(["sending", "sent", "retry", "failed"]);
+const EmailStatus = z.enum(["sending", "sent", "retry", "failed", "abandoned"]);
 
 const EmailSummary = z
   .object({
@@ -19,6 +19,11 @@ const EmailSummary = z
     from: z.string().openapi({ example: "Marketing <marketing@example.com>" }),
     subject: z.string(),
     message_id: z.string().openapi({ example: "<3f9c…@example.com>" }),
+    provider_message_id: z.string().nullable().openapi({
+      description:
+        "the provider's id of the accepted message (MailChannels' request id), which its delivery events name",
+      example: "wBLWrCnK0Z965pf-cgxhNg8bo5s=",
+    }),
     transport: z.string().openapi({ example: "cloudflare" }),
     status: EmailStatus,
     error: z.string().nullable(),
@@ -46,18 +51,23 @@ const EmailQuery = Page.extend({
   activity_id: idFilter("activity_id"),
   record_activity_id: idFilter("record_activity_id"),
   status: EmailStatus.optional(),
-});
+}).strict();
 
 const PreviewInput = z
   .object({
     record_model: z.string().min(1).openapi({ example: "party" }),
     record_id: z.string().min(1).openapi({ example: "michael" }),
+    lang: z.string().max(35).optional().openapi({
+      description: "render this language version (through the fallback chain) instead of the party's `lang`",
+      example: "fr_CA",
+    }),
   })
   .strict()
   .openapi("PreviewInput");
 
 const PreviewOut = z
   .object({
+    lang: z.string().nullable().openapi({ description: "the language version shown; null for the default version" }),
     subject: z.string(),
     from: z.string(),
     to: z.string().nullable().openapi({ description: "null when the party has no e-mail address" }),
@@ -76,6 +86,7 @@ const presentEmail = (m: EmailRow) => ({
   from: m.from,
   subject: m.subject,
   message_id: m.messageId,
+  provider_message_id: m.providerMessageId,
   transport: m.transport,
   status: m.status,
   error: m.error,
@@ -171,9 +182,11 @@ export const emailsApi = router()
       const p = await previewActivityEmail(c.get("engine"), id, {
         recordModel: body.record_model,
         recordId: body.record_id,
+        lang: body.lang,
       });
       return c.json(
         {
+          lang: p.lang,
           subject: p.subject,
           from: displayAddress(p.from),
           to: address(p.to),

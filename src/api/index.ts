@@ -1,6 +1,8 @@
-import { createEngine } from "../engine/context";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { buildServices } from "../services";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
+import { deliveriesApi } from "./deliveries";
 import { docsPage } from "./docs";
 import { emailsApi } from "./emails";
 import { jobsApi } from "./jobs";
@@ -10,6 +12,8 @@ import { reportsApi } from "./reports";
 import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
+import { suppressionsApi } from "./suppressions";
+import { topicsApi } from "./topics";
 
 const OPENAPI = {
   openapi: "3.0.3",
@@ -21,6 +25,35 @@ const OPENAPI = {
   security: [{ bearer: [] }],
 };
 
+type Document = ReturnType<OpenAPIHono["getOpenAPIDocument"]>;
+const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"] as const;
+
+/**
+ * The document as client generators need it: full paths (the routes are mounted under /api) and an operationId on
+ * every operation (`postScenariosIdRun`), derived from the method and the path, so generated method names are stable.
+ */
+function forClients(doc: Document): Document {
+  const paths: NonNullable<Document["paths"]> = {};
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    const full = `/api${path}`;
+    const copy = { ...item } as Record<string, unknown>;
+    for (const method of METHODS) {
+      const op = copy[method] as { operationId?: string } | undefined;
+      if (op && !op.operationId) copy[method] = { ...op, operationId: operationId(method, path) };
+    }
+    paths[full] = copy as (typeof paths)[string];
+  }
+  return { ...doc, paths };
+}
+
+function operationId(method: string, path: string): string {
+  const words = path
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]?.toUpperCase() + w.slice(1));
+  return method + words.join("");
+}
+
 /** The admin API under /api: the OpenAPI document and its page are public, everything else needs the token. */
 export function adminApi() {
   const api = router();
@@ -28,10 +61,13 @@ export function adminApi() {
   // The document is built once per isolate, on first use (building it walks every route's schemas).
   let document: ReturnType<typeof api.getOpenAPIDocument> | undefined;
   const openapi = () => {
-    document ??= api.getOpenAPIDocument(OPENAPI);
+    document ??= forClients(api.getOpenAPIDocument(OPENAPI));
     return document;
   };
-  api.get("/openapi.json", (c) => c.json(openapi()));
+  // `servers` names the origin the document was fetched from, so a generated client calls this deployment.
+  api.get("/openapi.json", (c) =>
+    c.json({ ...openapi(), servers: [{ url: new URL(c.req.url).origin, description: "this deployment" }] }),
+  );
   api.get("/docs", (c) => {
     const doc = openapi();
     c.header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
@@ -42,10 +78,22 @@ export function adminApi() {
     return requireAdminToken(c, next);
   });
   api.use("*", async (c, next) => {
-    c.set("engine", createEngine(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
+    c.set("engine", buildServices(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
     await next();
   });
-  for (const sub of [modelsApi, recordsApi, scenariosApi, activitiesApi, runsApi, jobsApi, emailsApi, reportsApi])
+  for (const sub of [
+    modelsApi,
+    recordsApi,
+    scenariosApi,
+    activitiesApi,
+    runsApi,
+    jobsApi,
+    emailsApi,
+    deliveriesApi,
+    suppressionsApi,
+    reportsApi,
+    topicsApi,
+  ])
     api.route("/", sub);
   return api;
 }

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createMailer } from "../email/mailer";
 import { enroll } from "../engine/enroll";
-import { processDue } from "../engine/execute";
+import { processUntilIdle } from "../engine/process";
 import { router } from "./router";
 import { errorResponses, json } from "./schemas";
 
@@ -21,11 +20,15 @@ const ProcessResult = z
     cancelled: z.number().int(),
     failed: z.number().int(),
     retried: z.number().int(),
+    deferred: z.number().int().openapi({
+      description: "put back to waiting without counting an attempt (a throttle, a send window, a frequency cap)",
+    }),
+    more: z.boolean().openapi({
+      description:
+        "the call stopped at its limit (15 s or 600 record activities, the same as an alarm's): more may be due, call again",
+    }),
   })
   .openapi("ProcessResult");
-
-/** Executes due work for at most this long in one request, then answers (the rest runs on alarms). */
-const PROCESS_BUDGET_MS = 20_000;
 
 export const jobsApi = router()
   .openapi(
@@ -46,20 +49,5 @@ export const jobsApi = router()
       summary: "Execute what is due now (alarms do it on time by themselves)",
       responses: { 200: json(ProcessResult, "What was executed"), 401: errorResponses[401] },
     }),
-    async (c) => {
-      const e = c.get("engine");
-      const mailer = createMailer(c.env);
-      const total = { claimed: 0, done: 0, cancelled: 0, failed: 0, retried: 0 };
-      const started = Date.now();
-      for (;;) {
-        const r = await processDue(e, mailer);
-        total.claimed += r.claimed;
-        total.done += r.done;
-        total.cancelled += r.cancelled;
-        total.failed += r.failed;
-        total.retried += r.retried;
-        if (!r.more || Date.now() - started > PROCESS_BUDGET_MS) break;
-      }
-      return c.json(total, 200);
-    },
+    async (c) => c.json(await processUntilIdle(c.get("engine")), 200),
   );

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enroll";
 import { noteRecordWrites } from "../engine/passes";
+import { recordsWritten } from "../engine/record-changes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
 import { presentRecord } from "./present";
 import { router } from "./router";
@@ -40,10 +40,12 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model, id } = c.req.valid("param");
+      c.req.valid("json");
       const now = Date.now();
       await noteRecordWrites(e, model, now);
-      const { record, created } = await putRecord(e.db, model, id, c.req.valid("json"), now);
-      e.defer(enroll(e, { only: { model, ids: [id] } }));
+      // The body as parsed, not as validated: a schema copy would drop a `__proto__` key silently.
+      const { record, created } = await putRecord(e.db, model, id, await c.req.json(), now);
+      e.defer(recordsWritten(e, model, [id]));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
   )
@@ -63,10 +65,12 @@ export const recordsApi = router()
     async (c) => {
       const e = c.get("engine");
       const { model } = c.req.valid("param");
+      c.req.valid("json");
+      const body = (await c.req.json()) as { records: unknown };
       const now = Date.now();
       await noteRecordWrites(e, model, now);
-      const ids = await upsertRecords(e.db, model, c.req.valid("json").records, now);
-      e.defer(enroll(e, { only: { model, ids } }));
+      const ids = await upsertRecords(e.db, model, body.records, now);
+      e.defer(recordsWritten(e, model, ids));
       return c.json({ upserted: ids.length }, 200);
     },
   )
@@ -76,7 +80,7 @@ export const recordsApi = router()
       path: "/records/{model}",
       tags: ["Records"],
       summary: "List a model's records by id",
-      request: { params: ModelParam, query: Page },
+      request: { params: ModelParam, query: Page.strict() },
       responses: {
         200: json(listOf(RecordOut, "RecordList"), "A page of records"),
         400: errorResponses[400],

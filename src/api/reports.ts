@@ -11,26 +11,28 @@ import {
 import { idOr404, router } from "./router";
 import { errorResponses, IdParam, json } from "./schemas";
 
-const ReportQuery = z.object({
-  period: z
-    .enum(["day", "month", "year"])
-    .default("day")
-    .openapi({ description: "the length of one period, in UTC", example: "day" }),
-  from: z.string().optional().openapi({
-    format: "date",
-    description:
-      "first day (UTC, inclusive), widened to its period; default: 30 days, 12 months or 5 years before `to`",
-    example: "2026-11-01",
-  }),
-  to: z
-    .string()
-    .optional()
-    .openapi({
+const ReportQuery = z
+  .object({
+    period: z
+      .enum(["day", "month", "year"])
+      .default("day")
+      .openapi({ description: "the length of one period, in UTC", example: "day" }),
+    from: z.string().optional().openapi({
       format: "date",
-      description: `last day (UTC, inclusive), widened to its period; default: today. At most ${MAX_PERIODS} periods.`,
-      example: "2026-11-30",
+      description:
+        "first day (UTC, inclusive), widened to its period; default: 30 days, 12 months or 5 years before `to`",
+      example: "2026-11-01",
     }),
-});
+    to: z
+      .string()
+      .optional()
+      .openapi({
+        format: "date",
+        description: `last day (UTC, inclusive), widened to its period; default: today. At most ${MAX_PERIODS} periods.`,
+        example: "2026-11-30",
+      }),
+  })
+  .strict();
 
 const PeriodKey = z.string().openapi({ description: "`2026-11-27`, `2026-11` or `2026`", example: "2026-11-27" });
 
@@ -63,6 +65,9 @@ const ActivityReportItem = z
     email_click_rate: z.number(),
     email_click_through_rate: z.number().openapi({ description: "clicked / opened" }),
     machine_opens: z.number().int().openapi({ description: "open hits classified as machines in the period" }),
+    conversions: z.number().int().openapi({
+      description: "records that reached the goal in the period, this activity's e-mail being the last they clicked",
+    }),
     machine_clicks: z.number().int().openapi({ description: "click hits classified as machines in the period" }),
   })
   .openapi("ActivityReportItem");
@@ -83,6 +88,7 @@ const presentActivityRow = (r: ActivityReportRow) => ({
   email_click_rate: r.emailClickRate,
   email_click_through_rate: r.emailClickThroughRate,
   machine_opens: r.machineOpens,
+  conversions: r.conversions,
   machine_clicks: r.machineClicks,
 });
 

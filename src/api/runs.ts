@@ -61,7 +61,7 @@ export const runsApi = router()
       path: "/scenarios/{id}/records",
       tags: ["Runs"],
       summary: "The scenario's records (those that entered it)",
-      request: { params: IdParam, query: Page.extend({ blocked: BoolQuery }) },
+      request: { params: IdParam, query: Page.extend({ blocked: BoolQuery }).strict() },
       responses: {
         200: json(listOf(ScenarioRecord, "ScenarioRecordList"), "A page of scenario records"),
         400: errorResponses[400],
@@ -110,7 +110,7 @@ export const runsApi = router()
           state: RecordActivityState.optional(),
           activity_id: z.string().optional(),
           scenario_record_id: z.string().optional(),
-        }),
+        }).strict(),
       },
       responses: {
         200: json(listOf(RecordActivity, "RecordActivityList"), "A page of record activities"),

@@ -1,17 +1,40 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { draftScenario, runScenario, scenarioEnrollment, stopScenario } from "../engine/lifecycle";
 import {
   createScenario,
   deleteScenario,
   getScenario,
-  getScenarioRow,
   listScenarios,
-  transitionScenario,
+  type ScenarioInput as ScenarioFields,
   updateScenario,
 } from "../engine/scenarios";
-import { enrollerStub, startEnrollment } from "../scheduler/enroller";
 import { presentScenario } from "./present";
 import { idOr404, numericCursor, router } from "./router";
-import { Domain, errorResponses, IdParam, json, jsonBody, listOf, Page, Scenario, ScenarioState } from "./schemas";
+import {
+  Domain,
+  errorResponses,
+  FrequencyCap,
+  IdParam,
+  json,
+  jsonBody,
+  listOf,
+  Page,
+  Scenario,
+  ScenarioState,
+  SendWindow,
+} from "./schemas";
+
+type ScenarioBody = Partial<z.infer<typeof ScenarioPatch>>;
+
+/** API fields (snake_case) to the engine's input; only the fields present are mapped. */
+function toInput(body: ScenarioBody): Partial<ScenarioFields> {
+  const { send_window, time_zone, frequency_cap, ...rest } = body;
+  const out: Partial<ScenarioFields> = { ...rest };
+  if (send_window !== undefined) out.sendWindow = send_window as ScenarioFields["sendWindow"];
+  if (time_zone !== undefined) out.timeZone = time_zone;
+  if (frequency_cap !== undefined) out.frequencyCap = frequency_cap;
+  return out;
+}
 
 const ScenarioInput = z
   .object({
@@ -19,6 +42,17 @@ const ScenarioInput = z
     model: z.string().openapi({ example: "party" }),
     domain: Domain.default([]),
     unsubscribable: z.boolean().default(false),
+    send_window: SendWindow.nullable().optional(),
+    time_zone: z.string().max(100).nullable().optional().openapi({ example: "Europe/Paris" }),
+    frequency_cap: FrequencyCap.nullable().optional(),
+    topics: z
+      .array(z.string().max(64))
+      .max(50)
+      .optional()
+      .openapi({ example: ["newsletter"] }),
+    goal: Domain.nullable().default(null).openapi({
+      description: "a domain over the record: once it matches, the record converts and leaves the scenario",
+    }),
   })
   .strict()
   .openapi("ScenarioInput");
@@ -29,6 +63,11 @@ const ScenarioPatch = z
     model: z.string(),
     domain: Domain,
     unsubscribable: z.boolean(),
+    send_window: SendWindow.nullable(),
+    time_zone: z.string().max(100).nullable(),
+    frequency_cap: FrequencyCap.nullable(),
+    topics: z.array(z.string().max(64)).max(50),
+    goal: Domain.nullable(),
   })
   .partial()
   .strict()
@@ -68,7 +107,7 @@ export const scenariosApi = router()
       responses: { 201: json(Scenario, "Created"), 400: errorResponses[400], 401: errorResponses[401] },
     }),
     async (c) => {
-      const scenario = await createScenario(c.get("engine"), c.req.valid("json"));
+      const scenario = await createScenario(c.get("engine"), toInput(c.req.valid("json")) as ScenarioFields);
       return c.json(presentScenario(scenario), 201);
     },
   )
@@ -78,7 +117,7 @@ export const scenariosApi = router()
       path: "/scenarios",
       tags: ["Scenarios"],
       summary: "List scenarios with their counts",
-      request: { query: Page.extend({ state: ScenarioState.optional() }) },
+      request: { query: Page.extend({ state: ScenarioState.optional() }).strict() },
       responses: {
         200: json(listOf(Scenario, "ScenarioList"), "A page of scenarios"),
         400: errorResponses[400],
@@ -126,7 +165,7 @@ export const scenariosApi = router()
     }),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
-      return c.json(presentScenario(await updateScenario(c.get("engine"), id, c.req.valid("json"))), 200);
+      return c.json(presentScenario(await updateScenario(c.get("engine"), id, toInput(c.req.valid("json")))), 200);
     },
   )
   .openapi(
@@ -151,11 +190,8 @@ export const scenariosApi = router()
   .openapi(
     transition("run", "Run a draft or stopped scenario: it enrolls records and executes activities"),
     async (c) => {
-      const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "scenario");
-      const scenario = await transitionScenario(e, id, "run");
-      await startEnrollment(c.env, id);
-      return c.json(presentScenario(scenario), 200);
+      return c.json(presentScenario(await runScenario(c.get("engine"), id)), 200);
     },
   )
   .openapi(
@@ -169,9 +205,7 @@ export const scenariosApi = router()
     }),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
-      const status = await enrollerStub(c.env, id).status();
-      // The Enroller knows the scenarios it enrolled for; otherwise the scenario must at least exist.
-      if (status.scenarioId === null) await getScenarioRow(c.get("engine"), id);
+      const status = await scenarioEnrollment(c.get("engine"), id);
       return c.json({ running: status.cursor !== null, next_rowid: status.cursor, pass_requested: status.again }, 200);
     },
   )
@@ -179,10 +213,10 @@ export const scenariosApi = router()
     transition("stop", "Stop a running scenario: nothing is enrolled or executed until it runs again"),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
-      return c.json(presentScenario(await transitionScenario(c.get("engine"), id, "stop")), 200);
+      return c.json(presentScenario(await stopScenario(c.get("engine"), id)), 200);
     },
   )
   .openapi(transition("draft", "Put a stopped scenario back in draft"), async (c) => {
     const id = idOr404(c.req.valid("param").id, "scenario");
-    return c.json(presentScenario(await transitionScenario(c.get("engine"), id, "draft")), 200);
+    return c.json(presentScenario(await draftScenario(c.get("engine"), id)), 200);
   });

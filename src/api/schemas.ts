@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { BUILT_IN_ACTION_NAMES } from "../actions/registry";
 
 /** Shared schemas of the admin API: they validate requests and describe the OpenAPI document. */
 
@@ -36,9 +37,66 @@ export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
 export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);
-export const ActivityOn = z.enum(["email_opened", "email_not_opened", "email_clicked", "email_not_clicked"]);
-export const ActivityAction = z.enum(["send_email"]);
+export const ActivityOn = z
+  .enum([
+    "email_opened",
+    "email_not_opened",
+    "email_clicked",
+    "email_not_clicked",
+    "email_bounced",
+    "split",
+    "record_changed",
+    "record_not_changed",
+  ])
+  .openapi({
+    description:
+      'when the activity runs after its parent; "email_bounced": once the e-mail hard-bounces or is rejected; "split": one weighted branch of a random split; "record_changed": once the record is written and matches the condition; "record_not_changed": at the deadline (delay) unless a record_changed sibling ran',
+  });
+export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
+  description: "what the activity does (see docs/engine.md): send_email, webhook, update_record; null for nothing",
+});
+
+export const ActionSettings = z.record(z.string(), z.unknown()).openapi({
+  description:
+    'the action\'s settings: webhook {"url", "timeout_seconds"?}, update_record {"fields": {…}}; send_email uses the email_* fields',
+  example: { url: "https://hooks.example/marketing" },
+});
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
+
+export const SendWindow = z
+  .object({
+    start: z.string().openapi({ example: "09:00" }),
+    end: z.string().openapi({ example: "18:00" }),
+    days: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ["mon", "tue", "wed", "thu", "fri"] }),
+  })
+  .passthrough()
+  .openapi("SendWindow", {
+    description:
+      "Local hours [start, end) in the recipient's time zone (the party's `tz`, else the scenario's `time_zone`), on the " +
+      "given days (mon … sun; every day when omitted). Work due outside waits for the next opening.",
+  });
+
+export const FrequencyCap = z
+  .object({
+    max: z.number().int().openapi({ example: 2 }),
+    period: z.string().openapi({ example: "P1D" }),
+  })
+  .strict()
+  .openapi("FrequencyCap", {
+    description: "At most `max` e-mails per recipient in any rolling `period` (days and times, up to P31D).",
+  });
+
+export const EmailTranslations = z
+  .record(z.string(), z.object({ email_title: z.string().max(1000), email_template: z.string().max(200_000) }).strict())
+  .openapi("EmailTranslations", {
+    description:
+      "Other language versions: language tag → subject and body. The party's `lang` picks one through the fallback " +
+      "chain (fr_CA → fr → the activity's own email_title / email_template).",
+    example: { fr: { email_title: "Bonjour {{party.name}}", email_template: "<p>Merci !</p>" } },
+  });
 
 export const Model = z
   .object({ name: z.string(), party_field: z.string().nullable(), built_in: z.boolean() })
@@ -61,6 +119,11 @@ export const Scenario = z
     model: z.string(),
     domain: Domain,
     unsubscribable: z.boolean(),
+    send_window: SendWindow.nullable(),
+    time_zone: z.string().nullable(),
+    frequency_cap: FrequencyCap.nullable(),
+    topics: z.array(z.string()),
+    goal: Domain.nullable(),
     state: ScenarioState,
     record_count: z.number().int(),
     record_count_blocked: z.number().int(),
@@ -83,12 +146,22 @@ export const Activity = z
     email_from: z.string().nullable(),
     email_title: z.string().nullable(),
     email_template: z.string().nullable(),
+    email_translations: EmailTranslations.nullable(),
+    send_window: SendWindow.nullable(),
+    settings: ActionSettings.nullable(),
+    weight: z.number().int().nullable(),
+    split_share: z.number().nullable().openapi({
+      description: "for a split branch: its weight over the weights of its split siblings (rounded to 2 decimals)",
+    }),
     record_count: z.number().int(),
     email_opened: z.number().int(),
     email_clicked: z.number().int(),
     email_open_rate: z.number(),
     email_click_rate: z.number(),
     email_click_through_rate: z.number(),
+    conversions: z.number().int().openapi({
+      description: "records that reached the scenario's goal with this activity's e-mail as the last one they clicked",
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -102,6 +175,8 @@ export const ScenarioRecord = z
     record_id: z.string(),
     party_id: z.string().nullable(),
     blocked: z.boolean(),
+    goal_reached_at: Timestamp.nullable().openapi({ description: "when the record reached the scenario's goal" }),
+    goal_activity_id: Id.nullable().openapi({ description: "the activity the conversion is attributed to" }),
     created_at: Timestamp,
   })
   .openapi("ScenarioRecord");

@@ -16,6 +16,25 @@ export function benchRoutes() {
   });
   // The floor a click redirect is compared with: the same app, a fixed 302, no lookup, no recording.
   routes.get("/redirect", (c) => c.redirect("https://example.com/landing", 302));
+  // What the deliverability benchmarks poll: delivery events recorded, and delivery attempts by status.
+  routes.get("/deliverability", async (c) => {
+    const row = await c.env.DB.prepare(
+      `SELECT (SELECT count(*) FROM delivery_events) AS events,
+              (SELECT count(*) FROM emails) AS attempts,
+              (SELECT count(*) FROM emails WHERE status = 'sent') AS sent,
+              (SELECT count(*) FROM record_activities WHERE state = 'failed') AS failed`,
+    ).first();
+    return c.json(row);
+  });
+  // When the transport answered each attempt of a scenario's e-mails (any status): the send rate the provider saw.
+  routes.get("/deliverability/calls", async (c) => {
+    const { results } = await c.env.DB.prepare(
+      "SELECT answered_at AS t FROM emails WHERE scenario_id = ? AND answered_at IS NOT NULL ORDER BY answered_at",
+    )
+      .bind(Number(c.req.query("scenario_id")))
+      .all<{ t: number }>();
+    return c.json(results.map((r) => r.t));
+  });
   routes.post("/render", async (c) => {
     const mode = c.req.query("mode") as RenderMode;
     const n = Math.min(10_000, Math.max(1, Number(c.req.query("n") ?? 100)));

@@ -1,10 +1,9 @@
-import { createMailer } from "../email/mailer";
-import { createEngine } from "../engine/context";
 import { enroll, enrollScenario, runningScenarios } from "../engine/enroll";
 import { processDue } from "../engine/execute";
 import { scenariosDueForPass } from "../engine/passes";
 import { transitionScenario } from "../engine/scenarios";
 import type { Bindings } from "../env";
+import { buildServices } from "../services";
 import { type D1Totals, meteredD1 } from "./meter";
 
 /**
@@ -22,15 +21,14 @@ async function sizeNow(db: D1Database, totals: D1Totals): Promise<number> {
 export async function meteredSend(env: Bindings, scenarioId: number) {
   const { db, totals } = meteredD1(env.DB);
   const metered = { ...env, DB: db } as Bindings;
-  const engine = createEngine(metered, { wake: async () => {} });
+  const engine = buildServices(metered, { wake: async () => {} });
   const sizeBefore = await sizeNow(db, totals);
   const start = { ...totals };
   await transitionScenario(engine, scenarioId, "run");
   await enroll(engine, { scenarioId });
-  const mailer = createMailer(metered);
   let emails = 0;
   for (;;) {
-    const counts = await processDue(engine, mailer);
+    const counts = await processDue(engine);
     emails += counts.done;
     if (counts.claimed === 0 && !counts.more) break;
   }
@@ -47,7 +45,7 @@ export async function meteredSend(env: Bindings, scenarioId: number) {
  */
 export async function meteredEnrollmentCycle(env: Bindings, now: number, forceScenarioId: number | null) {
   const { db, totals } = meteredD1(env.DB);
-  const engine = createEngine({ ...env, DB: db } as Bindings, { wake: async () => {} });
+  const engine = buildServices({ ...env, DB: db } as Bindings, { wake: async () => {} });
   const due = await scenariosDueForPass(engine, now);
   for (const s of due) await enrollScenario(engine, s);
   const cycle = { passes: due.length, rows_read: totals.rowsRead, rows_written: totals.rowsWritten };

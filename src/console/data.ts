@@ -1,10 +1,11 @@
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, gt } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { emails, hits, links, records } from "../db/schema";
 import { getEmail } from "../email/emails";
 import { unpackLinkUrls } from "../email/link-urls";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
+import { deliveryEventsOf } from "../engine/deliveries";
 import {
   type ActivityReportRow,
   activityReports,
@@ -86,8 +87,14 @@ export async function scenarioPage(e: Engine, scenarioId: number, cursor: number
   return { scenario, roots, trend: trend as ScenarioReportRow[], range: rangeDates(range), recordsPage, latest };
 }
 
-/** One scenario record's story: its record activities in the order they arose, their e-mails and their hits. */
-export async function timelinePage(e: Engine, scenarioRecordId: number) {
+/** Tracking hits one timeline page shows; more are one "next hits" link away. */
+export const TIMELINE_HITS = 1000;
+
+/**
+ * One scenario record's story: its record activities in the order they arose (one per activity, so at most the 500 a
+ * scenario may have: never cut), their e-mails, and a page of their hits after `hitsAfter` (a hit id), oldest first.
+ */
+export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfter: number | null = null) {
   const scenarioRecord = await getScenarioRecord(e, scenarioRecordId);
   const [scenario, activities, steps, record] = await Promise.all([
     getScenarioRow(e, scenarioRecord.scenarioId),
@@ -100,28 +107,35 @@ export async function timelinePage(e: Engine, scenarioRecordId: number) {
       .get(),
   ]);
   const ids = steps.items.map((s) => s.id);
-  const [sent, hitRows] =
+  const [sent, hitRows, deliveries] =
     ids.length === 0
-      ? [[], []]
+      ? [[], [], []]
       : await Promise.all([
           e.db.select().from(emails).where(inIds(emails.recordActivityId, ids)).orderBy(asc(emails.id)).all(),
           e.db
             .select()
             .from(hits)
-            .where(inIds(hits.recordActivityId, ids))
-            .orderBy(asc(hits.at), asc(hits.id))
-            .limit(1000)
+            .where(and(inIds(hits.recordActivityId, ids), hitsAfter === null ? undefined : gt(hits.id, hitsAfter)))
+            .orderBy(asc(hits.id))
+            .limit(TIMELINE_HITS + 1)
             .all(),
+          deliveryEventsOf(e.d1, { recordActivityIds: ids }),
         ]);
+  const moreHits = hitRows.length > TIMELINE_HITS;
+  if (moreHits) hitRows.pop();
   const ordered = [...steps.items].sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
   return {
     scenario,
     scenarioRecord,
     record: record?.fields ?? null,
     activityName: new Map(activities.map((a) => [a.id, a.name])),
+    hitsAfter,
+    nextHitsAfter: moreHits ? (hitRows[hitRows.length - 1]?.id ?? null) : null,
     steps: ordered.map((step) => ({
       step,
-      emails: sent.filter((m) => m.recordActivityId === step.id),
+      emails: sent
+        .filter((m) => m.recordActivityId === step.id)
+        .map((m) => ({ ...m, deliveries: deliveries.filter((d) => d.email_id === m.id) })),
       hits: hitRows.filter((h) => h.recordActivityId === step.id),
     })),
   };

@@ -1,11 +1,13 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { secretsEqual } from "../api/auth";
-import { enroll } from "../engine/enroll";
-import { listScenarios, transitionScenario } from "../engine/scenarios";
+import { signInBlocked, signInFailed } from "../api/throttle";
+import { draftScenario, runScenario, stopScenario } from "../engine/lifecycle";
+import { listScenarios } from "../engine/scenarios";
+import { addSuppression, listSuppressions, removeSuppression } from "../engine/suppressions";
 import { getConfig } from "../env";
-import { AppError, notFound } from "../errors";
+import { AppError, describeError, notFound } from "../errors";
 import { parseId } from "../ids";
 import type { ConsoleEnv } from "./context";
 import { emailBodyHtml, emailPage, scenarioPage, timelinePage } from "./data";
@@ -15,12 +17,20 @@ import { forbiddenPage, problemPage, sendPage } from "./pages/errors";
 import { LoginPage } from "./pages/login";
 import { ScenarioPage } from "./pages/scenario";
 import { ScenariosPage } from "./pages/scenarios";
+import { SuppressionsPage } from "./pages/suppressions";
 import { TimelinePage } from "./pages/timeline";
 import { consoleCsp, EMAIL_BODY_CSP, fromSameOrigin, securityHeaders } from "./security";
 import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
 import { STYLESHEET } from "./style";
 
 const COOKIE_OPTIONS = { path: "/console", httpOnly: true, secure: true, sameSite: "Strict" } as const;
+
+/** The sign-in page again, with the 429 and the wait: too many failed sign-ins from this address. */
+function tooMany(c: Context<ConsoleEnv>, next: string, seconds: number) {
+  c.header("Retry-After", String(seconds));
+  const error = `Too many failed sign-ins from this address: try again in ${seconds} seconds.`;
+  return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 429);
+}
 
 /** A numeric id from the path, or the console's 404. */
 function idOf(text: string | undefined, what: string): number {
@@ -46,7 +56,7 @@ export function consoleRoutes() {
       return sendPage(c, problemPage(title, err.message, csrf), err.status);
     }
     if (err instanceof AppError) return sendPage(c, problemPage("Misconfigured", err.message), err.status);
-    console.error(`console ${c.req.method} ${c.req.path}`, err);
+    console.error(`console ${c.req.method} ${c.req.path}: ${describeError(err)}`);
     return sendPage(c, problemPage("Something went wrong", "The error was logged; try again."), 500);
   });
   routes.use("*", securityHeaders);
@@ -71,7 +81,11 @@ export function consoleRoutes() {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === "string" ? form.next : undefined);
     const token = typeof form.token === "string" ? form.token.trim() : "";
+    const blocked = await signInBlocked(c.req.raw);
+    if (blocked !== null) return tooMany(c, next, blocked);
     if (!(await secretsEqual(token, adminToken))) {
+      const wait = token ? await signInFailed(c.env, c.req.raw) : null;
+      if (wait !== null) return tooMany(c, next, wait);
       const error = token ? "This is not the admin token." : "Enter the admin token.";
       return sendPage(c, <LoginPage disabled={false} next={next} error={error} />, 401);
     }
@@ -112,15 +126,18 @@ export function consoleRoutes() {
     const e = c.get("engine");
     const id = idOf(c.req.param("id"), "scenario");
     const action = c.req.param("action") as "run" | "stop" | "draft";
-    await transitionScenario(e, id, action);
-    if (action === "run") e.defer(enroll(e, { scenarioId: id }));
+    await { run: runScenario, stop: stopScenario, draft: draftScenario }[action](e, id);
     const form = await c.req.parseBody();
     const back = typeof form.back === "string" ? form.back : undefined;
     return c.redirect(back === "/console/scenarios" ? back : `/console/scenarios/${id}`, 303);
   });
 
   routes.get("/scenario-records/:id", async (c) => {
-    const data = await timelinePage(c.get("engine"), idOf(c.req.param("id"), "scenario record"));
+    const data = await timelinePage(
+      c.get("engine"),
+      idOf(c.req.param("id"), "scenario record"),
+      cursorOf(c.req.query("hits_after")),
+    );
     return sendPage(c, <TimelinePage data={data} csrf={c.get("session").csrf} />);
   });
 
@@ -136,6 +153,32 @@ export function consoleRoutes() {
       "Content-Security-Policy": EMAIL_BODY_CSP,
       "X-Frame-Options": "SAMEORIGIN",
     });
+  });
+
+  routes.get("/suppressions", async (c) => {
+    const cursor = c.req.query("cursor") ?? null;
+    const page = await listSuppressions(c.get("engine").db, { limit: 100, cursor });
+    const notice = { added: "The address is on the list.", removed: "The address is off the list." }[
+      c.req.query("done") ?? ""
+    ];
+    return sendPage(
+      c,
+      <SuppressionsPage items={page.items} nextCursor={page.nextCursor} csrf={c.get("session").csrf} notice={notice} />,
+    );
+  });
+
+  routes.post("/suppressions", async (c) => {
+    const form = await c.req.parseBody();
+    const address = typeof form.address === "string" ? form.address : "";
+    const source = typeof form.source === "string" && form.source.trim() ? form.source.trim() : null;
+    await addSuppression(c.get("engine").db, { address, reason: "manual", source }, Date.now());
+    return c.redirect("/console/suppressions?done=added", 303);
+  });
+
+  routes.post("/suppressions/remove", async (c) => {
+    const form = await c.req.parseBody();
+    await removeSuppression(c.get("engine").db, typeof form.address === "string" ? form.address : "");
+    return c.redirect("/console/suppressions?done=removed", 303);
   });
 
   routes.all("*", (c) =>

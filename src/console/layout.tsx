@@ -7,7 +7,7 @@ export function Layout(props: {
   /** The signed-in session's CSRF token; without it (login and error pages) there is no navigation. */
   csrf?: string;
   crumbs?: { href?: string; label: string }[];
-  nav?: "scenarios";
+  nav?: "scenarios" | "suppressions";
   children: Child;
 }) {
   return (
@@ -36,6 +36,11 @@ export function Layout(props: {
                     <li>
                       <a href="/console/scenarios" aria-current={props.nav === "scenarios" ? "page" : undefined}>
                         Scenarios
+                      </a>
+                    </li>
+                    <li>
+                      <a href="/console/suppressions" aria-current={props.nav === "suppressions" ? "page" : undefined}>
+                        Suppression list
                       </a>
                     </li>
                     <li>

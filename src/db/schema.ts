@@ -6,7 +6,9 @@
  * drives the engine and the API renders them as ISO 8601.
  */
 
+export * from "./schema/deliverability";
 export * from "./schema/emails";
 export * from "./schema/models";
+export * from "./schema/recipients";
 export * from "./schema/runs";
 export * from "./schema/scenarios";

@@ -1,4 +1,4 @@
-import { addDuration, parseDuration } from "./duration";
+import { addDuration, DURATION_LIMITS, parseDuration } from "./duration";
 import type { ClauseValue, DomainNode, NowValue, Scalar } from "./types";
 
 /** SQL aliases the compiled condition refers to. */
@@ -100,11 +100,16 @@ function sqlValue(value: ClauseValue, now: number): string | number | null {
   return value as string | number;
 }
 
-/** `{"now": "-P30D"}` as an ISO 8601 UTC timestamp, comparable with ISO dates stored in records. */
+/**
+ * `{"now": "-P30D"}` as an ISO 8601 UTC timestamp, comparable with ISO dates stored in records. Shifts were bounded
+ * (±P200Y) when saved; one saved before that check is clamped to the bound rather than making an invalid date.
+ */
 export function resolveNow(value: NowValue, now: number): string {
   const duration = parseDuration(value.now);
-  if (!duration) throw new Error(`invalid duration ${value.now}`);
-  return new Date(addDuration(now, duration)).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const max = DURATION_LIMITS.maxNowShiftMs;
+  const shifted = duration ? addDuration(now, duration) : now;
+  const at = Number.isFinite(shifted) ? Math.min(Math.max(shifted, now - max), now + max) : now;
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Translates a `like` pattern (`%`, `_`, `\` escapes) to a case-sensitive GLOB pattern. */

@@ -55,10 +55,50 @@ export function isNegative(d: Duration): boolean {
   return d.sign === -1 && (d.years || d.months || d.weeks || d.days || d.hours || d.minutes || d.seconds) !== 0;
 }
 
-/** Convenience: epoch ms of `at` + the ISO duration text, or `at` when the text is null. Throws on a bad duration. */
+const DAY_MS = 86_400_000;
+
+/**
+ * Bounds every duration is checked against when it is saved, so no due time or `{"now": …}` value can leave what
+ * JavaScript dates and SQLite integers hold: an activity delay lies between PT0S and P5Y, a `{"now": …}` shift between
+ * -P200Y and P200Y.
+ */
+export const DURATION_LIMITS = {
+  maxDelay: "P5Y",
+  maxDelayMs: 5 * 366 * DAY_MS,
+  maxNowShift: "P200Y",
+  maxNowShiftMs: 200 * 366 * DAY_MS,
+} as const;
+
+/** The longest span the duration can cover (a year counted as 366 days, a month as 30.5, so that P60M is P5Y), in milliseconds. */
+export function longestSpanMs(d: Duration): number {
+  const days = d.years * 366 + d.months * 30.5 + d.weeks * 7 + d.days;
+  return days * DAY_MS + (d.hours * 3600 + d.minutes * 60 + d.seconds) * 1000;
+}
+
+/**
+ * Why the text is not an acceptable duration, or null when it is: an ISO 8601 duration whose span stays within
+ * `maxMs` (either way), not negative unless `negative` is allowed.
+ */
+export function durationProblem(text: string, bounds: { maxMs: number; max: string; negative: boolean }) {
+  const d = parseDuration(text);
+  if (!d) return `${JSON.stringify(text.slice(0, 64))} is not an ISO 8601 duration (e.g. PT30M, P2D)`;
+  if (!bounds.negative && isNegative(d)) return "must not be negative";
+  const span = longestSpanMs(d);
+  if (!Number.isFinite(span) || span > bounds.maxMs) {
+    return `must be at most ${bounds.negative ? `${bounds.max} either way` : bounds.max}`;
+  }
+  return null;
+}
+
+/**
+ * Epoch ms of `at` + the ISO duration text, or `at` when the text is null. Never throws and never leaves the bounds:
+ * delays are checked when saved, and a row saved before these checks with a delay they refuse is clamped to
+ * [at, at + P5Y], so one bad row cannot stop the scheduler or enrollment.
+ */
 export function shiftBy(at: number, text: string | null): number {
   if (text === null) return at;
   const d = parseDuration(text);
-  if (!d) throw new Error(`invalid ISO 8601 duration "${text}"`);
-  return addDuration(at, d);
+  const shifted = d ? addDuration(at, d) : Number.NaN;
+  if (!Number.isFinite(shifted)) return at + DURATION_LIMITS.maxDelayMs;
+  return Math.min(Math.max(shifted, at), at + DURATION_LIMITS.maxDelayMs);
 }

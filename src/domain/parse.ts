@@ -1,5 +1,5 @@
 import { likeToGlob } from "./compile";
-import { parseDuration } from "./duration";
+import { DURATION_LIMITS, durationProblem } from "./duration";
 import {
   type ClauseValue,
   DOMAIN_LIMITS,
@@ -18,6 +18,11 @@ const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
  */
 export function parseDomain(input: unknown, root = "domain"): DomainNode {
   const state = { clauses: 0 };
+  const bytes = jsonBytes(input);
+  if (!Number.isFinite(bytes)) throw new DomainError(root, "nested too deeply to read");
+  if (bytes > DOMAIN_LIMITS.maxBytes) {
+    throw new DomainError(root, `takes ${bytes} bytes as JSON, more than the limit of ${DOMAIN_LIMITS.maxBytes}`);
+  }
   return parseList(input, root, 0, state);
 }
 
@@ -110,7 +115,12 @@ function scalarOrNow(value: unknown, path: string, allowNull: boolean): ClauseVa
     if (keys.length !== 1 || typeof now !== "string") {
       throw new DomainError(path, 'an object value must be {"now": "<ISO 8601 duration>"}');
     }
-    if (!parseDuration(now)) throw new DomainError(`${path}.now`, `invalid ISO 8601 duration ${JSON.stringify(now)}`);
+    const problem = durationProblem(now, {
+      max: DURATION_LIMITS.maxNowShift,
+      maxMs: DURATION_LIMITS.maxNowShiftMs,
+      negative: true,
+    });
+    if (problem) throw new DomainError(`${path}.now`, problem);
     return { now };
   }
   return scalar(value, path, allowNull);
@@ -133,6 +143,15 @@ function scalar(value: unknown, path: string, allowNull: boolean): Scalar {
   }
   if (typeof value === "boolean") return value;
   throw new DomainError(path, `expected a string, number, boolean or null, got ${describe(value)}`);
+}
+
+/** UTF-8 bytes of the value as JSON; a value too deep to serialise counts as too large. */
+function jsonBytes(value: unknown): number {
+  try {
+    return new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 function describe(value: unknown): string {

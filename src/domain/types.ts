@@ -41,6 +41,11 @@ export class DomainError extends Error {
 
 /** Bounds that keep hostile domains cheap to parse and within D1's 100 bound parameters a query. */
 export const DOMAIN_LIMITS = {
+  /**
+   * UTF-8 bytes of the whole domain as JSON: it is stored in one row and an `in` list travels as one bound parameter,
+   * both held by D1 to 2,000,000 bytes; 256 KiB leaves room and keeps evaluation cheap.
+   */
+  maxBytes: 256 * 1024,
   maxDepth: 16,
   maxClauses: 40,
   maxInList: 10_000,

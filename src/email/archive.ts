@@ -97,7 +97,18 @@ export async function archiveAttempts(
       urls: await packLinkUrls(email.links.filter((l) => l.kind !== "open").map((l) => l.url as string)),
     })),
   );
-  await d1.batch(chunkBySize(emailRows).map((chunk) => insertEmails(d1, chunk, transport, now, objectKey)));
+  // A row this record activity left `sending` belongs to a claim whose Worker died before the transport answered:
+  // this claim now holds the record activity, so that attempt will never be recorded. It is not known to be delivered.
+  const statements: D1PreparedStatement[] = [
+    d1
+      .prepare(
+        `UPDATE emails SET status = 'abandoned', error = ?2
+         WHERE status = 'sending' AND record_activity_id IN (SELECT value FROM json_each(?1))`,
+      )
+      .bind(JSON.stringify(attempts.map((a) => a.job.recordActivityId)), ABANDONED_RETRIED),
+  ];
+  for (const chunk of chunkBySize(emailRows)) statements.push(insertEmails(d1, chunk, transport, now, objectKey));
+  await d1.batch(statements);
   return attempts.map(({ id }) => id);
 }
 
@@ -122,6 +133,10 @@ export interface Delivery {
   status: Exclude<EmailStatus, "sending">;
   error: string | null;
   sentAt: number | null;
+  /** The provider's id of the accepted message, which its delivery events name. */
+  providerId: string | null;
+  /** When the transport answered; null when it was not called. */
+  answeredAt: number | null;
 }
 
 /** Records how each delivery went, in one statement a chunk. */
@@ -130,15 +145,52 @@ export async function recordDeliveries(d1: D1Database, deliveries: Delivery[]): 
   const statements = chunkBySize(deliveries).map((chunk) =>
     d1
       .prepare(
-        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at
+        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at, provider_message_id = u.provider_id,
+           answered_at = u.answered_at
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.status') AS status,
-                      json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at
+                      json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at,
+                      json_extract(value, '$.providerId') AS provider_id,
+                      json_extract(value, '$.answeredAt') AS answered_at
                FROM json_each(?1)) AS u
          WHERE emails.id = u.id`,
       )
       .bind(JSON.stringify(chunk)),
   );
   await d1.batch(statements);
+}
+
+const ABANDONED_RETRIED =
+  "the Worker stopped before the transport answered: not known to be delivered; its record activity sent it again";
+const ABANDONED =
+  "the Worker stopped before the transport answered: not known to be delivered; its record activity did not send it again";
+
+/**
+ * The sweep's half of the no-orphan rule, for rows still `sending` once their claim has lapsed and that no live claim
+ * holds. When the record activity is `done` and no other attempt of it is `sent`, the engine heard "sent" for this
+ * one (only the archive's own write failed): it is marked `sent` at the record activity's time. Otherwise (retried
+ * without a new send, cancelled, failed, or done by another attempt) it is marked `abandoned`. Reads only the rows
+ * still sending (a partial index). Returns how many it settled.
+ */
+export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeoutMs: number): Promise<number> {
+  const orphan = `status = 'sending' AND created_at <= ?1 - ?2
+    AND NOT EXISTS (SELECT 1 FROM record_activities ra WHERE ra.id = emails.record_activity_id
+                    AND ra.state = 'running' AND ra.claimed_until > ?1)`;
+  const delivered = `EXISTS (SELECT 1 FROM record_activities ra WHERE ra.id = emails.record_activity_id AND ra.state = 'done')
+    AND NOT EXISTS (SELECT 1 FROM emails other WHERE other.record_activity_id = emails.record_activity_id
+                    AND other.status = 'sent')`;
+  const [sent, abandoned] = await d1.batch([
+    d1
+      .prepare(
+        `UPDATE emails SET status = 'sent', error = NULL,
+           sent_at = (SELECT at FROM record_activities WHERE id = emails.record_activity_id)
+         WHERE ${orphan} AND ${delivered}`,
+      )
+      .bind(now, claimTimeoutMs),
+    d1
+      .prepare(`UPDATE emails SET status = 'abandoned', error = ?3 WHERE ${orphan}`)
+      .bind(now, claimTimeoutMs, ABANDONED),
+  ]);
+  return (sent?.meta.changes ?? 0) + (abandoned?.meta.changes ?? 0);
 }
 
 /** Writes a batch's packed bodies: one R2 object. */

@@ -2,6 +2,7 @@ import type { EmailJob } from "../engine/mailer";
 import type { Address, Config } from "../env";
 import { randomHex } from "../ids";
 import type { OutgoingEmail } from "../mail/transport";
+import { pickLanguage } from "../recipients/language";
 import { signKey } from "../tracking/keys";
 import { displayAddress, rfc5322Date } from "./headers";
 import { buildMime } from "./mime";
@@ -31,8 +32,9 @@ export async function composeEmail(
   const to = recipientOf(job.party);
   if ("problem" in to) throw new ComposeError(to.problem);
   const view = templateView(job);
-  const subject = renderSubject(job.activity.emailTitle, view);
-  const rendered = renderBody(job.activity.emailTemplate, view);
+  const version = languageVersion(job.activity, job.party?.fields.lang);
+  const subject = renderSubject(version.title, view);
+  const rendered = renderBody(version.template, view);
   const token = job.scenarioRecord.token;
   const { html, links } = await rewriteHtml(rendered, {
     automationBase: config.automationBase,
@@ -45,6 +47,7 @@ export async function composeEmail(
   const listHeaders = {
     "List-Unsubscribe": `<${config.automationBase}/u/${token}>`,
     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    ...(version.lang ? { "Content-Language": version.lang.replace(/_/g, "-") } : {}),
   };
   let raw: string;
   try {
@@ -65,7 +68,26 @@ export async function composeEmail(
   return { from, to, replyTo, subject, html, text, raw, messageId, listHeaders, headers, links };
 }
 
+type VersionSource = Pick<EmailJob["activity"], "emailTitle" | "emailTemplate" | "emailTranslations">;
+
+/**
+ * The subject and body in the party's language: the first version on its fallback chain (`fr_CA` → `fr`), else the
+ * activity's own (`lang: null`).
+ */
+export function languageVersion(
+  a: VersionSource,
+  lang: unknown,
+): { lang: string | null; title: string; template: string } {
+  const translations = a.emailTranslations ?? {};
+  const picked = pickLanguage(lang, Object.keys(translations));
+  const version = picked === null ? undefined : translations[picked];
+  if (picked === null || !version) return { lang: null, title: a.emailTitle, template: a.emailTemplate };
+  return { lang: picked, title: version.email_title, template: version.email_template };
+}
+
 export interface EmailPreview {
+  /** The language version shown (a key of `email_translations`); null for the activity's default version. */
+  lang: string | null;
   subject: string;
   from: Address;
   to: Address | null;
@@ -81,12 +103,14 @@ export interface EmailPreview {
 export async function previewEmail(
   source: Pick<EmailJob, "record" | "party" | "scenario" | "activity">,
   config: Config,
+  lang: unknown = source.party?.fields.lang,
 ): Promise<EmailPreview> {
   const view = templateView(source);
-  const subject = renderSubject(source.activity.emailTitle, view);
-  const rendered = renderBody(source.activity.emailTemplate, view);
+  const version = languageVersion(source.activity, lang);
+  const subject = renderSubject(version.title, view);
+  const rendered = renderBody(version.template, view);
   const { html } = await rewriteHtml(rendered, { automationBase: config.automationBase, token: null });
   const to = recipientOf(source.party);
   const { from, replyTo } = sendersOf(source.activity.emailFrom, config.emailFrom);
-  return { subject, from, to: "problem" in to ? null : to, replyTo, html, text: htmlToText(html) };
+  return { lang: version.lang, subject, from, to: "problem" in to ? null : to, replyTo, html, text: htmlToText(html) };
 }

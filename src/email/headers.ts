@@ -17,6 +17,36 @@ const QUOTED_NAME_MAX = 60;
 
 const utf8 = new TextEncoder();
 
+/** Text a decoder would take for an RFC 2047 encoded word (`=?charset?B?…?=`), even inside a quoted name. */
+const LOOKS_ENCODED = /=\?[^?\s]*\?[bq]\?[^?\s]*\?=/i;
+/** Line breaks and tabs: shown as one space. */
+const BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
+/**
+ * Characters a reader cannot see but that change what is shown: C0 and C1 controls, DEL, bidirectional overrides and
+ * isolates, zero-width spaces and joiners, word joiners, invisible operators, the byte-order mark, soft hyphens, and
+ * Unicode tags. Each becomes U+FFFD, so the reader sees that something was there. A zero-width joiner right after an
+ * emoji is kept: it builds emoji sequences (👩‍💻).
+ */
+const INVISIBLE_CHAR =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must go
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/u;
+const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Modifier}|\ufe0f)$/u;
+
+/**
+ * A header text as the reader should see it: line breaks and tabs as a space, invisible and control characters as
+ * U+FFFD (a zero-width joiner inside an emoji sequence stays).
+ */
+export function visibleHeaderText(text: string): string {
+  let out = "";
+  let previous = "";
+  for (const ch of text.replace(BREAKS, " ")) {
+    if (ch === "\u200d" && EMOJI.test(previous)) out += ch;
+    else out += INVISIBLE_CHAR.test(ch) ? "\ufffd" : ch;
+    previous = ch;
+  }
+  return out;
+}
+
 /** `"Michael Scott" <michael@example.com>`, or the bare address when there is no name: for the archive and the API. */
 export function displayAddress(a: Address): string {
   return a.name ? `${quoted(a.name)} <${a.address}>` : a.address;
@@ -25,17 +55,24 @@ export function displayAddress(a: Address): string {
 /** A mailbox as a header value: the name as a quoted string when it is short printable ASCII, else encoded words. */
 export function encodeMailbox(a: Address): string {
   if (!a.name) return a.address;
-  const plain = PRINTABLE_ASCII.test(a.name) && a.name.length <= QUOTED_NAME_MAX;
-  const name = plain ? quoted(a.name) : encodeWords(a.name);
+  const text = visibleHeaderText(a.name);
+  const plain = PRINTABLE_ASCII.test(text) && text.length <= QUOTED_NAME_MAX && !LOOKS_ENCODED.test(text);
+  const name = plain ? quoted(text) : encodeWords(text);
   const lastLine = name.slice(name.lastIndexOf("\n") + 1).length + (name.includes("\n") ? 0 : MAILBOX_HEADER);
   // Fold before the address rather than run past 78 columns.
   return `${name}${lastLine + a.address.length + 3 > LINE ? "\r\n " : " "}<${a.address}>`;
 }
 
-/** An unstructured header value (Subject), folded at spaces to stay under 78 columns; encoded words when not ASCII. */
-export function encodeUnstructured(headerName: string, value: string): string {
+/**
+ * An unstructured header value (Subject), folded at spaces to stay under 78 columns; encoded words when not ASCII, and
+ * when the text itself looks like an encoded word, so that the reader sees `=?UTF-8?B?…?=` as typed, not decoded.
+ */
+export function encodeUnstructured(headerName: string, text: string): string {
+  const value = visibleHeaderText(text);
   const words = value.split(" ");
-  if (!PRINTABLE_ASCII.test(value) || words.some((w) => w.length > LONGEST_WORD)) return encodeWords(value);
+  if (!PRINTABLE_ASCII.test(value) || LOOKS_ENCODED.test(value) || words.some((w) => w.length > LONGEST_WORD)) {
+    return encodeWords(value);
+  }
   let out = "";
   let column = headerName.length + 2;
   words.forEach((word, i) => {

@@ -3,6 +3,7 @@ import { type Bindings, type Config, getConfig } from "../env";
 import { randomHex } from "../ids";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
+import { reserveSends } from "../scheduler/client";
 import {
   type Attempt,
   archiveAttempts,
@@ -16,15 +17,20 @@ import {
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
 
-type Delivered = Delivery & { retryAfterMs: number | null };
+type Delivered = Delivery & { retryAfterMs: number | null; quota: boolean };
 
 /** Deliveries under way at once: Workers allow six open connections an invocation, the rest wait their turn. */
 export const DELIVERY_CONCURRENCY = 8;
+/** How long a batch holds an e-mail for its turn under the send rate; later turns are deferred, not held. */
+export const THROTTLE_MAX_WAIT_MS = 5_000;
+/** A 429 or quota answer without Retry-After waits this long. */
+const QUOTA_WAIT_MS = 60_000;
 
 /**
  * The e-mail module behind the engine's Mailer. For a batch: reserve the archive rows' ids (the tracking keys name
- * them), compose every e-mail (no I/O), archive every attempt with its links' URLs in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and record how each went
- * in one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
+ * them), compose every e-mail (no I/O), take their turns under the send rate, archive every attempt with its links'
+ * URLs in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and record how each went in
+ * one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
 export function createMailer(env: Bindings): Mailer {
@@ -33,8 +39,9 @@ export function createMailer(env: Bindings): Mailer {
       const config = getConfig(env);
       const transport = createTransport(env, config);
       const outcomes: SendOutcome[] = new Array(jobs.length);
-      const composedJobs: { id: number; job: EmailJob; email: ComposedEmail; index: number }[] = [];
-      // The keys written into each e-mail name its archive row, so the rows' ids are taken before composing.
+      let composedJobs: { id: number; job: EmailJob; email: ComposedEmail; index: number }[] = [];
+      // The keys written into each e-mail name its archive row, so the rows' ids are taken before composing (an id
+      // whose e-mail is then deferred or fails is left unused).
       const firstId = await reserveEmailIds(env.DB, jobs.length);
       const composed = await Promise.all(jobs.map((job, i) => composeOrFail(job, config, now, firstId + i)));
       composed.forEach((email, index) => {
@@ -43,6 +50,28 @@ export function createMailer(env: Bindings): Mailer {
         else composedJobs.push({ id: firstId + index, job, email, index });
       });
       if (composedJobs.length === 0) return outcomes;
+
+      // Under a send rate, each e-mail gets its turn from the transport's throttle (shared by all shards): the turns
+      // within a few seconds are kept, the others wait (deferred, not an attempt) until the throttle's next turn.
+      let slots: number[] | null = null;
+      if (config.sendRatePerSecond !== null) {
+        const rate = config.sendRatePerSecond;
+        const turns = await reserveSends(env, transport.name, {
+          count: composedJobs.length,
+          ratePerSecond: rate,
+          maxWaitMs: THROTTLE_MAX_WAIT_MS,
+        }).catch((err) => ({ slots: [] as number[], nextFree: Date.now() + 1000, error: errorMessage(err) }));
+        const reason =
+          "error" in turns
+            ? `waiting: the send throttle did not answer (${turns.error})`
+            : `waiting for its turn under the send rate (${rate} a second)`;
+        for (const c of composedJobs.slice(turns.slots.length)) {
+          outcomes[c.index] = { status: "deferred", reason, until: turns.nextFree, emailId: null };
+        }
+        composedJobs = composedJobs.slice(0, turns.slots.length);
+        slots = turns.slots;
+        if (composedJobs.length === 0) return outcomes;
+      }
 
       const packed = packBodies(
         composedJobs.map(({ email }) => ({
@@ -62,7 +91,7 @@ export function createMailer(env: Bindings): Mailer {
       try {
         await putBodies(env.EMAIL_BODIES, objectKey, packed.bytes);
         deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email }, i) =>
-          deliver(transport, ids[i] as number, email),
+          deliver(transport, ids[i] as number, email, slots?.[i] ?? null),
         );
       } catch (err) {
         // A body that cannot be archived is not sent: it could never be read back. The batch is retried.
@@ -83,20 +112,42 @@ export function createMailer(env: Bindings): Mailer {
   };
 }
 
-async function deliver(transport: Transport, id: number, email: ComposedEmail): Promise<Delivered> {
+async function deliver(transport: Transport, id: number, email: ComposedEmail, at: number | null): Promise<Delivered> {
+  if (at !== null && at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
   let result: SendResult;
   try {
     result = await transport.send(email);
   } catch (err) {
     result = { ok: false, retry: true, error: errorMessage(err) };
   }
-  return delivery(id, result);
+  return { ...delivery(id, result), answeredAt: Date.now() };
 }
 
 function delivery(id: number, r: SendResult): Delivered {
-  if (r.ok) return { id, status: "sent", error: null, sentAt: Date.now(), retryAfterMs: null };
+  if (r.ok) {
+    return {
+      id,
+      status: "sent",
+      error: null,
+      sentAt: Date.now(),
+      retryAfterMs: null,
+      providerId: r.providerId,
+      quota: false,
+      answeredAt: null,
+    };
+  }
   const retryAfterMs = r.retryAfterMs ?? null;
-  return { id, status: r.retry ? "retry" : "failed", error: r.error, sentAt: null, retryAfterMs };
+  const status = r.retry ? "retry" : "failed";
+  return {
+    id,
+    status,
+    error: r.error,
+    sentAt: null,
+    retryAfterMs,
+    providerId: null,
+    quota: r.quota === true,
+    answeredAt: null,
+  };
 }
 
 /** The composed e-mail, or the reason it cannot be (a permanent failure). */
@@ -116,6 +167,16 @@ async function composeOrFail(
 
 function outcomeOf(d: Delivered): SendOutcome {
   if (d.status === "sent") return { status: "sent", emailId: d.id };
+  if (d.status === "retry" && d.quota) {
+    // A rate or quota refusal: the e-mail waits for the provider, which is not a failed attempt.
+    const until = Date.now() + (d.retryAfterMs ?? QUOTA_WAIT_MS);
+    return {
+      status: "deferred",
+      reason: `waiting: the provider refused for now: ${d.error ?? ""}`,
+      until,
+      emailId: d.id,
+    };
+  }
   if (d.status === "retry") {
     return { status: "retry", error: d.error ?? "", retryAfterMs: d.retryAfterMs, emailId: d.id };
   }

@@ -16,7 +16,7 @@ import { ComposeError } from "./render";
 export async function previewActivityEmail(
   e: Engine,
   activityId: number,
-  target: { recordModel: string; recordId: string },
+  target: { recordModel: string; recordId: string; lang?: string },
 ): Promise<EmailPreview> {
   const activity = await getActivityRow(e, activityId);
   if (activity.action !== "send_email") {
@@ -50,11 +50,13 @@ export async function previewActivityEmail(
           emailFrom: activity.emailFrom,
           emailTitle: activity.emailTitle ?? "",
           emailTemplate: activity.emailTemplate ?? "",
+          emailTranslations: activity.emailTranslations,
         },
         record: { model: record.model, id: record.id, fields: record.fields },
         party: party ? { id: party.id, fields: party.fields } : null,
       },
       getConfig(e.env),
+      target.lang ?? party?.fields.lang,
     );
   } catch (err) {
     if (err instanceof ComposeError) throw invalid(err.message);

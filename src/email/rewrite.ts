@@ -32,6 +32,9 @@ export interface RewrittenHtml {
 /** Where a preview's unsubscribe links point: there is no recipient, so no token. */
 export const PREVIEW_UNSUBSCRIBE_PATH = "/u/preview";
 
+/** Where a preview's preference-centre links point. */
+export const PREVIEW_PREFERENCES_PATH = "/p/preview";
+
 const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
 
 /**
@@ -40,6 +43,7 @@ const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
  *   key, even two links to the same URL, so the archive tells which one was clicked;
  * - `href="unsubscribe"` → `${base}/u/${token}`, and `href="unsubscribe|https://next.example/"` →
  *   `${base}/u/${token}/${key}`, a `next` link to the page shown afterwards (http(s) only). Not a click;
+ * - `href="preferences"` → `${base}/p/${token}`, the recipient's preference centre (its topics). Not a click;
  * - any other href (`mailto:`, `tel:`, `#top`, relative) is left alone;
  * - the open pixel, an `open` link, goes just before `</body>`, or at the end when there is no `</body>`.
  *
@@ -95,6 +99,9 @@ async function linkTarget(
   o: RewriteOptions,
   newKey: (kind: LinkKind, url: string | null) => Promise<string>,
 ): Promise<string | null> {
+  if (href.toLowerCase() === "preferences") {
+    return `${o.automationBase}${o.token === null ? PREVIEW_PREFERENCES_PATH : `/p/${o.token}`}`;
+  }
   const unsubscribe = UNSUBSCRIBE.exec(href);
   if (unsubscribe) {
     if (o.token === null) return `${o.automationBase}${PREVIEW_UNSUBSCRIBE_PATH}`;

@@ -1,4 +1,5 @@
 import { type Address, parseAddress } from "../env";
+import { checkEmailAddress } from "./address";
 
 /** The domain of an address, lower case. */
 export const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase();
@@ -23,8 +24,9 @@ export function sendersOf(
 export function recipientOf(party: { fields: Record<string, unknown> } | null): Address | { problem: string } {
   const email = party?.fields.email;
   if (typeof email !== "string" || email.trim() === "") return { problem: "the party has no e-mail address" };
-  const parsed = parseAddress(email);
-  if (!parsed || parsed.name !== null) return { problem: `the party's e-mail address is not valid: ${email}` };
+  // Addresses are checked when written; one stored before the check, or by another way, is checked again here.
+  const checked = checkEmailAddress(email.trim());
+  if (!checked.ok) return { problem: `the party's e-mail address is not valid: it ${checked.problem}` };
   const name = party?.fields.name;
-  return { name: typeof name === "string" && name.trim() ? name.trim() : null, address: parsed.address };
+  return { name: typeof name === "string" && name.trim() ? name.trim() : null, address: checked.address };
 }

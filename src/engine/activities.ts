@@ -1,13 +1,22 @@
 import { and, asc, eq, sql } from "drizzle-orm";
+import { parseActionSettings } from "../actions/registry";
 import { inIds } from "../db/chunk";
-import { type ActivityAction, type ActivityOn, activities, recordActivities } from "../db/schema";
-import { isNegative, parseDuration } from "../domain/duration";
+import {
+  type ActivityAction,
+  type ActivityOn,
+  activities,
+  type EmailTranslations,
+  recordActivities,
+} from "../db/schema";
+import { DURATION_LIMITS, durationProblem } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { templateProblem } from "../email/template";
 import { parseAddress } from "../env";
-import { invalid, notFound } from "../errors";
+import { conflict, invalid, notFound } from "../errors";
+import type { SendWindow } from "../recipients/window";
 import type { Engine } from "./context";
+import { checkSendWindow, checkTranslations } from "./recipient-rules";
 import { getScenarioRow, rate } from "./scenarios";
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -19,7 +28,13 @@ export interface ActivityStats {
   emailClickRate: number;
   emailClickThroughRate: number;
 }
-export type Activity = ActivityRow & ActivityStats;
+export type Activity = ActivityRow &
+  ActivityStats & {
+    /** A split branch's weight over its split siblings' weights; null for other activities. */
+    splitShare: number | null;
+    /** Records that reached the scenario's goal after clicking this activity's e-mail last. */
+    conversions: number;
+  };
 
 export interface ActivityInput {
   parentId: number | null;
@@ -31,28 +46,40 @@ export interface ActivityInput {
   emailFrom: string | null;
   emailTitle: string | null;
   emailTemplate: string | null;
+  /** Other language versions of the subject and body, by language tag. */
+  emailTranslations: EmailTranslations | null;
+  /** Overrides the scenario's send window. */
+  sendWindow: SendWindow | null;
+  settings: Record<string, unknown> | null;
+  weight: number | null;
 }
 
 const MAX_ACTIVITIES = 500;
 
 /** Every rule of an activity that does not depend on the rest of the tree. */
-function checkOwnRules(a: ActivityInput) {
+function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.name.trim().length === 0) throw invalid("name: must not be empty");
   if (a.condition !== null) parseDomain(a.condition, "condition");
   if (a.delay !== null) {
-    const d = parseDuration(a.delay);
-    if (!d) throw invalid(`delay: "${a.delay}" is not an ISO 8601 duration (e.g. PT30M, P2D)`);
-    if (isNegative(d)) throw invalid("delay: must not be negative");
+    const problem = durationProblem(a.delay, {
+      max: DURATION_LIMITS.maxDelay,
+      maxMs: DURATION_LIMITS.maxDelayMs,
+      negative: false,
+    });
+    if (problem) throw invalid(`delay: ${problem}`);
   }
-  if (a.on === "email_not_opened" || a.on === "email_not_clicked") {
+  if (a.on === "split") {
+    if (a.weight === null || !Number.isInteger(a.weight) || a.weight < 1 || a.weight > 1000) {
+      throw invalid('weight: required when on is "split": an integer from 1 to 1000');
+    }
+  } else if (a.weight !== null) {
+    throw invalid('weight: only for a branch of a random split (on "split")');
+  }
+  if (a.on === "email_not_opened" || a.on === "email_not_clicked" || a.on === "record_not_changed") {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
   if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
     throw invalid("email_from: must be an e-mail address, optionally with a name: Name <address@example.com>");
-  }
-  if (a.action === "send_email") {
-    if (!a.emailTitle?.trim()) throw invalid('email_title: required when action is "send_email"');
-    if (!a.emailTemplate?.trim()) throw invalid('email_template: required when action is "send_email"');
   }
   for (const [field, text] of [
     ["email_title", a.emailTitle],
@@ -62,11 +89,26 @@ function checkOwnRules(a: ActivityInput) {
     const problem = templateProblem(text);
     if (problem) throw invalid(`${field}: the template does not parse: ${problem}`);
   }
+  checkTranslations(a.emailTranslations);
+  checkSendWindow(a.sendWindow);
+  if (a.action !== null) {
+    const action = e.actions.get(a.action);
+    if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
+    const settings = parseActionSettings(action, a);
+    action.validate?.(settings, e.env);
+  } else if (a.settings !== null) {
+    throw invalid("settings: only for an activity with an action");
+  }
 }
 
 /** The parent's rules: same scenario, `on` only under a `send_email` parent, no cycles. */
 async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, selfId: number | null) {
   if (a.parentId === null) {
+    if (a.on === "split")
+      throw invalid('on: "split" needs a parent activity: the branches of a split are its children');
+    if (a.on === "record_changed" || a.on === "record_not_changed") {
+      throw invalid(`on: "${a.on}" needs a parent activity: it waits from when its parent has run`);
+    }
     if (a.on !== null) throw invalid(`on: "${a.on}" needs a parent activity whose action is "send_email"`);
     return;
   }
@@ -75,7 +117,7 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   if (parent.scenarioId !== scenarioId) {
     throw invalid(`parent_id: activity ${a.parentId} belongs to another scenario`);
   }
-  if (a.on !== null && parent.action !== "send_email") {
+  if (a.on?.startsWith("email_") && parent.action !== "send_email") {
     throw invalid(`on: "${a.on}" is only allowed when the parent's action is "send_email"`);
   }
   if (selfId !== null) {
@@ -108,7 +150,7 @@ export function subtreeIds(tree: ActivityRow[], rootId: number): Set<number> {
 
 export async function createActivity(e: Engine, scenarioId: number, input: ActivityInput): Promise<Activity> {
   await getScenarioRow(e, scenarioId);
-  checkOwnRules(input);
+  checkOwnRules(e, input);
   await checkParent(e, scenarioId, input, null);
   const existing = await e.db
     .select({ n: sql<number>`count(*)` })
@@ -165,15 +207,19 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     emailFrom: current.emailFrom,
     emailTitle: current.emailTitle,
     emailTemplate: current.emailTemplate,
+    emailTranslations: current.emailTranslations,
+    sendWindow: current.sendWindow,
+    settings: current.settings,
+    weight: current.weight,
     ...patch,
   };
-  checkOwnRules(merged);
+  checkOwnRules(e, merged);
   await checkParent(e, current.scenarioId, merged, id);
   if (merged.action !== "send_email") {
     const eventChild = await e.db
       .select({ id: activities.id, on: activities.on })
       .from(activities)
-      .where(and(eq(activities.parentId, id), sql`${activities.on} IS NOT NULL`))
+      .where(and(eq(activities.parentId, id), sql`substr(${activities.on}, 1, 6) = 'email_'`))
       .limit(1)
       .get();
     if (eventChild) {
@@ -182,14 +228,45 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
       );
     }
   }
+  // Record activities of an event branch wait for an event on their parent's e-mail: moving the activity, or changing
+  // what it reacts to, would leave them reacting to the wrong e-mail or to none. The check is part of the update, so
+  // a record activity created meanwhile is seen too.
+  const guarded = reactionChanges(current, merged);
   const row = await e.db
     .update(activities)
     .set({ ...patch, updatedAt: Date.now() })
-    .where(eq(activities.id, id))
+    .where(and(eq(activities.id, id), guarded ? sql`NOT EXISTS (${waitingOf(id)})` : undefined))
     .returning()
     .get();
-  if (!row) throw notFound("activity", id);
+  if (!row) {
+    await getActivityRow(e, id);
+    const waiting = await e.db
+      .select({ n: sql<number>`count(*)` })
+      .from(recordActivities)
+      .where(and(eq(recordActivities.activityId, id), eq(recordActivities.state, "waiting")))
+      .get();
+    throw conflict(
+      `activity ${id} has ${waiting?.n ?? "some"} waiting record activities that react to ` +
+        `${current.on === null ? "their parent's e-mail" : `"${current.on}" on their parent's e-mail`}: ` +
+        "changing its parent_id or on would leave them waiting for an e-mail they can no longer react to. " +
+        "Change it once they have run, or create a new activity instead",
+    );
+  }
   return (await withStats(e, [row]))[0] as Activity;
+}
+
+/**
+ * True when the change moves an event branch (`on` set before or after) to another parent, or changes its `on`:
+ * what its waiting record activities react to would change under them. Moving an activity with `on = null` carries
+ * its waiting record activities along: they are due at a time, whatever the parent.
+ */
+function reactionChanges(current: ActivityRow, next: ActivityInput): boolean {
+  if (current.on !== next.on) return true;
+  return current.parentId !== next.parentId && (current.on !== null || next.on !== null);
+}
+
+function waitingOf(activityId: number) {
+  return sql`SELECT 1 FROM ${recordActivities} WHERE ${recordActivities.activityId} = ${activityId} AND ${recordActivities.state} = 'waiting'`;
 }
 
 /** Deletes the activity and its whole subtree (their record activities cascade). */
@@ -205,11 +282,24 @@ export async function deleteActivity(e: Engine, id: number): Promise<number[]> {
 }
 
 /**
- * Adds each activity's stats: done record activities, opens and clicks (human ones only), and their rates. The counts
- * are kept on the activity's row by triggers, so no record activity is read.
+ * Adds each activity's stats: done record activities, opens and clicks (human ones only), and their rates. Those
+ * counts and its conversions are kept on the activity's row by triggers, so no record activity or scenario record is
+ * read.
  */
-export async function withStats(_e: Engine, rows: ActivityRow[]): Promise<Activity[]> {
+export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activity[]> {
+  if (rows.length === 0) return [];
   const byId = new Map(rows.map((r) => [r.id, { done: r.countDone, opened: r.countOpened, clicked: r.countClicked }]));
+  const splitParents = [...new Set(rows.filter((r) => r.on === "split" && r.parentId !== null).map((r) => r.parentId))];
+  const splitTotals = new Map<number, number>();
+  if (splitParents.length > 0) {
+    const totals = await e.db
+      .select({ parentId: activities.parentId, total: sql<number>`coalesce(sum(${activities.weight}), 0)` })
+      .from(activities)
+      .where(and(inIds(activities.parentId, splitParents as number[]), eq(activities.on, "split")))
+      .groupBy(activities.parentId)
+      .all();
+    for (const t of totals) splitTotals.set(t.parentId as number, t.total);
+  }
   return rows.map((row) => {
     const s = byId.get(row.id) ?? { done: 0, opened: 0, clicked: 0 };
     return {
@@ -220,6 +310,9 @@ export async function withStats(_e: Engine, rows: ActivityRow[]): Promise<Activi
       emailOpenRate: rate(s.opened, s.done),
       emailClickRate: rate(s.clicked, s.done),
       emailClickThroughRate: rate(s.clicked, s.opened),
+      conversions: row.countConverted,
+      splitShare:
+        row.on === "split" && row.parentId !== null ? rate(row.weight ?? 0, splitTotals.get(row.parentId) ?? 0) : null,
     };
   });
 }

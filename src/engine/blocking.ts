@@ -1,7 +1,7 @@
+import { shardOf } from "../db/shards";
 import { notFound } from "../errors";
-import { shardOf } from "../scheduler/shards";
+import { PAUSED } from "./claim";
 import type { Engine } from "./context";
-import { PAUSED } from "./execute";
 
 interface Target {
   id: number;

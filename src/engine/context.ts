@@ -1,13 +1,34 @@
-import { type Db, getDb } from "../db/client";
+import type { ActionRegistry } from "../actions/registry";
+import type { Db } from "../db/client";
 import type { Bindings } from "../env";
-import { wakeShards } from "../scheduler/client";
+import type { Mailer } from "./mailer";
 
 export interface WakeTime {
   shard: number;
   at: number;
 }
 
-/** What every engine verb works with: the bindings, the database, the scheduler, a way to finish work later. */
+/** Where a scenario's background enrollment pass stands (see the Enroller in `src/objects/`). */
+export interface EnrollmentStatus {
+  /** The scenario the pass enrolls for; null when none ever ran. */
+  scenarioId: number | null;
+  /** The rowid the pass continues from; null when no pass is under way. */
+  cursor: number | null;
+  /** Another pass is asked for after this one. */
+  again: boolean;
+}
+
+/** The engine's way to the background enrollment: ask for a pass, read where it stands. */
+export interface EnrollmentPort {
+  /** Asks for a pass of the scenario soon. Idempotent; never throws (a failure is logged, the cron asks again). */
+  start: (scenarioId: number) => Promise<void>;
+  status: (scenarioId: number) => Promise<EnrollmentStatus>;
+}
+
+/**
+ * What every engine verb works with: the bindings, the database, and its ports to the outside. Built in one place
+ * only, `buildServices` in `src/services.ts`; tests replace ports there.
+ */
 export interface Engine {
   env: Bindings;
   db: Db;
@@ -16,15 +37,10 @@ export interface Engine {
   wake: (times: WakeTime[]) => Promise<void>;
   /** Runs a promise after the caller has its answer (`ctx.waitUntil`); errors are logged, never thrown. */
   defer: (work: Promise<unknown>) => void;
-}
-
-export function createEngine(
-  env: Bindings,
-  options: { waitUntil?: (p: Promise<unknown>) => void; wake?: Engine["wake"] } = {},
-): Engine {
-  const defer = (work: Promise<unknown>) => {
-    const guarded = work.catch((err) => console.error("deferred work failed", err));
-    options.waitUntil?.(guarded);
-  };
-  return { env, db: getDb(env.DB), d1: env.DB, defer, wake: options.wake ?? ((times) => wakeShards(env, times)) };
+  /** Starts background enrollment passes. */
+  enrollment: EnrollmentPort;
+  /** The actions an activity may name, by name. */
+  actions: ActionRegistry;
+  /** Where `send_email` hands its e-mails. */
+  mailer: Mailer;
 }

@@ -1,9 +1,10 @@
+import { SHARD_COUNT, shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
-import { SHARD_COUNT, shardSql } from "../scheduler/shards";
 import type { Engine } from "./context";
 import { recordFilter } from "./matching";
 import { directEnrollmentDone, owePass, passBegins } from "./passes";
+import { OPTED_OUT } from "./preferences";
 
 /** Records examined per statement (a rowid range): bounds each statement's time however large the table. */
 export const ENROLL_CHUNK = 25_000;
@@ -104,10 +105,15 @@ export async function enrollScenario(
   const chunk = o.chunk ?? ENROLL_CHUNK;
   const now = Date.now();
   const filter = recordFilter(scenario.model, JSON.parse(scenario.domain) as Domain, now);
-  const { results: roots } = await e.d1
-    .prepare("SELECT id, condition, delay FROM activities WHERE scenario_id = ? AND parent_id IS NULL ORDER BY id")
-    .bind(scenario.id)
-    .all<RootActivity>();
+  const [rootRows, tagged] = await e.d1.batch([
+    e.d1
+      .prepare("SELECT id, condition, delay FROM activities WHERE scenario_id = ? AND parent_id IS NULL ORDER BY id")
+      .bind(scenario.id),
+    e.d1.prepare("SELECT 1 AS tagged FROM scenario_topics WHERE scenario_id = ? LIMIT 1").bind(scenario.id),
+  ]);
+  const roots = (rootRows?.results ?? []) as RootActivity[];
+  // Parties opted out of one of the scenario's topics are not enrolled (checked only when it has topics).
+  const optedOut = (tagged?.results.length ?? 0) > 0 ? `AND NOT ${OPTED_OUT(String(scenario.id), "r.party_id")}` : "";
   const rootDue = roots.map((a) => ({ ...a, at: shiftBy(now, a.delay) }));
   const rootStatements = rootDue.map((a) => rootActivityInsert(e.d1, scenario, a, now));
   const progress: PassProgress = { enrolled: 0, recordActivities: 0, next: null, rowsRead: 0 };
@@ -154,6 +160,7 @@ export async function enrollScenario(
                            WHERE sr.scenario_id = ? AND sr.model = r.model AND sr.record_id = r.id)
            AND (r.party_id IS NULL OR NOT EXISTS (SELECT 1 FROM unsubscriptions u
                                                   WHERE u.scenario_id = ? AND u.party_id = r.party_id))
+           ${optedOut}
            -- Checked in the chunk's own transaction: a scenario stopped during a pass gets no new rows.
            AND EXISTS (SELECT 1 FROM scenarios s WHERE s.id = ? AND s.state = 'running')`,
       )

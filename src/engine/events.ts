@@ -55,7 +55,7 @@ export async function recordEmailEvent(e: Engine, recordActivityId: number, even
 
   const happened = event === "clicked" ? ["email_opened", "email_clicked"] : ["email_opened"];
   const missed = happened.map((on) => on.replace("email_", "email_not_"));
-  const flags = event === "clicked" ? "email_opened = 1, email_clicked = 1" : "email_opened = 1";
+  const flags = event === "clicked" ? "email_opened = 1, email_clicked = 1, email_clicked_at = ?2" : "email_opened = 1";
   const flagUnset = event === "clicked" ? "email_clicked = 0" : "email_opened = 0";
   const [flag] = await e.d1.batch([
     e.d1

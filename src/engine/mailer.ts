@@ -1,3 +1,5 @@
+import type { EmailTranslations } from "../db/schema";
+
 /**
  * Where the engine meets e-mail: "send this activity's e-mail to this record" in, a result out.
  * The engine knows nothing of templates, MIME or transports; the e-mail module knows nothing of record activity states.
@@ -7,7 +9,15 @@ export interface EmailJob {
   /** 1 for the first try; the e-mail archive keeps one row per attempt. */
   attempt: number;
   scenario: { id: number; name: string };
-  activity: { id: number; name: string; emailFrom: string | null; emailTitle: string; emailTemplate: string };
+  activity: {
+    id: number;
+    name: string;
+    emailFrom: string | null;
+    emailTitle: string;
+    emailTemplate: string;
+    /** Other language versions; the party's `lang` picks one (fallback chain), else the default above. */
+    emailTranslations?: EmailTranslations | null;
+  };
   scenarioRecord: { id: number; token: string };
   record: { model: string; id: string; fields: Record<string, unknown> };
   /** The recipient; null when the record names no party or the party is gone. */
@@ -18,6 +28,11 @@ export type SendOutcome =
   | { status: "sent"; emailId: number }
   /** A fault that may pass (timeout, 429, 5xx): try again later, no sooner than `retryAfterMs` when given. */
   | { status: "retry"; error: string; retryAfterMs: number | null; emailId: number | null }
+  /**
+   * Not now, and not a fault: the send rate's next turn, or the provider's 429 / quota with its Retry-After. The record
+   * activity waits until `until` with the reason, and the attempt is not counted.
+   */
+  | { status: "deferred"; reason: string; until: number; emailId: number | null }
   /** A permanent fault (no address, template error, 4xx): the record activity fails with this reason. */
   | { status: "failed"; error: string; emailId: number | null };
 

@@ -8,7 +8,8 @@ import type { ScenarioToEnroll } from "./enroll";
  * - records that come to match with time, when the domain has a `{"now": …}` value: a pass at the granularity the
  *   domain can change (`timeGranularityMs`), aligned on the clock so no state has to be kept for it;
  * - writes whose direct enrollment failed or never reported (the isolate ended first), writes of parties when the
- *   domain reads party fields (`party.email` on a sale), a changed domain, a run whose pass could not start. These
+ *   domain reads party fields (`party.email` on a sale), a changed domain or topics, a party opting back in to one of
+ *   its topics, a run whose pass could not start. These
  *   raise the scenario's `enroll_pending`, and the first five-minute cycle after `PENDING_GRACE_MS` passes it.
  * An idle scenario whose records all came through the write path thus gets no pass at all: its cycle reads the
  * running scenarios' rows and nothing else. Passes on demand (`POST /api/jobs/enroll`, running a scenario) are

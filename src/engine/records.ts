@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { records } from "../db/schema";
-import { parseAddress } from "../env";
+import { checkEmailAddress } from "../email/address";
 import { invalid, notFound } from "../errors";
 import { type Model, requireModel } from "./models";
 
@@ -10,9 +10,46 @@ export type Fields = Record<string, unknown>;
 
 export const MAX_BATCH = 1000;
 const MAX_ID = 256;
-const MAX_FIELDS_BYTES = 64 * 1024;
-/** Records a statement in a batch upsert: they travel as one JSON parameter, so the bound is on size, not count. */
+/** UTF-8 bytes of one record's fields as JSON. */
+export const MAX_FIELDS_BYTES = 64 * 1024;
+/** Levels of nested objects and arrays in a record's fields. */
+export const MAX_FIELD_DEPTH = 32;
+const FORBIDDEN_KEYS = new Set(["__proto__"]);
+/**
+ * A statement of a batch upsert carries its records as one JSON parameter, which D1 holds to 2,000,000 bytes (its
+ * largest string): a statement takes records until the next would pass 1,900,000 bytes, and at most 250 of them.
+ */
+const STATEMENT_JSON_BYTES = 1_900_000;
 const RECORDS_PER_STATEMENT = 250;
+
+const utf8 = new TextEncoder();
+
+/**
+ * Walks the fields without recursion: refuses a key the API could not store as sent (`__proto__` would be dropped or
+ * change an object's prototype on the way in or out) and nesting deeper than SQLite's JSON functions handle well.
+ */
+function checkShape(fields: Fields, path: string) {
+  const stack: { value: unknown; at: string; depth: number }[] = [{ value: fields, at: path, depth: 0 }];
+  while (stack.length > 0) {
+    const { value, at, depth } = stack.pop() as { value: unknown; at: string; depth: number };
+    if (value === null || typeof value !== "object") continue;
+    if (depth >= MAX_FIELD_DEPTH) {
+      throw invalid(`${at || "body"}: fields nest deeper than ${MAX_FIELD_DEPTH} levels`);
+    }
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        stack.push({ value: v, at: `${at.replace(/\.$/, "")}[${i}].`, depth: depth + 1 });
+      });
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw invalid(`${at}${key}: this field name cannot be stored; rename the field`);
+      }
+      stack.push({ value: (value as Fields)[key], at: `${at}${key}.`, depth: depth + 1 });
+    }
+  }
+}
 
 /** Checks one record's id and fields; `path` prefixes the field names in messages (`records[3].`). */
 export function checkRecord(model: Model, id: unknown, fields: unknown, path = ""): { id: string; fields: Fields } {
@@ -23,13 +60,16 @@ export function checkRecord(model: Model, id: unknown, fields: unknown, path = "
     throw invalid(`${path || "body"}: must be a JSON object of fields`);
   }
   const f = fields as Fields;
-  if (JSON.stringify(f).length > MAX_FIELDS_BYTES)
-    throw invalid(`${path || "body"}: fields exceed ${MAX_FIELDS_BYTES} bytes`);
+  checkShape(f, path);
+  const bytes = utf8.encode(JSON.stringify(f)).length;
+  if (bytes > MAX_FIELDS_BYTES) {
+    throw invalid(`${path || "body"}: fields take ${bytes} bytes as JSON, more than the limit of ${MAX_FIELDS_BYTES}`);
+  }
   if (model.name === "party") {
     if (f.email != null) {
-      if (typeof f.email !== "string" || !parseAddress(f.email) || f.email.includes("<")) {
-        throw invalid(`${path}email: must be an e-mail address`);
-      }
+      if (typeof f.email !== "string") throw invalid(`${path}email: must be an e-mail address (a string)`);
+      const checked = checkEmailAddress(f.email);
+      if (!checked.ok) throw invalid(`${path}email: not an address e-mail can be sent to: it ${checked.problem}`);
     }
     if (f.name != null && typeof f.name !== "string") throw invalid(`${path}name: must be a string`);
     if (f.lang != null && (typeof f.lang !== "string" || !/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$/.test(f.lang))) {
@@ -111,8 +151,7 @@ export async function upsertRecords(db: Db, modelName: string, items: unknown, n
   });
   const d1 = db.$client;
   const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < rows.length; i += RECORDS_PER_STATEMENT) {
-    const slice = JSON.stringify(rows.slice(i, i + RECORDS_PER_STATEMENT));
+  for (const slice of jsonChunks(rows)) {
     statements.push(
       d1
         .prepare(
@@ -128,6 +167,26 @@ export async function upsertRecords(db: Db, modelName: string, items: unknown, n
   }
   await d1.batch(statements);
   return rows.map((r) => r.id);
+}
+
+/** The rows as JSON arrays of at most STATEMENT_JSON_BYTES bytes and RECORDS_PER_STATEMENT rows each. */
+function jsonChunks(rows: unknown[]): string[] {
+  const chunks: string[] = [];
+  let parts: string[] = [];
+  let bytes = 2;
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    const size = utf8.encode(json).length + 1;
+    if (parts.length > 0 && (bytes + size > STATEMENT_JSON_BYTES || parts.length >= RECORDS_PER_STATEMENT)) {
+      chunks.push(`[${parts.join(",")}]`);
+      parts = [];
+      bytes = 2;
+    }
+    parts.push(json);
+    bytes += size;
+  }
+  if (parts.length > 0) chunks.push(`[${parts.join(",")}]`);
+  return chunks;
 }
 
 export async function getRecord(db: Db, modelName: string, id: string): Promise<RecordRow> {

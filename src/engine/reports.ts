@@ -137,6 +137,8 @@ export interface ActivityReportRow extends ActivityStats {
   /** Hits classified as machines in the period (by hit time), reported apart: they count in no rate. */
   machineOpens: number;
   machineClicks: number;
+  /** Records that reached the scenario's goal in the period, attributed to this activity (its e-mail clicked last). */
+  conversions: number;
 }
 
 /** One activity's report; a 404 for an unknown activity. */
@@ -156,7 +158,8 @@ export async function activityReports(
   const params = [FORMAT[range.period], JSON.stringify(activityIds), range.start, range.end] as const;
   type Done = { activity_id: number; period: string; n: number; opened: number; clicked: number };
   type Machine = { activity_id: number; period: string; opens: number; clicks: number };
-  const [done, machine] = await e.d1.batch<Done | Machine>([
+  type Converted = { activity_id: number; period: string; n: number };
+  const [done, machine, converted] = await e.d1.batch<Done | Machine | Converted>([
     e.d1
       .prepare(
         `SELECT activity_id, strftime(?1, at / 1000, 'unixepoch') AS period, count(*) AS n,
@@ -176,10 +179,22 @@ export async function activityReports(
          GROUP BY 1, 2`,
       )
       .bind(...params),
+    e.d1
+      .prepare(
+        `SELECT goal_activity_id AS activity_id, strftime(?1, goal_reached_at / 1000, 'unixepoch') AS period,
+           count(*) AS n
+         FROM scenario_records
+         WHERE goal_activity_id IN (SELECT value FROM json_each(?2)) AND goal_reached_at >= ?3 AND goal_reached_at < ?4
+         GROUP BY 1, 2`,
+      )
+      .bind(...params),
   ]);
   const key = (activityId: number, period: string) => `${activityId} ${period}`;
   const doneBy = new Map(((done?.results ?? []) as Done[]).map((r) => [key(r.activity_id, r.period), r]));
   const machineBy = new Map(((machine?.results ?? []) as Machine[]).map((r) => [key(r.activity_id, r.period), r]));
+  const convertedBy = new Map(
+    ((converted?.results ?? []) as Converted[]).map((r) => [key(r.activity_id, r.period), r.n]),
+  );
   for (const id of activityIds) {
     reports.set(
       id,
@@ -196,6 +211,7 @@ export async function activityReports(
           emailClickThroughRate: rate(d.clicked, d.opened),
           machineOpens: m.opens,
           machineClicks: m.clicks,
+          conversions: convertedBy.get(key(id, period)) ?? 0,
         };
       }),
     );

@@ -1,14 +1,17 @@
 import { and, asc, eq, gt } from "drizzle-orm";
-import { type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import { type FrequencyCap, type ScenarioState, scenarioRecords, scenarios } from "../db/schema";
+import { SHARD_COUNT } from "../db/shards";
 import { parseDomain } from "../domain/parse";
 import type { Domain } from "../domain/types";
 import { conflict, invalid, notFound } from "../errors";
-import { SHARD_COUNT } from "../scheduler/shards";
+import type { SendWindow } from "../recipients/window";
+import { PAUSED } from "./claim";
 import type { Engine } from "./context";
-import { PAUSED } from "./execute";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
 import { owePass } from "./passes";
+import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-rules";
+import { checkTopicsExist, setScenarioTopicsStatements, topicsOfScenarios } from "./topics";
 
 export type ScenarioRow = typeof scenarios.$inferSelect;
 export interface ScenarioCounts {
@@ -16,13 +19,27 @@ export interface ScenarioCounts {
   recordCountBlocked: number;
   blockRate: number;
 }
-export type Scenario = ScenarioRow & ScenarioCounts;
+export type Scenario = ScenarioRow & ScenarioCounts & { topics: string[] };
 
 export interface ScenarioInput {
   name: string;
   model: string;
   domain: Domain;
   unsubscribable: boolean;
+  goal: Domain | null;
+  sendWindow?: SendWindow | null;
+  timeZone?: string | null;
+  frequencyCap?: FrequencyCap | null;
+  /** Topic ids; a party opted out of one of them is not enrolled and its sends stop. */
+  topics?: string[];
+}
+
+/** The recipient settings' own rules (a 400 naming the field). */
+async function checkRecipientSettings(e: Engine, input: Partial<ScenarioInput>) {
+  checkSendWindow(input.sendWindow);
+  checkTimeZone(input.timeZone);
+  checkFrequencyCap(input.frequencyCap);
+  if (input.topics !== undefined) await checkTopicsExist(e, input.topics);
 }
 
 export const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 100) / 100);
@@ -35,12 +52,16 @@ export async function createScenario(e: Engine, input: ScenarioInput): Promise<S
   checkName(input.name);
   await requireModel(e.db, input.model, "model");
   parseDomain(input.domain, "domain");
+  await checkRecipientSettings(e, input);
+  const { topics, ...values } = input;
+  if (input.goal !== null) parseDomain(input.goal, "goal");
   const now = Date.now();
   const row = await e.db
     .insert(scenarios)
-    .values({ ...input, state: "draft", createdAt: now, updatedAt: now })
+    .values({ ...values, state: "draft", createdAt: now, updatedAt: now })
     .returning()
     .get();
+  if (topics?.length) await e.d1.batch(setScenarioTopicsStatements(e, row.id, topics));
   return withCounts(e, row);
 }
 
@@ -92,15 +113,20 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
     await requireModel(e.db, patch.model, "model");
   }
   if (patch.domain !== undefined) parseDomain(patch.domain, "domain");
+  await checkRecipientSettings(e, patch);
+  const { topics, ...values } = patch;
+  if (patch.goal != null) parseDomain(patch.goal, "goal");
   const row = await e.db
     .update(scenarios)
-    .set({ ...patch, updatedAt: Date.now() })
+    .set({ ...values, updatedAt: Date.now() })
     .where(eq(scenarios.id, id))
     .returning()
     .get();
   if (!row) throw notFound("scenario", id);
-  // Other records may match the new domain: the next cycle passes the scenario (when it runs).
-  if (patch.domain !== undefined) await owePass(e, id).run();
+  if (topics !== undefined) await e.d1.batch(setScenarioTopicsStatements(e, id, topics));
+  // Other records may match the new domain, or its topics no longer keep some parties out: the next cycle passes the
+  // scenario (when it runs).
+  if (patch.domain !== undefined || topics !== undefined) await owePass(e, id).run();
   return withCounts(e, row);
 }
 
@@ -226,17 +252,22 @@ async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[
   const counts = new Map<number, { n: number; blocked: number }>();
   for (const row of rows) counts.set(row.id, { n: row.countRecords, blocked: row.countBlocked });
   const now = Date.now();
+  const tags = await topicsOfScenarios(
+    e,
+    rows.map((r) => r.id),
+  );
   return Promise.all(
     rows.map(async (row) => {
+      const topics = tags.get(row.id) ?? [];
       if (row.state === "draft") {
         const n = await countMatching(e.d1, row.model, row.domain, now).catch((err) => {
           console.error(`scenario ${row.id}: domain preview failed`, err);
           return 0;
         });
-        return { ...row, recordCount: n, recordCountBlocked: 0, blockRate: 0 };
+        return { ...row, topics, recordCount: n, recordCountBlocked: 0, blockRate: 0 };
       }
       const c = counts.get(row.id) ?? { n: 0, blocked: 0 };
-      return { ...row, recordCount: c.n, recordCountBlocked: c.blocked, blockRate: rate(c.blocked, c.n) };
+      return { ...row, topics, recordCount: c.n, recordCountBlocked: c.blocked, blockRate: rate(c.blocked, c.n) };
     }),
   );
 }

@@ -1,6 +1,9 @@
 import { EmailMessage } from "cloudflare:email";
 import { errorMessage, type SendResult, type Transport } from "./transport";
 
+/** Error codes of the `send_email` binding that are a rate or a quota: the work waits, it is not an attempt. */
+const QUOTA = new Set(["E_RATE_LIMIT_EXCEEDED", "E_DAILY_LIMIT_EXCEEDED"]);
+
 /** Error codes of the `send_email` binding that may pass; the value is the wait to ask for, if any. */
 const PASSING: Record<string, number | null> = {
   E_RATE_LIMIT_EXCEEDED: null,
@@ -45,8 +48,8 @@ export function cloudflareTransport(binding: SendEmail): Transport {
     name: "cloudflare",
     async send(m) {
       try {
-        await binding.send(new EmailMessage(m.from.address, m.to.address, m.raw));
-        return { ok: true };
+        const result = await binding.send(new EmailMessage(m.from.address, m.to.address, m.raw));
+        return { ok: true, providerId: typeof result?.messageId === "string" ? result.messageId : null };
       } catch (err) {
         return classifyCloudflareError(err);
       }
@@ -60,7 +63,10 @@ export function classifyCloudflareError(err: unknown): SendResult {
   const error = `Cloudflare e-mail: ${code && !text.includes(code) ? `${code}: ${text}` : text}`;
   if (code !== null && code in PASSING) {
     const wait = PASSING[code];
-    return wait == null ? { ok: false, retry: true, error } : { ok: false, retry: true, error, retryAfterMs: wait };
+    const quota = QUOTA.has(code) ? { quota: true } : {};
+    return wait == null
+      ? { ok: false, retry: true, error, ...quota }
+      : { ok: false, retry: true, error, retryAfterMs: wait, ...quota };
   }
   if (code !== null && PERMANENT.has(code)) return { ok: false, retry: false, error };
   if (PASSING_TEXT.test(text)) return { ok: false, retry: true, error };

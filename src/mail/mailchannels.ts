@@ -16,7 +16,7 @@ export interface MailChannelsOptions {
  * signs it with DKIM when the key is given). Message-ID is not sent: MailChannels lists it among the headers a
  * request cannot set, so the archived Message-ID is ours, not the one the recipient sees.
  *
- * Answers: 2xx sent; 429 retried, no sooner than Retry-After; 5xx, a network error or no answer within 10 s
+ * Answers: 2xx sent (its `request_id` kept); 429 waits, no sooner than Retry-After; 5xx, a network error or no answer within 10 s
  * retried; any other 4xx (400 bad request, 401/403 key or domain refused, 413 too large) permanent, with the
  * provider's message.
  */
@@ -40,10 +40,7 @@ export function mailchannelsTransport(o: MailChannelsOptions): Transport {
           : `MailChannels could not be reached: ${errorMessage(err)}`;
         return { ok: false, retry: true, error };
       }
-      if (res.ok) {
-        await res.body?.cancel();
-        return { ok: true };
-      }
+      if (res.ok) return { ok: true, providerId: await requestIdOf(res) };
       return failure(res.status, await providerMessage(res), res.headers.get("retry-after"));
     },
   };
@@ -76,10 +73,26 @@ function failure(status: number, message: string, retryAfter: string | null): Se
   const error = `MailChannels ${status}: ${message}`;
   if (status === 429) {
     const wait = retryAfterMs(retryAfter);
-    return wait === null ? { ok: false, retry: true, error } : { ok: false, retry: true, error, retryAfterMs: wait };
+    return wait === null
+      ? { ok: false, retry: true, error, quota: true }
+      : { ok: false, retry: true, error, retryAfterMs: wait, quota: true };
   }
   if (status >= 500 || status === 408) return { ok: false, retry: true, error };
   return { ok: false, retry: false, error };
+}
+
+/**
+ * The `request_id` of an accepted send: MailChannels names it in every delivery event of the message, so it is the
+ * id the archive keeps. Null when the answer has none (the e-mail is still sent; its events cannot be matched).
+ */
+async function requestIdOf(res: Response): Promise<string | null> {
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as { request_id?: unknown };
+    return typeof body.request_id === "string" && body.request_id !== "" ? body.request_id : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Retry-After as seconds or an HTTP date; null when absent or unreadable. */

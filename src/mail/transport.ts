@@ -15,8 +15,15 @@ export interface OutgoingEmail {
   listHeaders: Record<string, string>;
 }
 
-/** `retry`: the fault may pass (rate limit, 5xx, timeout); otherwise it is permanent and the reason is shown. */
-export type SendResult = { ok: true } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+/**
+ * `providerId`: the provider's id of the accepted message, which its delivery events name (null when it gave none).
+ * `retry`: the fault may pass (5xx, timeout); otherwise it is permanent and the reason is shown. `quota`: the provider
+ * refused for now because of a rate or a quota (429): the work waits, no sooner than `retryAfterMs`, and the wait is
+ * not counted as a failed attempt.
+ */
+export type SendResult =
+  | { ok: true; providerId: string | null }
+  | { ok: false; retry: boolean; error: string; retryAfterMs?: number; quota?: boolean };
 
 export type TransportName = "local" | "cloudflare" | "mailchannels";
 

@@ -1,8 +1,8 @@
 import type { HitKind } from "../db/schema/emails";
-import { createEngine } from "../engine/context";
 import { recordEmailEvent } from "../engine/events";
 import type { Bindings } from "../env";
 import { AppError } from "../errors";
+import { buildServices } from "../services";
 import { type Classification, classify, type HitRequest } from "./classify";
 
 /** The request facts classification needs, read while the request is at hand (the work itself runs later). */
@@ -120,7 +120,7 @@ async function flush(env: Bindings, batch: PendingHit[], waitUntil: (work: Promi
   const ordered = [...events.values()].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "click" ? -1 : 1));
   for (const { ra, kind } of ordered) {
     try {
-      await recordEmailEvent(createEngine(env, { waitUntil }), ra, EVENTS[kind]);
+      await recordEmailEvent(buildServices(env, { waitUntil }), ra, EVENTS[kind]);
     } catch (err) {
       // A record activity that was deleted, or that is not one that sent an e-mail: the hit stays stored.
       if (err instanceof AppError) console.warn(`${kind} hit on record activity ${ra}: no event (${err.message})`);

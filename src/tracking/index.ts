@@ -1,20 +1,22 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../api/router";
+import { describeError } from "../errors";
 import { redirectClick } from "./click";
 import { messagesFor } from "./messages";
 import { errorPage, sendPage } from "./pages";
 import { servePixel } from "./pixel";
+import { changePreferences, showPreferences } from "./preferences";
 import { askToUnsubscribe, unsubscribe } from "./unsubscribe";
 
 /**
- * Public routes recipients hit: short links, the open pixel, unsubscribe pages. `HEAD` is answered by the `GET`
+ * Public routes recipients hit: short links, the open pixel, unsubscribe pages, the preference centre. `HEAD` is answered by the `GET`
  * handlers (Hono strips the body) and is classified as a machine, so it never fires an event.
  */
 export function trackingRoutes() {
   const routes = new Hono<AppEnv>();
   routes.onError((err, c) => {
-    console.error(`tracking ${c.req.method} ${c.req.path}`, err);
+    console.error(`tracking ${c.req.method} ${c.req.path}: ${describeError(err)}`);
     return sendPage(c, errorPage(messagesFor(null)), 500);
   });
 
@@ -27,5 +29,8 @@ export function trackingRoutes() {
   routes.get("/u/:token/:nextKey", askToUnsubscribe);
   routes.post("/u/:token", unsubscribe);
   routes.post("/u/:token/:nextKey", unsubscribe);
+  routes.use("/p/*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.text("Payload too large", 413) }));
+  routes.get("/p/:token", showPreferences);
+  routes.post("/p/:token", changePreferences);
   return routes;
 }

@@ -1,3 +1,5 @@
+import { pickLanguage } from "../recipients/language";
+
 /** Every string the public pages show, per language. Plain text: the pages escape it. */
 export interface Messages {
   lang: string;
@@ -11,6 +13,12 @@ export interface Messages {
   notFoundBody: string;
   errorTitle: string;
   errorBody: string;
+  prefsTitle: string;
+  prefsBody: string;
+  prefsNoTopics: string;
+  prefsSave: string;
+  prefsAll: string;
+  prefsSaved: string;
 }
 
 const en: Messages = {
@@ -25,6 +33,12 @@ const en: Messages = {
   notFoundBody: "This link is not valid. Please check that you copied it entirely.",
   errorTitle: "Something went wrong",
   errorBody: "We could not process your request. Please try again in a moment.",
+  prefsTitle: "Your e-mail preferences",
+  prefsBody: "Choose the e-mails you want to receive. Untick a topic to stop it.",
+  prefsNoTopics: "There is nothing to choose from yet.",
+  prefsSave: "Save my choices",
+  prefsAll: "Unsubscribe from all topics",
+  prefsSaved: "Your choices are saved.",
 };
 
 const fr: Messages = {
@@ -39,6 +53,12 @@ const fr: Messages = {
   notFoundBody: "Ce lien n’est pas valide. Vérifiez que vous l’avez copié en entier.",
   errorTitle: "Une erreur est survenue",
   errorBody: "Votre demande n’a pas pu être traitée. Veuillez réessayer dans un instant.",
+  prefsTitle: "Vos préférences d’e-mails",
+  prefsBody: "Choisissez les e-mails que vous souhaitez recevoir. Décochez un thème pour ne plus le recevoir.",
+  prefsNoTopics: "Il n’y a encore rien à choisir.",
+  prefsSave: "Enregistrer mes choix",
+  prefsAll: "Me désabonner de tous les thèmes",
+  prefsSaved: "Vos choix sont enregistrés.",
 };
 
 const de: Messages = {
@@ -53,6 +73,12 @@ const de: Messages = {
   notFoundBody: "Dieser Link ist ungültig. Bitte prüfen Sie, ob Sie ihn vollständig kopiert haben.",
   errorTitle: "Etwas ist schiefgelaufen",
   errorBody: "Ihre Anfrage konnte nicht bearbeitet werden. Bitte versuchen Sie es gleich noch einmal.",
+  prefsTitle: "Ihre E-Mail-Einstellungen",
+  prefsBody: "Wählen Sie, welche E-Mails Sie erhalten möchten. Entfernen Sie ein Häkchen, um ein Thema abzubestellen.",
+  prefsNoTopics: "Es gibt noch nichts auszuwählen.",
+  prefsSave: "Auswahl speichern",
+  prefsAll: "Von allen Themen abmelden",
+  prefsSaved: "Ihre Auswahl ist gespeichert.",
 };
 
 const es: Messages = {
@@ -67,13 +93,21 @@ const es: Messages = {
   notFoundBody: "Este enlace no es válido. Compruebe que lo ha copiado entero.",
   errorTitle: "Se ha producido un error",
   errorBody: "No hemos podido procesar su solicitud. Vuelva a intentarlo en un momento.",
+  prefsTitle: "Sus preferencias de correo",
+  prefsBody: "Elija los correos que desea recibir. Desmarque un tema para dejar de recibirlo.",
+  prefsNoTopics: "Todavía no hay nada que elegir.",
+  prefsSave: "Guardar mis preferencias",
+  prefsAll: "Darme de baja de todos los temas",
+  prefsSaved: "Sus preferencias se han guardado.",
 };
 
 const CATALOGUE: Record<string, Messages> = { en, fr, de, es };
 
-/** The messages in a party's language (`fr`, `fr_FR`, `fr-FR` are French); English when unknown or not given. */
+/**
+ * The messages in a party's language, by the same fallback chain as e-mail content (`fr`, `fr_FR`, `fr-FR` are French);
+ * English when unknown or not given.
+ */
 export function messagesFor(lang: unknown): Messages {
-  if (typeof lang !== "string") return en;
-  const primary = lang.trim().toLowerCase().split(/[-_]/)[0] ?? "";
-  return CATALOGUE[primary] ?? en;
+  const picked = pickLanguage(lang, Object.keys(CATALOGUE));
+  return picked ? (CATALOGUE[picked] as Messages) : en;
 }

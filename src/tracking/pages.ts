@@ -85,3 +85,39 @@ export function notFoundPage(m: Messages): Page {
 export function errorPage(m: Messages): Page {
   return layout(m, m.errorTitle, html`<h1>${m.errorTitle}</h1>\n<p>${m.errorBody}</p>`);
 }
+
+export interface TopicChoice {
+  id: string;
+  name: string;
+  description: string | null;
+  subscribed: boolean;
+}
+
+/**
+ * The preference centre: a checkbox per topic and two buttons (save, unsubscribe from all). A real form, so a link
+ * scanner's GET changes nothing.
+ */
+export function preferencesPage(m: Messages, topics: TopicChoice[], action: string, saved: boolean): Page {
+  const items = topics.map(
+    (t) =>
+      html`<li><label><input type="checkbox" name="subscribed" value="${t.id}"${t.subscribed ? raw(" checked") : ""}> ${t.name}</label>${
+        t.description ? html`<br><small>${t.description}</small>` : ""
+      }</li>`,
+  );
+  return layout(
+    m,
+    m.prefsTitle,
+    html`<h1 id="heading">${m.prefsTitle}</h1>
+${saved ? html`<p role="status">${m.prefsSaved}</p>` : ""}
+${
+  topics.length === 0
+    ? html`<p>${m.prefsNoTopics}</p>`
+    : html`<p>${m.prefsBody}</p>
+<form method="post" action="${action}" aria-labelledby="heading">
+<ul style="list-style:none;padding:0">${items}</ul>
+<p><button type="submit" name="action" value="save">${m.prefsSave}</button></p>
+<p><button type="submit" name="action" value="all">${m.prefsAll}</button></p>
+</form>`
+}`,
+  );
+}

@@ -2,9 +2,9 @@ import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
 import { unpackLinkUrls } from "../email/link-urls";
 import { blockScenarioRecord } from "../engine/blocking";
-import { createEngine } from "../engine/context";
 import { AppError } from "../errors";
 import { parseUnsubscribeToken } from "../ids";
+import { buildServices } from "../services";
 import { recordHit, requestFacts } from "./hits";
 import { isSignedKey, trackingSecretOf, verifyKey } from "./keys";
 import { httpUrl, isLinkKey } from "./links";
@@ -125,7 +125,7 @@ export async function unsubscribe(c: UnsubscribeContext): Promise<Response> {
   const oneClick = await isOneClick(c);
   const waitUntil = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
   try {
-    await blockScenarioRecord(createEngine(c.env, { waitUntil }), sub.id);
+    await blockScenarioRecord(buildServices(c.env, { waitUntil }), sub.id);
   } catch (err) {
     if (err instanceof AppError && err.code === "not_found") return sendPage(c, notFoundPage(messagesFor(null)), 404);
     throw err;

@@ -70,7 +70,7 @@ describe("activities", () => {
     expectError(await post({ name: "x", on: "email_opened" }), 400, "on:", "parent");
     expectError(await post({ name: "x", parent_id: plain.id, on: "email_opened" }), 400, "on:", '"send_email"');
     expectError(await post({ name: "x", parent_id: mail.id, on: "email_not_opened" }), 400, "delay: required");
-    expectError(await post({ name: "x", parent_id: mail.id, on: "email_bounced" }), 400, "on");
+    expectError(await post({ name: "x", parent_id: mail.id, on: "email_exploded" }), 400, "on");
     expectError(await post({ name: "x", delay: "-P1D" }), 400, "delay: must not be negative");
     expectError(await post({ name: "x", delay: "2 days" }), 400, "delay:", "ISO 8601");
     expectError(

@@ -61,7 +61,7 @@ describe("admin API authentication", () => {
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(["/scenarios", "/scenarios/{id}/run", "/records/{model}/batch"]),
+      expect.arrayContaining(["/api/scenarios", "/api/scenarios/{id}/run", "/api/records/{model}/batch"]),
     );
     expect(doc.body.components.schemas.Scenario.properties.block_rate).toBeDefined();
     const page = await SELF.fetch(`${BASE}/api/docs`);

@@ -10,6 +10,7 @@ const base = {
   WEB_HOSTNAME: "ma.example",
   MAIL_TRANSPORT: "local",
   TRACKING_SECRET: "a-tracking-secret-of-32-characters!",
+  LOCAL_MODE: "1",
 };
 
 function configError(overrides: Record<string, unknown>): string {

@@ -26,7 +26,7 @@ async function passAt(now: number) {
   vi.setSystemTime(now);
   const { engine } = testEngine();
   await enroll(engine, { scenarioId: Number(scenarioId) });
-  await processDue(engine, new ScriptedMailer());
+  await processDue({ ...engine, mailer: new ScriptedMailer() });
   vi.useRealTimers();
 }
 
@@ -84,6 +84,7 @@ const zeroActivity = (period: string) => ({
   email_click_through_rate: 0,
   machine_opens: 0,
   machine_clicks: 0,
+  conversions: 0,
 });
 
 describe("GET /api/scenarios/{id}/report", () => {
@@ -163,6 +164,7 @@ describe("GET /api/activities/{id}/report", () => {
           email_click_through_rate: 0.5,
           machine_opens: 0,
           machine_clicks: 0,
+          conversions: 0,
         },
         { ...zeroActivity("2026-11-26"), machine_opens: 2 },
         { ...zeroActivity("2026-11-27"), record_count: 1, machine_clicks: 1 },
@@ -229,7 +231,7 @@ describe("report input", () => {
 
   it("is described in the OpenAPI document", async () => {
     const doc = await ok("GET", "/openapi.json");
-    for (const path of ["/scenarios/{id}/report", "/activities/{id}/report"]) {
+    for (const path of ["/api/scenarios/{id}/report", "/api/activities/{id}/report"]) {
       const op = doc.paths[path]?.get;
       expect(op, path).toBeDefined();
       expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(

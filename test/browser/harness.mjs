@@ -51,6 +51,8 @@ export async function startServer() {
     "TRACKING_SECRET:browser-test-tracking-secret-0123456789",
     `AUTOMATION_BASE:${base}`,
     "MAIL_TRANSPORT:local",
+    "LOCAL_MODE:1",
+    "EMAIL_FROM:Marketing <marketing@example.com>",
     "BENCH_ROUTES:0",
   ];
   const child = spawn(

@@ -53,7 +53,9 @@ describe("parseDomain", () => {
     expect(problem([["a", "=", 1, 2]])).toBe("domain[0]: a clause is [field, operator, value], got 4 elements");
     expect(problem([["a", "<", null]])).toBe("domain[0][2]: null is only allowed with =, !=, in and not in");
     expect(problem([["a", "like", 3]])).toBe('domain[0][2]: "like" takes a string pattern, got number 3');
-    expect(problem([["a", "=", { now: "yesterday" }]])).toBe('domain[0][2].now: invalid ISO 8601 duration "yesterday"');
+    expect(problem([["a", "=", { now: "yesterday" }]])).toBe(
+      'domain[0][2].now: "yesterday" is not an ISO 8601 duration (e.g. PT30M, P2D)',
+    );
     expect(problem([["a", "=", { later: "P1D" }]])).toContain("domain[0][2]: an object value must be");
     expect(problem([["OR", ["a", "=", [1]]]])).toContain("domain[0][1][2]: expected a string, number, boolean or null");
     expect(problem({ a: 1 })).toBe("domain: a domain must be a JSON array");

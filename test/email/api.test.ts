@@ -51,6 +51,7 @@ describe("the e-mail archive API", () => {
       from: '"Sales" <marketing@example.com>',
       subject: "Welcome Michael Scott & co",
       message_id: expect.stringMatching(/^<[0-9a-f]+@example\.com>$/),
+      provider_message_id: expect.stringMatching(/^local-[0-9a-f]{24}$/),
       transport: "local",
       status: "sent",
       error: null,
@@ -146,6 +147,7 @@ describe("the preview API", () => {
     const res = await api("POST", `/activities/${activityId}/preview`, { record_model: "party", record_id: "dwight" });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
+      lang: null,
       subject: "Welcome Dwight Schrute & co",
       from: '"Sales" <marketing@example.com>',
       to: '"Dwight Schrute" <dwight@example.com>',

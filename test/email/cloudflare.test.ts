@@ -9,9 +9,14 @@ const coded = (code: string, message: string) => Object.assign(new Error(message
 describe("Cloudflare send_email transport", () => {
   it("hands the raw message to the binding, from the From address to the recipient", async () => {
     const sent: EmailMessage[] = [];
-    const binding = { send: async (m: EmailMessage) => void sent.push(m) } as unknown as SendEmail;
+    const binding = {
+      send: async (m: EmailMessage) => {
+        sent.push(m);
+        return { messageId: "cf-msg-1" };
+      },
+    } as unknown as SendEmail;
     const m = await composeEmail(job(), config(), Date.now(), 1);
-    expect(await cloudflareTransport(binding).send(m)).toEqual({ ok: true });
+    expect(await cloudflareTransport(binding).send(m)).toEqual({ ok: true, providerId: "cf-msg-1" });
     expect(sent).toHaveLength(1);
     expect(sent[0]?.from).toBe("marketing@example.com");
     expect(sent[0]?.to).toBe("michael@example.com");
@@ -19,7 +24,7 @@ describe("Cloudflare send_email transport", () => {
 
   it("is accepted by the local send_email binding", async () => {
     const m = await composeEmail(job(), config(), Date.now(), 1);
-    expect(await cloudflareTransport(bindings.SEND_EMAIL).send(m)).toEqual({ ok: true });
+    expect(await cloudflareTransport(bindings.SEND_EMAIL).send(m)).toMatchObject({ ok: true });
     expect((await PostalMime.parse(m.raw)).from?.address).toBe("marketing@example.com");
   });
 
@@ -28,10 +33,12 @@ describe("Cloudflare send_email transport", () => {
       ok: false,
       retry: true,
       error: "Cloudflare e-mail: E_RATE_LIMIT_EXCEEDED: rate limited",
+      quota: true,
     });
     expect(classifyCloudflareError(coded("E_DAILY_LIMIT_EXCEEDED", "daily"))).toMatchObject({
       retry: true,
       retryAfterMs: 3_600_000,
+      quota: true,
     });
     expect(classifyCloudflareError(coded("E_INTERNAL_SERVER_ERROR", "oops"))).toMatchObject({ retry: true });
     for (const code of [

@@ -19,10 +19,10 @@ function answer(status: number, body = "", headers: Record<string, string> = {})
 
 describe("MailChannels request", () => {
   it("posts the documented JSON payload with the API key", async () => {
-    const fetch = answer(202);
+    const fetch = answer(202, JSON.stringify({ request_id: "req-42", results: [{ index: 0, status: "sent" }] }));
     const m = await message("Dwight <dwight@dunder.example>");
     const result = await mailchannelsTransport({ apiKey: "key-123", dkim: DKIM }).send(m);
-    expect(result).toEqual({ ok: true });
+    expect(result).toEqual({ ok: true, providerId: "req-42" });
     expect(fetch).toHaveBeenCalledTimes(1);
     const [url, init] = fetch.mock.calls[0] as [string, RequestInit];
     expect(url).toBe(MAILCHANNELS_URL);
@@ -75,9 +75,14 @@ describe("MailChannels request", () => {
 describe("MailChannels answers", () => {
   const send = async () => mailchannelsTransport({ apiKey: "k", dkim: null, timeoutMs: 50 }).send(await message());
 
-  it("202 is sent", async () => {
+  it("202 is sent, with the request id its delivery events will name", async () => {
+    answer(202, '{"request_id":"wBLWrCnK0Z965pf-cgxhNg8bo5s=","results":[{"index":0,"status":"sent"}]}');
+    expect(await send()).toEqual({ ok: true, providerId: "wBLWrCnK0Z965pf-cgxhNg8bo5s=" });
+  });
+
+  it("202 without a request id is still sent", async () => {
     answer(202, '{"data":["queued"]}');
-    expect(await send()).toEqual({ ok: true });
+    expect(await send()).toEqual({ ok: true, providerId: null });
   });
 
   it("400 is permanent, with the provider's message", async () => {
@@ -97,11 +102,12 @@ describe("MailChannels answers", () => {
     expect(await send()).toMatchObject({ ok: false, retry: false, error: expect.stringContaining("domain lockdown") });
   });
 
-  it("429 is retried, no sooner than Retry-After", async () => {
+  it("429 is a quota: the work waits, no sooner than Retry-After", async () => {
     answer(429, "Too Many Requests", { "retry-after": "120" });
     expect(await send()).toEqual({
       ok: false,
       retry: true,
+      quota: true,
       error: "MailChannels 429: Too Many Requests",
       retryAfterMs: 120_000,
     });

@@ -158,7 +158,7 @@ describe("sendBatch with the local transport", () => {
 describe("sendBatch failures", () => {
   const mailchannels = { ...bindings, MAIL_TRANSPORT: "mailchannels", MAILCHANNELS_API_KEY: "k" } as Bindings;
 
-  it("archives a transport fault that may pass as retry, and a permanent one as failed", async () => {
+  it("archives a transport fault that may pass as retry, and a permanent one as failed; a 429 is deferred", async () => {
     let call = 0;
     vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
       call++;
@@ -170,12 +170,14 @@ describe("sendBatch failures", () => {
     // One at a time, so the answers come in the jobs' order.
     const outcomes: Awaited<ReturnType<ReturnType<typeof createMailer>["sendBatch"]>> = [];
     for (const j of jobs) outcomes.push(...(await createMailer(mailchannels).sendBatch([j], Date.now())));
+    const before = Date.now();
     expect(outcomes[0]).toEqual({
-      status: "retry",
-      error: "MailChannels 429: busy",
-      retryAfterMs: 60_000,
+      status: "deferred",
+      reason: "waiting: the provider refused for now: MailChannels 429: busy",
+      until: expect.any(Number),
       emailId: expect.any(Number),
     });
+    expect((outcomes[0] as { until: number }).until - before).toBeGreaterThanOrEqual(60_000 - 5_000);
     expect(outcomes[1]).toMatchObject({
       status: "retry",
       retryAfterMs: null,

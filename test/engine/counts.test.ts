@@ -42,7 +42,7 @@ describe("counts without full scans", () => {
     await ok("POST", `/scenario-records/${items[0].id}/block`); // repeated: changes nothing
     await ok("POST", `/scenario-records/${items[1].id}/unblock`);
     // Blocked records are not sent to: 119 e-mails.
-    while ((await processDue(engine, new ScriptedMailer())).claimed > 0);
+    while ((await processDue({ ...engine, mailer: new ScriptedMailer() })).claimed > 0);
     const ras = await ok("GET", `/scenarios/${built.scenarioId}/record-activities?limit=2&state=done`);
     await ok("POST", `/record-activities/${ras.items[0].id}/clicked`);
     await ok("POST", `/record-activities/${ras.items[0].id}/clicked`);

@@ -1,9 +1,9 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { enrollScenario, runningScenarios } from "../../src/engine/enroll";
 import type { Bindings } from "../../src/env";
-import { enrollerStub } from "../../src/scheduler/enroller";
+import { enrollerStub } from "../../src/scheduler/client";
 import { api, ok } from "../helpers";
 import { buildScenario, testEngine } from "./fixtures";
 
@@ -105,9 +105,9 @@ describe("enrollment in bounded steps", () => {
     );
     const enroller = enrollerStub(bindings, Number(scenarioId));
     expect(await enroller.start({ scenarioId: Number(scenarioId) })).toEqual({ ok: true });
-    await runDurableObjectAlarm(enroller);
-    // The alarm may have fired by itself and still be running: wait for its end.
-    await expect.poll(() => enroller.status()).toMatchObject({ cursor: null });
+    // Delivered by hand and awaited: the alarm set by `start` may be firing by itself at the same time.
+    await runInDurableObject(enroller, (instance) => instance.alarm());
+    expect(await enroller.status()).toMatchObject({ cursor: null });
     expect((await ok("GET", `/scenarios/${scenarioId}/records`)).items).toHaveLength(0);
     expect(await enroller.start({ scenarioId: "x" })).toMatchObject({ ok: false });
     expect(await ok("GET", `/scenarios/${scenarioId}/enrollment`)).toMatchObject({ running: false });
@@ -124,9 +124,8 @@ describe("enrollment in bounded steps", () => {
       .run();
     const enroller = enrollerStub(bindings, Number(scenarioId));
     expect(await enroller.start({ scenarioId: Number(scenarioId) })).toEqual({ ok: true });
-    await runDurableObjectAlarm(enroller);
-    // The alarm may have fired by itself and still be running: wait for its end.
-    await expect.poll(() => enroller.status()).toMatchObject({ cursor: null });
+    await runInDurableObject(enroller, (instance) => instance.alarm());
+    expect(await enroller.status()).toMatchObject({ cursor: null });
     expect(await runDurableObjectAlarm(enroller)).toBe(false);
   });
 });

@@ -14,7 +14,7 @@ async function sentScenario(name: string, activities: Parameters<typeof buildSce
   await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
   const { engine } = testEngine();
   await enroll(engine, { scenarioId: Number(built.scenarioId) });
-  await processDue(engine, new ScriptedMailer());
+  await processDue({ ...engine, mailer: new ScriptedMailer() });
   const mail = await recordActivityOf(built.scenarioId, built.activity.Mail as string, "michael");
   expect(mail?.state).toBe("done");
   const state = (name: string) => recordActivityOf(built.scenarioId, built.activity[name] as string, "michael");
@@ -81,7 +81,7 @@ describe("events", () => {
       expect(r.status).toBe(200);
       return { status: "sent", emailId: 0 };
     });
-    await processDue(engine, mailer);
+    await processDue({ ...engine, mailer });
     const state = (n: string) => recordActivityOf(built.scenarioId, built.activity[n] as string, "michael");
     expect((await state("Clicked"))?.at).not.toBeNull();
     expect((await state("Not clicked"))?.state).toBe("cancelled");

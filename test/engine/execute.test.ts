@@ -38,7 +38,7 @@ async function running(name: string, ids: string[], activities: Parameters<typeo
 
 async function processAll(mailer: ScriptedMailer) {
   const { engine, wakes } = testEngine();
-  const counts = await processDue(engine, mailer);
+  const counts = await processDue({ ...engine, mailer });
   return { counts, wakes };
 }
 

@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
-import { createEngine, type WakeTime } from "../../src/engine/context";
+import type { WakeTime } from "../../src/engine/context";
 import type { EmailJob, Mailer, SendOutcome } from "../../src/engine/mailer";
 import type { Bindings } from "../../src/env";
+import { buildServices } from "../../src/services";
 import { ok } from "../helpers";
 
 /** An engine over the test bindings whose wake-ups are recorded instead of sent to the scheduler. */
 export function testEngine() {
   const wakes: WakeTime[] = [];
-  const engine = createEngine(env as Bindings, {
+  const engine = buildServices(env as Bindings, {
     wake: async (times) => {
       wakes.push(...times);
     },
@@ -34,7 +35,7 @@ export const sendEmail = { action: "send_email", email_title: "Hi {{party.name}}
 
 /** Creates a scenario with the given activities (parents by name) through the API; returns ids by name. */
 export async function buildScenario(
-  scenario: { name: string; model: string; domain?: unknown[]; unsubscribable?: boolean },
+  scenario: { name: string; model: string; domain?: unknown[]; unsubscribable?: boolean; goal?: unknown[] },
   activities: ({ name: string; parent?: string } & Record<string, unknown>)[],
 ) {
   const s = await ok("POST", "/scenarios", scenario);

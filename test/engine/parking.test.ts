@@ -112,7 +112,7 @@ describe("paused record activities are parked out of the due index", () => {
     await new Promise((r) => setTimeout(r, 5));
     let more = true;
     for (let i = 0; more && i < 20; i++) {
-      more = (await processDue(engine, new ScriptedMailer(), { shard: row?.shard, limit: 3 })).more;
+      more = (await processDue({ ...engine, mailer: new ScriptedMailer() }, { shard: row?.shard, limit: 3 })).more;
     }
     const done = await env.DB.prepare("SELECT state FROM record_activities WHERE id = ?").bind(row?.id).first();
     expect(done?.state).toBe("done");

@@ -17,7 +17,7 @@ import {
 } from "../../src/engine/passes";
 import type { Bindings } from "../../src/env";
 import worker from "../../src/index";
-import { enrollerStub } from "../../src/scheduler/enroller";
+import { enrollerStub } from "../../src/scheduler/client";
 import { api, ok } from "../helpers";
 import { buildScenario, testEngine } from "./fixtures";
 

@@ -1,14 +1,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createMailer } from "../../src/email/mailer";
-import { createEngine } from "../../src/engine/context";
+import { SHARD_COUNT } from "../../src/db/shards";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
 import type { Mailer } from "../../src/engine/mailer";
 import type { Bindings } from "../../src/env";
 import { schedulerStub } from "../../src/scheduler/client";
-import { SHARD_COUNT } from "../../src/scheduler/shards";
+import { buildServices } from "../../src/services";
 import { buildScenario, recordActivities, testEngine } from "../engine/fixtures";
 import { api, ok } from "../helpers";
 
@@ -58,7 +57,7 @@ describe("fault injection: duplicate alarms, overlapping sweeps and dead Workers
       ]),
       api("POST", "/jobs/process"),
       api("POST", "/jobs/process"),
-      processDue(createEngine(bindings), createMailer(bindings)),
+      processDue(buildServices(bindings)),
     ]);
     for (const stub of stubs) await runDurableObjectAlarm(stub);
     await ok("POST", "/jobs/process");
@@ -74,16 +73,16 @@ describe("fault injection: duplicate alarms, overlapping sweeps and dead Workers
     const s = await mailScenario("Crash", 5);
     // This "Worker" claims everything, then never comes back (its promise never settles).
     const hang: Mailer = { sendBatch: () => new Promise(() => {}) };
-    void processDue(createEngine(bindings), hang);
+    void processDue(buildServices(bindings, { mailer: hang }));
     await vi.waitFor(async () => {
       const running = await recordActivities(s.scenarioId, "&state=running");
       expect(running).toHaveLength(5);
     });
     // Before the timeout, nobody else may take the claimed rows.
-    expect((await processDue(createEngine(bindings), createMailer(bindings))).claimed).toBe(0);
+    expect((await processDue(buildServices(bindings))).claimed).toBe(0);
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + CLAIM_TIMEOUT_MS + 1_000);
-    const recovered = await processDue(createEngine(bindings), createMailer(bindings));
+    const recovered = await processDue(buildServices(bindings));
     expect(recovered).toMatchObject({ claimed: 5, done: 5 });
     const sent = await sentPerRecordActivity(s.scenarioId);
     expect(sent).toHaveLength(5);

@@ -1,12 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../../src/db/client";
-import { createMailer } from "../../src/email/mailer";
-import { createEngine } from "../../src/engine/context";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
 import { upsertRecords } from "../../src/engine/records";
 import type { Bindings } from "../../src/env";
+import { buildServices } from "../../src/services";
 import { buildScenario, recordActivities, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
 
@@ -78,8 +77,9 @@ describe("fault injection: D1 errors on a write inside a batch", () => {
         if (prop === "batch") {
           return async (s: D1PreparedStatement[]) => {
             batches++;
-            // 1: the engine's reads, 2: the archive rows, 3: the delivery statuses, 4: the engine's results.
-            if (batches === 4) throw new Error("D1_ERROR: Network connection lost.");
+            // 1: the engine's reads, 2: the recipient gate's reads, 3: the archive rows, 4: the delivery statuses,
+            // 5: the engine's results.
+            if (batches === 5) throw new Error("D1_ERROR: Network connection lost.");
             return target.batch(s);
           };
         }
@@ -88,9 +88,7 @@ describe("fault injection: D1 errors on a write inside a batch", () => {
       },
     });
     const outage = { ...bindings, DB: flaky } as Bindings;
-    await expect(processDue(createEngine(outage, { wake: async () => {} }), createMailer(outage))).rejects.toThrow(
-      "D1_ERROR",
-    );
+    await expect(processDue(buildServices(outage, { wake: async () => {} }))).rejects.toThrow("D1_ERROR");
 
     // Not half-applied: still running under the dead claim, and no child exists.
     const mails = await recordActivities(scenarioId, `&activity_id=${activity.Mail}`);
@@ -100,7 +98,7 @@ describe("fault injection: D1 errors on a write inside a batch", () => {
     // After the claim timeout the work is taken over, completed without sending the e-mails again.
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + CLAIM_TIMEOUT_MS + 1_000);
-    const result = await processDue(createEngine(bindings, { wake: async () => {} }), createMailer(bindings));
+    const result = await processDue(buildServices(bindings, { wake: async () => {} }));
     expect(result).toMatchObject({ claimed: 3, done: 3 });
     const sent = await env.DB.prepare("SELECT count(*) AS n FROM emails WHERE scenario_id = ? AND status = 'sent'")
       .bind(scenarioId)

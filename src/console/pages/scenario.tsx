@@ -1,7 +1,48 @@
+import type { FrequencyCap } from "../../db/schema";
+import type { SendWindow } from "../../recipients/window";
 import { type ActivityNode, STATE_COUNT_CAP, type scenarioPage } from "../data";
 import { Badge, Count, JsonCode, Layout, Rate, Time } from "../layout";
 import { Trend } from "../sparkline";
 import { TransitionForms } from "./scenarios";
+
+/** "09:00–18:00, mon tue wed thu fri" (every day when the window names no days). */
+export const windowLabel = (w: SendWindow | null) =>
+  w === null ? null : `${w.start}–${w.end}, ${w.days ? w.days.join(" ") : "every day"}`;
+
+const capLabel = (cap: FrequencyCap | null) =>
+  cap === null ? "none" : `at most ${cap.max} e-mail${cap.max === 1 ? "" : "s"} per recipient per ${cap.period}`;
+
+/** Each language version of an activity's e-mail: the default first, then every translation, subject and body. */
+function LanguageVersions(props: { a: ActivityNode["activity"] }) {
+  const versions = [
+    { lang: "default", title: props.a.emailTitle ?? "", template: props.a.emailTemplate ?? "" },
+    ...Object.entries(props.a.emailTranslations ?? {}).map(([lang, v]) => ({
+      lang,
+      title: v.email_title,
+      template: v.email_template,
+    })),
+  ];
+  return (
+    <>
+      {versions.map((v) => (
+        <>
+          <dt>{v.lang === "default" ? "Subject" : `Subject (${v.lang})`}</dt>
+          <dd data-lang={v.lang}>
+            <code>{v.title}</code>
+            {versions.length > 1 && (
+              <details>
+                <summary>Body</summary>
+                <pre>
+                  <code>{v.template}</code>
+                </pre>
+              </details>
+            )}
+          </dd>
+        </>
+      ))}
+    </>
+  );
+}
 
 type Data = Awaited<ReturnType<typeof scenarioPage>>;
 type Range = Data["range"];
@@ -11,6 +52,16 @@ const ON_LABEL: Record<string, string> = {
   email_not_opened: "when the e-mail is not opened",
   email_clicked: "when a link is clicked",
   email_not_clicked: "when no link is clicked",
+  email_bounced: "when the e-mail bounces or is rejected",
+  split: "as a branch of a random split",
+  record_changed: "when the record changes to match the condition",
+  record_not_changed: "at the deadline, unless the record changed",
+};
+
+const ACTION_LABEL: Record<string, string> = {
+  send_email: "sends an e-mail",
+  webhook: "calls a webhook",
+  update_record: "updates the record",
 };
 
 /** One node of the tree: what it does, when, on which condition; its stats and its 30-day trend; then its children. */
@@ -24,13 +75,21 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
           <span class="node-name" id={nameId}>
             {a.name}
           </span>
-          <Badge kind="action">{a.action === "send_email" ? "sends an e-mail" : "no action"}</Badge>
+          <Badge kind="action">{a.action === null ? "no action" : (ACTION_LABEL[a.action] ?? a.action)}</Badge>
         </p>
         <div class="node-body">
           <div>
             <dl class="facts">
               <dt>Runs</dt>
               <dd data-field="on">{a.on === null ? "after its parent" : ON_LABEL[a.on]}</dd>
+              {a.on === "split" && (
+                <>
+                  <dt>Split weight</dt>
+                  <dd data-field="weight">
+                    {a.weight} ({Math.round((a.splitShare ?? 0) * 100)} % of the records)
+                  </dd>
+                </>
+              )}
               <dt>Delay</dt>
               <dd data-field="delay">{a.delay === null ? "none" : <code>{a.delay}</code>}</dd>
               <dt>Condition</dt>
@@ -39,10 +98,9 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
               </dd>
               {a.action === "send_email" && (
                 <>
-                  <dt>Subject</dt>
-                  <dd>
-                    <code>{a.emailTitle}</code>
-                  </dd>
+                  <LanguageVersions a={a} />
+                  <dt>Send window</dt>
+                  <dd data-field="send_window">{windowLabel(a.sendWindow) ?? "the scenario's"}</dd>
                 </>
               )}
             </dl>
@@ -93,6 +151,12 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
                       <Rate stat="email_click_through_rate" value={a.emailClickThroughRate} />
                     </dd>
                   </div>
+                  <div>
+                    <dt>Conversions</dt>
+                    <dd>
+                      <Count stat="conversions" value={a.conversions} />
+                    </dd>
+                  </div>
                 </>
               )}
             </dl>
@@ -141,6 +205,15 @@ export function ScenarioPage(props: { data: Data; csrf: string }) {
             </dd>
             <dt>Unsubscribable</dt>
             <dd>{s.unsubscribable ? "yes: unsubscribing also keeps the party's other records out" : "no"}</dd>
+            <dt>Topics</dt>
+            <dd data-field="topics">{s.topics.length === 0 ? "none" : s.topics.join(", ")}</dd>
+            <dt>Send window</dt>
+            <dd data-field="send_window">
+              {windowLabel(s.sendWindow) ?? "any time"}
+              {` (recipient's tz, else ${s.timeZone ?? "UTC"})`}
+            </dd>
+            <dt>Frequency cap</dt>
+            <dd data-field="frequency_cap">{capLabel(s.frequencyCap)}</dd>
             <dt>Created</dt>
             <dd>
               <Time ms={s.createdAt} />

@@ -1,9 +1,19 @@
-import type { HitRow, timelinePage } from "../data";
+import { type HitRow, TIMELINE_HITS, type timelinePage } from "../data";
 import { Badge, Layout, Time } from "../layout";
 
 type Data = Awaited<ReturnType<typeof timelinePage>>;
 
 const KIND: Record<string, string> = { open: "Open", click: "Click", unsubscribe: "Unsubscribe" };
+
+/** What the provider said happened to the e-mail, and the badge it gets. */
+const DELIVERY: Record<string, { label: string; badge: string }> = {
+  delivered: { label: "delivered", badge: "sent" },
+  soft_bounce: { label: "soft bounce", badge: "retry" },
+  hard_bounce: { label: "hard bounce", badge: "failed" },
+  complaint: { label: "spam complaint", badge: "failed" },
+  rejected: { label: "rejected by the provider", badge: "failed" },
+  unsubscribe: { label: "unsubscribed (provider)", badge: "blocked" },
+};
 
 function HitsTable(props: { hits: HitRow[]; stepId: number }) {
   return (
@@ -49,7 +59,8 @@ function defaultReason(state: string, scenarioState: string, blocked: boolean): 
 
 /** A scenario record's timeline: every record activity in the order it arose, why it ran or not, its e-mails, its hits. */
 export function TimelinePage(props: { data: Data; csrf: string }) {
-  const { scenario, scenarioRecord: sr, record, steps, activityName } = props.data;
+  const { scenario, scenarioRecord: sr, record, steps, activityName, hitsAfter, nextHitsAfter } = props.data;
+  const here = `/console/scenario-records/${sr.id}`;
   const name = typeof record?.name === "string" ? record.name : null;
   const title = `${sr.model} ${sr.recordId}`;
   return (
@@ -97,6 +108,19 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
       </dl>
 
       <h2>What happened</h2>
+      {hitsAfter !== null && (
+        <p class="notice" data-hits-page="later">
+          Tracking hits after hit {hitsAfter} only. <a href={here}>Back to the first hits</a>
+        </p>
+      )}
+      {nextHitsAfter !== null && (
+        <p class="notice" data-hits-cut="">
+          This page shows {TIMELINE_HITS.toLocaleString("en")} tracking hits; there are more.{" "}
+          <a href={`${here}?hits_after=${nextHitsAfter}`} rel="next">
+            Next tracking hits
+          </a>
+        </p>
+      )}
       {steps.length === 0 ? (
         <p class="notice">No activity applied to this record (root conditions did not match).</p>
       ) : (
@@ -139,6 +163,20 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
                           <li>
                             <a href={`/console/emails/${m.id}`}>{m.subject}</a> <Badge kind={m.status} />
                             {m.error && <span>{` ${m.error}`}</span>}
+                            {m.deliveries.length > 0 && (
+                              <ul class="deliveries" data-deliveries={String(m.id)}>
+                                {m.deliveries.map((d) => (
+                                  <li data-delivery={d.kind}>
+                                    <Time ms={d.at} />{" "}
+                                    <Badge kind={DELIVERY[d.kind]?.badge ?? "waiting"}>
+                                      {DELIVERY[d.kind]?.label ?? d.kind}
+                                    </Badge>
+                                    {d.detail && <span>{` ${d.detail}`}</span>}
+                                    <span class="muted">{` (${d.provider})`}</span>
+                                  </li>
+                                ))}
+                              </ul>
+                            )}
                           </li>
                         ))}
                       </ul>

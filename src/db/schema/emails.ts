@@ -1,6 +1,11 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-export type EmailStatus = "sending" | "sent" | "retry" | "failed";
+/**
+ * `abandoned`: the Worker stopped between archiving the attempt and hearing the transport's answer; it is not known to
+ * have been delivered, and its record activity was retried (or ended) without it.
+ */
+export type EmailStatus = "sending" | "sent" | "retry" | "failed" | "abandoned";
 
 /** The archive: one row per delivery attempt. Bodies live in R2 under `bodyKey`. */
 export const emails = sqliteTable(
@@ -15,6 +20,8 @@ export const emails = sqliteTable(
     from: text("from").notNull(),
     subject: text("subject").notNull(),
     messageId: text("message_id").notNull(),
+    /** The provider's id of the accepted message (MailChannels' request id, the binding's message id), for its events. */
+    providerMessageId: text("provider_message_id"),
     headers: text("headers", { mode: "json" }).notNull().$type<Record<string, string>>(),
     transport: text("transport").notNull(),
     status: text("status").$type<EmailStatus>().notNull(),
@@ -30,12 +37,17 @@ export const emails = sqliteTable(
      */
     linkUrls: text("link_urls"),
     sentAt: integer("sent_at"),
+    /** When the transport answered this attempt, whatever it said (null while sending, or when it was never called). */
+    answeredAt: integer("answered_at"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
     index("emails_record_activity").on(t.recordActivityId),
     index("emails_scenario").on(t.scenarioId, t.id),
     index("emails_activity").on(t.activityId, t.id),
+    index("emails_provider_message").on(t.providerMessageId),
+    // Only rows still `sending`: the sweep finds those a dead Worker left behind without reading the archive.
+    index("emails_sending").on(t.createdAt).where(sql`status = 'sending'`),
   ],
 );
 

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { activities, scenarios } from "./scenarios";
 
@@ -17,10 +18,20 @@ export const scenarioRecords = sqliteTable(
     blocked: integer("blocked", { mode: "boolean" }).notNull().default(false),
     /** 128 random bits, hex: the secret half of this recipient's unsubscribe token (`${id}-${token}`, see ids.ts). */
     token: text("token").notNull(),
+    /** When the record reached the scenario's goal (it left the scenario then); null while it has not. */
+    goalReachedAt: integer("goal_reached_at"),
+    /** The activity the conversion is attributed to: the one whose e-mail the record clicked last. */
+    goalActivityId: integer("goal_activity_id"),
     createdAt: integer("created_at").notNull(),
   },
-  // The scenario's counts are kept on its row (`count_records`, `count_blocked`), so no index covers them here.
-  (t) => [uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId)],
+  (t) => [
+    // Conversions per activity; partial, so enrolling (goal_activity_id null) never writes to it.
+    index("scenario_records_conversions")
+      .on(t.goalActivityId, t.goalReachedAt)
+      .where(sql`goal_activity_id IS NOT NULL`),
+    uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
+    // The scenario's counts are kept on its row (`count_records`, `count_blocked`), so no index covers them here.
+  ],
 );
 
 /** The state of one activity for one scenario record. */
@@ -49,6 +60,8 @@ export const recordActivities = sqliteTable(
     dueAt: integer("due_at"),
     emailOpened: integer("email_opened", { mode: "boolean" }).notNull().default(false),
     emailClicked: integer("email_clicked", { mode: "boolean" }).notNull().default(false),
+    /** When the (first human) click happened: conversions go to the e-mail clicked last. */
+    emailClickedAt: integer("email_clicked_at"),
     reason: text("reason"),
     attempts: integer("attempts").notNull().default(0),
     /** While running: the claim's key and when the claim lapses (a Worker that died mid-way loses it then). */

@@ -1,9 +1,28 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Domain } from "../../domain/types";
+import type { SendWindow } from "../../recipients/window";
+
+/** A frequency cap: at most `max` e-mails per recipient in any rolling `period` (ISO 8601 duration). */
+export interface FrequencyCap {
+  max: number;
+  period: string;
+}
+
+/** Per-language subject and body of an e-mail activity: language tag → templates. */
+export type EmailTranslations = Record<string, { email_title: string; email_template: string }>;
 
 export type ScenarioState = "draft" | "running" | "stopped";
-export type ActivityOn = "email_opened" | "email_not_opened" | "email_clicked" | "email_not_clicked";
-export type ActivityAction = "send_email";
+export type ActivityOn =
+  | "email_opened"
+  | "email_not_opened"
+  | "email_clicked"
+  | "email_not_clicked"
+  | "email_bounced"
+  | "split"
+  | "record_changed"
+  | "record_not_changed";
+/** The name of an action in the registry (`src/actions/registry.ts`), e.g. `send_email`. */
+export type ActivityAction = string;
 
 export const scenarios = sqliteTable("scenarios", {
   id: integer("id").primaryKey({ autoIncrement: true }),
@@ -12,6 +31,8 @@ export const scenarios = sqliteTable("scenarios", {
   domain: text("domain", { mode: "json" }).notNull().$type<Domain>(),
   unsubscribable: integer("unsubscribable", { mode: "boolean" }).notNull().default(false),
   state: text("state").$type<ScenarioState>().notNull().default("draft"),
+  /** A domain over the record: a record that matches it has converted and leaves the scenario. Null: no goal. */
+  goal: text("goal", { mode: "json" }).$type<Domain>(),
   /**
    * While the `parked` flags of the scenario's record activities are being brought in line with a new state: the
    * record activity id to continue after (the minute sweep finishes what a transition's request did not). Null when
@@ -26,11 +47,17 @@ export const scenarios = sqliteTable("scenarios", {
   /** When `enroll_pending` left 0 (epoch ms; 0 = at the next cycle); null while it is 0. */
   enrollPendingSince: integer("enroll_pending_since"),
   /**
-   * Its scenario records and how many are blocked, kept exact by triggers on `scenario_records` (migration 0008), so
+   * Its scenario records and how many are blocked, kept exact by triggers on `scenario_records` (migration 0011), so
    * showing a scenario reads one row however many records it has. Rows removed from D1 later still count.
    */
   countRecords: integer("count_records").notNull().default(0),
   countBlocked: integer("count_blocked").notNull().default(0),
+  /** The scenario's send window (activities may override it); null sends at any time. */
+  sendWindow: text("send_window", { mode: "json" }).$type<SendWindow>(),
+  /** IANA time zone of recipients whose party has no (known) `tz`; null means UTC. */
+  timeZone: text("time_zone"),
+  /** This scenario's own frequency cap, on top of the global one. */
+  frequencyCap: text("frequency_cap", { mode: "json" }).$type<FrequencyCap>(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
@@ -53,10 +80,20 @@ export const activities = sqliteTable(
     emailFrom: text("email_from"),
     emailTitle: text("email_title"),
     emailTemplate: text("email_template"),
-    /** Its record activities done, opened and clicked, kept exact by triggers on `record_activities` (migration 0008). */
+    /** Its record activities done, opened and clicked, kept exact by triggers on `record_activities` (migration 0011). */
     countDone: integer("count_done").notNull().default(0),
     countOpened: integer("count_opened").notNull().default(0),
     countClicked: integer("count_clicked").notNull().default(0),
+    /** The conversions attributed to it (`scenario_records.goal_activity_id`), kept exact by a trigger (migration 0011). */
+    countConverted: integer("count_converted").notNull().default(0),
+    /** Other language versions of the subject and body; the party's `lang` picks one (see recipients/language.ts). */
+    emailTranslations: text("email_translations", { mode: "json" }).$type<EmailTranslations>(),
+    /** Overrides the scenario's send window for this activity. */
+    sendWindow: text("send_window", { mode: "json" }).$type<SendWindow>(),
+    /** The action's settings (a JSON object checked by the action's schema); `send_email` uses the email_* fields. */
+    settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** A branch of a random split (`on = "split"`): its weight among its split siblings. */
+    weight: integer("weight"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

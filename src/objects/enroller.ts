@@ -1,20 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { DomainError } from "../domain/types";
-import { createEngine } from "../engine/context";
+import type { EnrollmentStatus } from "../engine/context";
 import { enrollScenario, runningScenarios } from "../engine/enroll";
 import type { Bindings } from "../env";
+import { buildServices } from "../services";
 
 const StartInput = z.object({ scenarioId: z.number().int().positive() });
-
-export interface EnrollmentStatus {
-  /** The scenario this object enrolls for; null when it never ran. */
-  scenarioId: number | null;
-  /** The rowid the pass continues from; null when no pass is under way. */
-  cursor: number | null;
-  /** Another pass is asked for after this one. */
-  again: boolean;
-}
 
 /** How long one alarm enrolls before it saves its place and re-arms (an alarm may run for minutes; keep steps short). */
 const STEP_BUDGET_MS = 20_000;
@@ -58,7 +50,7 @@ export class Enroller extends DurableObject<Bindings> {
     const scenarioId = this.get("scenario");
     const cursor = this.get("cursor");
     if (scenarioId === null || cursor === null) return;
-    const engine = createEngine(this.env, { waitUntil: (p) => this.ctx.waitUntil(p) });
+    const engine = buildServices(this.env, { waitUntil: (p) => this.ctx.waitUntil(p) });
     const generation = this.get("generation");
     try {
       const [scenario] = await runningScenarios(engine, scenarioId);
@@ -107,18 +99,4 @@ export class Enroller extends DurableObject<Bindings> {
   private set(key: string, value: number | null) {
     this.sql.exec("INSERT OR REPLACE INTO pass (key, value) VALUES (?, ?)", key, value);
   }
-}
-
-/** Asks the scenario's Enroller for a pass. A failure is logged: the five-minute cron asks again. */
-export async function startEnrollment(env: Bindings, scenarioId: number): Promise<void> {
-  try {
-    const result = await enrollerStub(env, scenarioId).start({ scenarioId });
-    if (!result.ok) console.error(`enrollment of scenario ${scenarioId}: ${result.error}`);
-  } catch (err) {
-    console.error(`enrollment of scenario ${scenarioId} could not start; the cron will`, err);
-  }
-}
-
-export function enrollerStub(env: Bindings, scenarioId: number) {
-  return env.ENROLLER.get(env.ENROLLER.idFromName(`scenario-${scenarioId}`));
 }

@@ -1,26 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { createMailer } from "../email/mailer";
-import { createEngine, type WakeTime } from "../engine/context";
-import { processDue } from "../engine/execute";
+import { DURATION_LIMITS } from "../domain/duration";
+import type { WakeTime } from "../engine/context";
+import { processUntilIdle } from "../engine/process";
 import type { Bindings } from "../env";
-import { wakeShards } from "./client";
+import { wakeShards } from "../scheduler/client";
+import { buildServices } from "../services";
 
 const WakeInput = z.object({ shard: z.number().int().min(0).max(1023), at: z.number().finite() });
-
-/** How long one alarm keeps executing before it yields and re-arms itself. */
-const ALARM_BUDGET_MS = 15_000;
-/**
- * Record activities one alarm executes at most before it re-arms: each e-mail may cost a subrequest (MailChannels),
- * and a Worker invocation may make 1,000 (D1 queries included). A fresh alarm is a fresh invocation.
- */
-export const ALARM_MAX_EXECUTIONS = 600;
 
 /**
  * One shard of the scheduler. D1 stays the single source of truth; this object only knows when to wake. It keeps
  * wake-up times in its own SQLite table, holds one alarm at the earliest, and when the alarm fires it executes what
  * is due in its shard, then re-arms from its table and from D1's next due time, so a wake-up it never heard of is
- * found anyway. Overdue times (after a restart or a lost alarm) simply run at once.
+ * found anyway. Overdue times (after a restart or a lost alarm) simply run at once. An alarm executes with the
+ * same per-call limits as `POST /api/jobs/process` (`processUntilIdle`: 15 s, 600 record activities), then re-arms.
  */
 export class Scheduler extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
@@ -55,19 +49,13 @@ export class Scheduler extends DurableObject<Bindings> {
     if (shard === null) return;
     const started = Date.now();
     this.sql.exec("DELETE FROM wakeups WHERE at <= ?", started);
-    const engine = createEngine(this.env, {
+    const engine = buildServices(this.env, {
       waitUntil: (p) => this.ctx.waitUntil(p),
       wake: (times) => this.wakeFromEngine(shard, times),
     });
-    const mailer = createMailer(this.env);
-    let more = true;
+    let more: boolean;
     try {
-      let executed = 0;
-      while (more && Date.now() - started < ALARM_BUDGET_MS && executed < ALARM_MAX_EXECUTIONS) {
-        const step = await processDue(engine, mailer, { shard });
-        executed += step.claimed;
-        more = step.more;
-      }
+      ({ more } = await processUntilIdle(engine, { shard }));
     } catch (err) {
       console.error(`scheduler shard ${shard}: execution failed, retrying shortly`, err);
       await this.remember(Date.now() + 5_000);
@@ -88,7 +76,7 @@ export class Scheduler extends DurableObject<Bindings> {
   }
 
   private async remember(at: number) {
-    this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Math.floor(at));
+    this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", boundedWakeup(at));
     await this.arm();
   }
 
@@ -104,11 +92,21 @@ export class Scheduler extends DurableObject<Bindings> {
   private async wakeFromEngine(shard: number, times: WakeTime[]) {
     const others: WakeTime[] = [];
     for (const t of times) {
-      if (t.shard === shard) this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Math.floor(t.at));
+      if (t.shard === shard) this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", boundedWakeup(t.at));
       else others.push(t);
     }
     if (others.length > 0) await wakeShards(this.env, others);
   }
+}
+
+/**
+ * A wake-up time an alarm can hold: due times are bounded when saved (at most P5Y ahead), and anything further, past
+ * or not finite is brought back within [now, now + P5Y + a day] so that one odd time never makes setAlarm throw.
+ */
+export function boundedWakeup(at: number, now = Date.now()): number {
+  const latest = now + DURATION_LIMITS.maxDelayMs + 86_400_000;
+  if (!Number.isFinite(at)) return now;
+  return Math.floor(Math.min(Math.max(at, 1), latest));
 }
 
 /** The next future due time in a shard, among record activities that could run (scenario running, not blocked). */

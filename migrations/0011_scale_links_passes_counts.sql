@@ -8,6 +8,7 @@ ALTER TABLE `emails` ADD `link_urls` text;--> statement-breakpoint
 ALTER TABLE `activities` ADD `count_done` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `activities` ADD `count_opened` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `activities` ADD `count_clicked` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `activities` ADD `count_converted` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `scenarios` ADD `enroll_pending` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `scenarios` ADD `enroll_pending_since` integer;--> statement-breakpoint
 ALTER TABLE `scenarios` ADD `count_records` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
@@ -54,4 +55,17 @@ BEGIN
     count_opened = count_opened + NEW.email_opened - OLD.email_opened,
     count_clicked = count_clicked + NEW.email_clicked - OLD.email_clicked
   WHERE id = NEW.activity_id;
+END;
+--> statement-breakpoint
+-- hand-written: conversions kept on the activity they are attributed to, backfilled once with one grouped scan
+WITH c AS (
+  SELECT goal_activity_id, count(*) AS n FROM scenario_records WHERE goal_activity_id IS NOT NULL GROUP BY goal_activity_id
+)
+UPDATE `activities` SET `count_converted` = c.n FROM c WHERE c.goal_activity_id = activities.id;
+--> statement-breakpoint
+CREATE TRIGGER `scenario_records_count_converted` AFTER UPDATE OF goal_activity_id ON `scenario_records`
+WHEN NEW.goal_activity_id IS NOT OLD.goal_activity_id
+BEGIN
+  UPDATE activities SET count_converted = count_converted - 1 WHERE id = OLD.goal_activity_id;
+  UPDATE activities SET count_converted = count_converted + 1 WHERE id = NEW.goal_activity_id;
 END;

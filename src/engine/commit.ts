@@ -1,0 +1,180 @@
+import { shardSql } from "../db/shards";
+import { shiftBy } from "../domain/duration";
+import { type Claimed, PAUSED } from "./claim";
+import type { Engine, WakeTime } from "./context";
+import { pickBranch } from "./split";
+import { recordChangedCreated } from "./wait-until";
+
+/** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
+export type Settlement =
+  | { id: number; state: "done" }
+  | { id: number; state: "cancelled" | "failed"; reason: string }
+  | { id: number; state: "waiting"; reason: string; at: number; uncount?: boolean };
+
+/**
+ * Writes the settlements back in one D1 batch (a transaction): states, children of what is done, and the `email_X`
+ * siblings cancelled by an `email_not_X` that ran. Only rows still held by this claim are touched. Then wakes the
+ * scheduler for what became due.
+ */
+export async function commitClaim(
+  e: Engine,
+  claimKey: string,
+  claimed: Claimed[],
+  settlements: Settlement[],
+  now: number,
+): Promise<void> {
+  const doneIds = settlements.filter((o) => o.state === "done").map((o) => o.id);
+  const children = doneIds.length > 0 ? await childrenOf(e.d1, claimed, doneIds) : [];
+  const due: Record<string, number> = {};
+  for (const child of children) due[child.id] = shiftBy(now, child.delay);
+  const branches = chooseBranches(claimed, doneIds, children);
+  const rows = settlements.map((o) => ({
+    id: o.id,
+    state: o.state,
+    reason: "reason" in o ? o.reason : null,
+    at: o.state === "waiting" ? o.at : now,
+    uncount: o.state === "waiting" && o.uncount ? 1 : 0,
+  }));
+  const statements = [
+    e.d1
+      .prepare(
+        `UPDATE record_activities
+         SET state = u.state, reason = u.reason, at = u.at,
+             due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
+             parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
+             attempts = max(record_activities.attempts - u.uncount, 0),
+             claim_key = NULL, claimed_until = NULL, updated_at = ?2
+         FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
+                      json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
+                      json_extract(value, '$.uncount') AS uncount
+               FROM json_each(?1)) AS u
+         WHERE record_activities.id = u.id AND record_activities.state = 'running' AND record_activities.claim_key = ?3`,
+      )
+      .bind(JSON.stringify(rows), now, claimKey),
+  ];
+  if (doneIds.length > 0) {
+    const done = JSON.stringify(doneIds);
+    statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
+    statements.push(cancelEventSiblings(e.d1, done, now));
+  }
+  await e.d1.batch(statements);
+  // A wait-until child with a condition the record already meets does not wait for the next write.
+  if (children.some((c) => c.on === "record_changed")) {
+    const done = new Set(doneIds);
+    await recordChangedCreated(
+      e,
+      claimed.filter((c) => done.has(c.id)).map((c) => c.scenario_record_id),
+      now,
+    );
+  }
+
+  const wake: WakeTime[] = [];
+  const claimOf = new Map(claimed.map((c) => [c.id, c]));
+  for (const o of settlements) {
+    const c = claimOf.get(o.id) as Claimed;
+    if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
+    if (o.state === "done") {
+      for (const child of children) {
+        const timed = child.on === null || child.on.startsWith("email_not_") || child.on === "record_not_changed";
+        const taken = child.on === "split" && branches[String(o.id)] === child.id;
+        if (child.parent_id === c.activity_id && (timed || taken)) {
+          wake.push({ shard: c.shard, at: due[child.id] as number });
+        }
+      }
+    }
+  }
+  if (wake.length > 0) await e.wake(wake);
+}
+
+interface Child {
+  id: number;
+  parent_id: number;
+  on: string | null;
+  delay: string | null;
+  weight: number | null;
+}
+
+async function childrenOf(d1: D1Database, claimed: Claimed[], doneIds: number[]): Promise<Child[]> {
+  const done = new Set(doneIds);
+  const parents = [...new Set(claimed.filter((c) => done.has(c.id)).map((c) => c.activity_id))];
+  const { results } = await d1
+    .prepare(
+      `SELECT id, parent_id, "on", delay, weight FROM activities WHERE parent_id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(parents))
+    .all<Child>();
+  return results;
+}
+
+/** For each done record activity whose activity has split branches: the branch its scenario record takes. */
+function chooseBranches(claimed: Claimed[], doneIds: number[], children: Child[]): Record<string, number> {
+  const chosen: Record<string, number> = {};
+  const done = new Set(doneIds);
+  for (const c of claimed) {
+    if (!done.has(c.id)) continue;
+    const branches = children.filter((ch) => ch.parent_id === c.activity_id && ch.on === "split");
+    const branch = branches.length > 0 ? pickBranch(branches, c.scenario_record_id, c.activity_id) : null;
+    if (branch) chosen[String(c.id)] = branch.id;
+  }
+  return chosen;
+}
+
+/**
+ * A child of a done record activity: due at now + delay unless it waits for an event. The parent's flags are read in
+ * the same statement, so an open or click that arrived while the e-mail was being sent is not lost.
+ */
+function insertChildren(d1: D1Database, doneIds: string, due: string, branches: string, now: number) {
+  const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
+  const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked))`;
+  const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked))`;
+  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split', 'record_not_changed'))`;
+  // A bounce or rejection recorded while the e-mail was still being committed is not lost either.
+  const bounced = `(c."on" = 'email_bounced' AND EXISTS (SELECT 1 FROM delivery_events d WHERE d.record_activity_id = parent.id
+    AND d.kind IN ('hard_bounce', 'rejected')))`;
+  return d1
+    .prepare(
+      `INSERT OR IGNORE INTO record_activities
+         (scenario_record_id, activity_id, scenario_id, shard, state, parked, at, due_at, reason, attempts, created_at,
+          updated_at)
+       SELECT parent.scenario_record_id, c.id, parent.scenario_id, ${shardSql("parent.scenario_record_id")},
+         CASE WHEN ${eventMissed} THEN 'cancelled' ELSE 'waiting' END, ${PAUSED("parent")},
+         CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
+         CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
+         CASE WHEN c."on" = 'email_not_opened' AND parent.email_opened THEN 'the e-mail was opened'
+              WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
+              WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
+              WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
+              WHEN c."on" = 'record_changed' THEN 'waiting for the record to change'
+              WHEN c."on" = 'email_bounced' AND NOT ${bounced} THEN 'waiting for the e-mail to bounce'
+              ELSE NULL END,
+         0, ?3, ?3
+       FROM record_activities parent
+       JOIN activities c ON c.parent_id = parent.activity_id
+       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'
+         -- Of the branches of a split, only the one this scenario record takes.
+         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))`,
+    )
+    .bind(doneIds, due, now, branches);
+}
+
+/**
+ * When an `email_not_X` (or `record_not_changed`) activity has run, its waiting `email_X` (`record_changed`)
+ * siblings will never be due: cancel them.
+ */
+function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
+  return d1
+    .prepare(
+      `UPDATE record_activities SET state = 'cancelled', at = ?2, updated_at = ?2,
+         reason = 'its "not" sibling ran: the event did not happen in time'
+       WHERE state = 'waiting' AND id IN (
+         SELECT sib.id FROM record_activities x
+         JOIN activities xa ON xa.id = x.activity_id
+           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'record_not_changed')
+         JOIN activities sa ON sa.parent_id = xa.parent_id
+           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' WHEN 'email_not_clicked' THEN 'email_clicked'
+                         ELSE 'record_changed' END
+         JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
+         WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
+    )
+    .bind(doneIds, now);
+}

@@ -1,0 +1,41 @@
+import { type ActionRegistry, actionRegistry } from "./actions/registry";
+import { getDb } from "./db/client";
+import { createMailer } from "./email/mailer";
+import type { Engine, EnrollmentPort } from "./engine/context";
+import type { Mailer } from "./engine/mailer";
+import type { Bindings } from "./env";
+import { enrollmentStatus, startEnrollment, wakeShards } from "./scheduler/client";
+
+export interface ServiceOptions {
+  /** The invocation's `waitUntil`: deferred work runs after the answer. Without it, deferred work is dropped. */
+  waitUntil?: (p: Promise<unknown>) => void;
+  /** Replaces the scheduler wake-ups (the Scheduler object remembers its own shard's; tests record them). */
+  wake?: Engine["wake"];
+  enrollment?: EnrollmentPort;
+  actions?: ActionRegistry;
+  mailer?: Mailer;
+}
+
+/**
+ * The composition root: the only place that builds the engine with its ports. The API, the console, the crons, the
+ * tracking routes and both Durable Objects take their engine from here.
+ */
+export function buildServices(env: Bindings, options: ServiceOptions = {}): Engine {
+  const defer = (work: Promise<unknown>) => {
+    const guarded = work.catch((err) => console.error("deferred work failed", err));
+    options.waitUntil?.(guarded);
+  };
+  return {
+    env,
+    db: getDb(env.DB),
+    d1: env.DB,
+    defer,
+    wake: options.wake ?? ((times) => wakeShards(env, times)),
+    enrollment: options.enrollment ?? {
+      start: (scenarioId) => startEnrollment(env, scenarioId),
+      status: (scenarioId) => enrollmentStatus(env, scenarioId),
+    },
+    actions: options.actions ?? actionRegistry(),
+    mailer: options.mailer ?? createMailer(env),
+  };
+}

@@ -1,0 +1,92 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { reconcileAbandoned } from "../../src/email/archive";
+import { enroll } from "../../src/engine/enroll";
+import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
+import { buildScenario, recordActivityOf, sendEmail, testEngine } from "../engine/fixtures";
+import { ok } from "../helpers";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A scenario with one e-mail for `id`, enrolled; its record activity claimed by a Worker that died after archiving. */
+async function diedAfterArchiving(name: string, id: string, activity: Record<string, unknown> = {}) {
+  await ok("PUT", `/records/party/${id}`, { name: id, email: `${id}@example.com`, tier: "gold" });
+  const built = await buildScenario({ name, model: "party", domain: [["id", "=", id]] }, [
+    { name: "Mail", ...sendEmail, ...activity },
+  ]);
+  await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
+  await enroll(testEngine().engine, { scenarioId: Number(built.scenarioId) });
+  const ra = await recordActivityOf(built.scenarioId, built.activity.Mail as string, id);
+  const claimedAt = Date.now();
+  await env.DB.prepare(
+    "UPDATE record_activities SET state = 'running', claim_key = 'dead', claimed_until = ?, attempts = 1 WHERE id = ?",
+  )
+    .bind(claimedAt + CLAIM_TIMEOUT_MS, ra?.id)
+    .run();
+  // What archiveAttempts wrote before the transport was called: the Worker died before hearing its answer.
+  await env.DB.prepare(
+    `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject, message_id,
+       headers, transport, status, body_key, attempt, created_at)
+     VALUES (?, ?, ?, ?, ?, 'marketing@example.com', 'Hi', '<dead@example.com>', '{}', 'local', 'sending', 'k', 1, ?)`,
+  )
+    .bind(ra?.id, built.scenarioId, built.activity.Mail, ra?.scenario_record_id, `${id}@example.com`, claimedAt)
+    .run();
+  return { ...built, raId: ra?.id as string, claimedAt };
+}
+
+const statuses = async (raId: string) =>
+  (
+    await env.DB.prepare("SELECT status, error, attempt FROM emails WHERE record_activity_id = ? ORDER BY id")
+      .bind(raId)
+      .all<{ status: string; error: string | null; attempt: number }>()
+  ).results;
+
+describe("no orphan sending rows", () => {
+  it("a recovered claim sends again and the dead attempt's row is marked abandoned, never sent", async () => {
+    const { raId, claimedAt } = await diedAfterArchiving("Orphan retried", "orphan1");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(claimedAt + CLAIM_TIMEOUT_MS + 1);
+    await processDue(testEngine().engine);
+    const rows = await statuses(raId);
+    expect(rows.map((r) => [r.status, r.attempt])).toEqual([
+      ["abandoned", 1],
+      ["sent", 2],
+    ]);
+    expect(rows[0]?.error).toContain("not known to be delivered");
+    const sending = await env.DB.prepare("SELECT count(*) AS n FROM emails WHERE status = 'sending'").first<{
+      n: number;
+    }>();
+    expect(sending?.n).toBe(0);
+  });
+
+  it("a recovered claim that ends without sending leaves its row to the sweep, which marks it abandoned", async () => {
+    const { scenarioId, activity, raId, claimedAt } = await diedAfterArchiving("Orphan cancelled", "orphan2", {
+      condition: [["tier", "=", "gold"]],
+    });
+    await ok("PUT", "/records/party/orphan2", { name: "orphan2", email: "orphan2@example.com", tier: "silver" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(claimedAt + CLAIM_TIMEOUT_MS + 1);
+    await processDue(testEngine().engine);
+    expect(await recordActivityOf(scenarioId, activity.Mail as string, "orphan2")).toMatchObject({
+      state: "cancelled",
+    });
+    expect((await statuses(raId)).map((r) => r.status)).toEqual(["sending"]);
+    expect(await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS)).toBeGreaterThanOrEqual(1);
+    expect((await statuses(raId)).map((r) => r.status)).toEqual(["abandoned"]);
+    // Safe to repeat.
+    await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS);
+    expect((await statuses(raId)).map((r) => r.status)).toEqual(["abandoned"]);
+  });
+
+  it("a row left sending although the engine heard sent (the archive's write failed) is settled as sent", async () => {
+    const { raId, claimedAt } = await diedAfterArchiving("Orphan delivered", "orphan3");
+    await env.DB.prepare("UPDATE record_activities SET state = 'done', at = ?, claim_key = NULL WHERE id = ?")
+      .bind(claimedAt + 10, raId)
+      .run();
+    expect(await reconcileAbandoned(env.DB, claimedAt + 60_000, CLAIM_TIMEOUT_MS)).toBe(0);
+    await reconcileAbandoned(env.DB, claimedAt + CLAIM_TIMEOUT_MS + 1, CLAIM_TIMEOUT_MS);
+    expect((await statuses(raId)).map((r) => r.status)).toEqual(["sent"]);
+  });
+});
