@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
 import { CRON_ENROLL } from "../../src/crons";
+import { enroll } from "../../src/engine/enroll";
 import {
   CYCLE_MS,
   noteRecordWrites,
@@ -112,6 +113,54 @@ describe("enrollment passes only when something can have changed", () => {
     await ok("PATCH", `/scenarios/${scenarioId}`, { domain: [["cohort", "=", "b"]] });
     expect(await dueIds(Date.now())).toContain(scenarioId);
     await ok("POST", `/scenarios/${scenarioId}/stop`);
+  });
+
+  it("a party opting back in to a topic, or a topic untagged, owes a pass to the running scenarios it kept out", async () => {
+    await ok("PUT", "/topics/pass-news", { name: "Pass news" });
+    await ok("PUT", "/records/party/optin1", { name: "O", cohort: "optin" });
+    await ok("PATCH", "/parties/optin1/preferences", { topics: { "pass-news": false } });
+    const { scenarioId } = await buildScenario(
+      { name: "Opted in again", model: "party", domain: [["cohort", "=", "optin"]] },
+      [{ name: "A" }],
+    );
+    await ok("PATCH", `/scenarios/${scenarioId}`, { topics: ["pass-news"] });
+    await ok("POST", `/scenarios/${scenarioId}/run`);
+    const enroller = enrollerStub(bindings, Number(scenarioId));
+    // The run's pass finds the party opted out, and enrolls nobody.
+    await runDurableObjectAlarm(enroller);
+    await expect.poll(() => enroller.status()).toMatchObject({ cursor: null });
+    expect(await recordCount(scenarioId)).toBe(0);
+    expect(await dueIds(Date.now())).not.toContain(scenarioId);
+
+    await ok("PATCH", "/parties/optin1/preferences", { topics: { "pass-news": true } });
+    expect(await dueIds(Date.now())).toContain(scenarioId);
+    await enrollmentCycle(Date.now() + PENDING_GRACE_MS);
+    await runDurableObjectAlarm(enroller);
+    await expect.poll(() => recordCount(scenarioId)).toBe(1);
+    expect(await dueIds(Date.now())).not.toContain(scenarioId);
+
+    await ok("PATCH", `/scenarios/${scenarioId}`, { topics: [] });
+    expect(await dueIds(Date.now())).toContain(scenarioId);
+    await ok("POST", `/scenarios/${scenarioId}/stop`);
+  });
+
+  it("a party written by an update_record activity owes a pass to the scenarios whose domain reads party fields", async () => {
+    const sales = await runningScenario("Sales of gold parties", [["party.tier", "=", "gold"]], "sale");
+    await ok("PUT", "/records/party/gold1", { name: "G", cohort: "gold" });
+    const upgrade = await buildScenario({ name: "Upgrade", model: "party", domain: [["cohort", "=", "gold"]] }, [
+      { name: "Gold", action: "update_record", settings: { fields: { tier: "gold" } } },
+    ]);
+    // The API's party write owes it a pass too: settled here, so only the action's write is left to owe one.
+    await env.DB.prepare("UPDATE scenarios SET enroll_pending = 0, enroll_pending_since = NULL WHERE id = ?")
+      .bind(sales.scenarioId)
+      .run();
+    expect(await dueIds(Date.now() + PENDING_GRACE_MS)).not.toContain(sales.scenarioId);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(upgrade.scenarioId).run();
+    await enroll(testEngine().engine, { scenarioId: Number(upgrade.scenarioId) });
+    expect(await ok("POST", "/jobs/process")).toMatchObject({ done: 1 });
+    expect((await ok("GET", "/records/party/gold1")).fields).toMatchObject({ tier: "gold" });
+    expect(await dueIds(Date.now() + PENDING_GRACE_MS)).toContain(sales.scenarioId);
+    for (const id of [sales.scenarioId, upgrade.scenarioId]) await ok("POST", `/scenarios/${id}/stop`);
   });
 
   it("a time-relative domain is passed at the granularity it can change", async () => {
