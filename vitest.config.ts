@@ -36,6 +36,7 @@ export default defineConfig(async () => {
             LOCAL_MODE: "1",
             ADMIN_TOKEN: "test-admin-token",
             WEBHOOK_SECRET: "test-webhook-secret",
+            TRACKING_SECRET: "test-tracking-secret-0123456789abcdef",
             TEST_MIGRATIONS: migrations,
             TEST_LOGS:
               (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.TEST_LOGS ?? "0",

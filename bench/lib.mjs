@@ -48,6 +48,8 @@ export async function startServer({
       "--var",
       `ADMIN_TOKEN:${TOKEN}`,
       "--var",
+      "TRACKING_SECRET:bench-tracking-secret-0123456789abcdef0123",
+      "--var",
       "BENCH_ROUTES:1",
       "--var",
       `AUTOMATION_BASE:${base}`,

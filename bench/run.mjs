@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark of the project against a local `wrangler dev` it starts and stops itself, on a
 // fresh local database. Writes bench/results.json and prints a table; each figure sits beside its baseline measured
-// in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,enroll,bounces,throttle to run
-// some; --quick for smaller
-// sizes while developing (results.json is only written by a full run).
+// in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,storage,enroll,bounces,throttle
+// to run some; --quick for smaller sizes while developing (results.json is only written by a full run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchBounces, benchThrottle } from "./deliverability.mjs";
@@ -15,6 +14,7 @@ import { benchRecipients } from "./recipients.mjs";
 import { benchRecords } from "./records.mjs";
 import { benchRedirect, clickKey } from "./redirect.mjs";
 import { benchRender } from "./render.mjs";
+import { benchStorage } from "./storage.mjs";
 
 const args = new Map(
   process.argv
@@ -52,6 +52,9 @@ try {
   }
   if (want("load")) {
     Object.assign(results, await benchLoad(server, await tracking(api, lagScenario), quick ? { seconds: 5 } : {}));
+  }
+  if (want("storage")) {
+    Object.assign(results, await benchStorage(api, quick ? { emails: 2_000, idleRecords: 20_000 } : {}));
   }
   if (want("enroll")) Object.assign(results, await benchEnroll(api, quick ? { small: 10_000, large: 100_000 } : {}));
   if (want("bounces")) Object.assign(results, await benchBounces(api, quick ? { emails: 200, events: 5_000 } : {}));

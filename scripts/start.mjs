@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the service locally, in one command.
 // 1. applies the D1 migrations to the local database (.wrangler/state),
-// 2. writes .dev.vars with a random ADMIN_TOKEN when it has none, and prints the token,
+// 2. writes .dev.vars with a random ADMIN_TOKEN and TRACKING_SECRET when it has none, and prints the token,
 // 3. starts `wrangler dev`,
 // 4. drives the cron triggers on their schedule (wrangler dev never fires them by itself).
 // Environment: PORT (default 8787), PERSIST_TO (default .wrangler/state).
@@ -29,6 +29,13 @@ function log(message) {
 function ensureToken() {
   const file = join(root, ".dev.vars");
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  if (!/^TRACKING_SECRET\s*=/m.test(text)) {
+    // Tracking keys are signed with it: a local secret, kept across restarts so links sent before keep working.
+    const line = `TRACKING_SECRET="${randomBytes(32).toString("hex")}"\n`;
+    writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${line}`, { mode: 0o600 });
+    log("wrote a new TRACKING_SECRET to .dev.vars");
+    return ensureToken();
+  }
   if (!/^WEBHOOK_SECRET\s*=/m.test(text)) {
     // Webhook payloads are signed: a local secret, so webhook activities work under npm start too.
     const line = `WEBHOOK_SECRET="dev-${randomBytes(16).toString("hex")}"\n`;

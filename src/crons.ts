@@ -1,6 +1,6 @@
 import { reconcileAbandoned } from "./email/archive";
 import { CLAIM_TIMEOUT_MS } from "./engine/claim";
-import { runningScenarios } from "./engine/enroll";
+import { scenariosDueForPass } from "./engine/passes";
 import { finishReparking } from "./engine/scenarios";
 import type { Bindings } from "./env";
 import { sweep } from "./scheduler/sweep";
@@ -11,13 +11,22 @@ export const CRON_SWEEP = "* * * * *";
 export const CRON_ENROLL = "*/5 * * * *";
 
 /** The scheduled handler only dispatches to verbs that are safe to run twice. */
-export async function runCron(cron: string, env: Bindings, ctx: ExecutionContext): Promise<void> {
+export async function runCron(
+  cron: string,
+  env: Bindings,
+  ctx: ExecutionContext,
+  scheduledTime = Date.now(),
+): Promise<void> {
   const e = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
   if (cron === CRON_ENROLL) {
-    // Each running scenario's pass runs in its own Enroller, in bounded steps: the cron only hands them out.
-    const scenarios = await runningScenarios(e);
-    await Promise.all(scenarios.map((s) => e.enrollment.start(s.id)));
-    console.log(`enrollment: passes started for ${scenarios.length} running scenarios`);
+    // Only scenarios where something can have changed get a pass (src/engine/passes.ts); each runs in its own
+    // Enroller, in bounded steps: the cron only hands them out.
+    // The cycle's own time, so that a late cron still decides for the period it was meant for.
+    const due = await scenariosDueForPass(e, scheduledTime);
+    await Promise.all(due.map((s) => e.enrollment.start(s.id)));
+    if (due.length > 0) {
+      console.log(`enrollment: passes started for ${due.map((s) => `${s.id} (${s.reason})`).join(", ")}`);
+    }
   } else {
     try {
       const reparked = await finishReparking(e);

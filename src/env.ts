@@ -7,6 +7,8 @@ import { AppError } from "./errors";
  */
 export interface Secrets {
   ADMIN_TOKEN?: string;
+  /** Signs tracking keys (HMAC-SHA256): at least 32 characters. Changing it makes the keys already sent 404. */
+  TRACKING_SECRET?: string;
   MAILCHANNELS_API_KEY?: string;
   MAILCHANNELS_DKIM_DOMAIN?: string;
   MAILCHANNELS_DKIM_SELECTOR?: string;
@@ -31,6 +33,8 @@ export interface Config {
   automationBase: string;
   mailTransport: "cloudflare" | "mailchannels" | "local";
   adminToken: string | null;
+  /** The secret tracking keys are signed with (`src/tracking/keys.ts`). */
+  trackingSecret: string;
   mailchannels: {
     apiKey: string | null;
     dkim: { domain: string; selector: string; privateKey: string } | null;
@@ -80,6 +84,10 @@ const schema = z.object({
   }),
   LOCAL_MODE: optional,
   ADMIN_TOKEN: optional,
+  TRACKING_SECRET: z
+    .string({ error: "is required (a random string of at least 32 characters that signs tracking links)" })
+    .trim()
+    .min(32, { error: "must be at least 32 characters" }),
   MAILCHANNELS_API_KEY: optional,
   MAILCHANNELS_DKIM_DOMAIN: optional,
   MAILCHANNELS_DKIM_SELECTOR: optional,
@@ -190,6 +198,7 @@ export function getConfig(env: Bindings): Config {
     automationBase: url.origin,
     mailTransport: v.MAIL_TRANSPORT,
     adminToken: v.ADMIN_TOKEN,
+    trackingSecret: v.TRACKING_SECRET,
     mailchannels: {
       apiKey: v.MAILCHANNELS_API_KEY,
       dkim:

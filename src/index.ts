@@ -12,7 +12,7 @@ const app = buildApp();
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
-    await runCron(controller.cron, env, ctx);
+    await runCron(controller.cron, env, ctx, controller.scheduledTime);
   },
   async queue(batch, env, ctx) {
     await consumeDeliveryEvents(batch, env, ctx);

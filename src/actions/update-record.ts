@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { noteRecordWrites } from "../engine/passes";
 import { recordsWritten } from "../engine/record-changes";
 import type { Action, ActionOutcome } from "./action";
 
@@ -27,6 +28,8 @@ export const updateRecord: Action<UpdateRecordSettings> = {
   settings: UpdateRecordSettings,
   async execute(jobs, { engine, now }) {
     if (jobs.length === 0) return [];
+    // Like a write through the API: the scenarios these records may now match owe a pass until they are enrolled.
+    for (const model of new Set(jobs.map((job) => job.record.model))) await noteRecordWrites(engine, model, now);
     const statements = jobs.map((job) =>
       engine.d1
         .prepare(

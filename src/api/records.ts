@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { noteRecordWrites } from "../engine/passes";
 import { recordsWritten } from "../engine/record-changes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
 import { presentRecord } from "./present";
@@ -40,8 +41,10 @@ export const recordsApi = router()
       const e = c.get("engine");
       const { model, id } = c.req.valid("param");
       c.req.valid("json");
+      const now = Date.now();
+      await noteRecordWrites(e, model, now);
       // The body as parsed, not as validated: a schema copy would drop a `__proto__` key silently.
-      const { record, created } = await putRecord(e.db, model, id, await c.req.json(), Date.now());
+      const { record, created } = await putRecord(e.db, model, id, await c.req.json(), now);
       e.defer(recordsWritten(e, model, [id]));
       return c.json(presentRecord(record), created ? 201 : 200);
     },
@@ -64,7 +67,9 @@ export const recordsApi = router()
       const { model } = c.req.valid("param");
       c.req.valid("json");
       const body = (await c.req.json()) as { records: unknown };
-      const ids = await upsertRecords(e.db, model, body.records, Date.now());
+      const now = Date.now();
+      await noteRecordWrites(e, model, now);
+      const ids = await upsertRecords(e.db, model, body.records, now);
       e.defer(recordsWritten(e, model, ids));
       return c.json({ upserted: ids.length }, 200);
     },

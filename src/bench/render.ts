@@ -4,6 +4,7 @@ import { renderBody, templateView } from "../email/render";
 import { rewriteHtml } from "../email/rewrite";
 import type { EmailJob } from "../engine/mailer";
 import type { Config } from "../env";
+import { signKey } from "../tracking/keys";
 
 const WORDS =
   "Thank you for shopping with us this season. Our team picked a few things we think you will like, from the new " +
@@ -52,8 +53,11 @@ export async function runRenders(config: Config, mode: RenderMode, n: number): P
     if (mode === "bare") bytes += Mustache.render(REALISTIC_TEMPLATE, view).length;
     else if (mode === "rewrite") {
       const rendered = renderBody(REALISTIC_TEMPLATE, view);
-      bytes += (await rewriteHtml(rendered, { automationBase: config.automationBase, token: "t" })).html.length;
-    } else bytes += (await composeEmail(job, config, Date.now())).raw.length;
+      const linkKey = (kind: "click" | "open" | "next", position: number) =>
+        signKey(config.trackingSecret, { emailId: i + 1, kind, position });
+      bytes += (await rewriteHtml(rendered, { automationBase: config.automationBase, token: "t", linkKey })).html
+        .length;
+    } else bytes += (await composeEmail(job, config, Date.now(), i + 1)).raw.length;
   }
   return bytes;
 }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../api/router";
 import { getConfig } from "../env";
 import { type RenderMode, runRenders } from "./render";
+import { meteredEnrollmentCycle, meteredSend } from "./storage";
 
 /**
  * Baselines for `npm run bench`, measured in the same process as the routes they are compared with. Mounted only when
@@ -39,6 +40,19 @@ export function benchRoutes() {
     const n = Math.min(10_000, Math.max(1, Number(c.req.query("n") ?? 100)));
     if (!["bare", "rewrite", "compose"].includes(mode)) return c.text("mode: bare | rewrite | compose", 400);
     return c.json({ mode, n, bytes: await runRenders(getConfig(c.env), mode, n) });
+  });
+  // Storage: a draft scenario run, enrolled and sent to the end here, over a metered D1 (see storage.ts).
+  routes.post("/metered-send", async (c) => {
+    const id = Number(c.req.query("scenario_id"));
+    if (!Number.isSafeInteger(id) || id <= 0) return c.text("scenario_id: a scenario id", 400);
+    return c.json(await meteredSend(c.env, id));
+  });
+  // One enrollment cycle as the cron decides it at `at` (epoch ms, default now), passes included.
+  routes.post("/metered-enrollment-cycle", async (c) => {
+    const at = Number(c.req.query("at") ?? Date.now());
+    const force = c.req.query("full_pass_of");
+    if (!Number.isFinite(at)) return c.text("at: epoch milliseconds", 400);
+    return c.json(await meteredEnrollmentCycle(c.env, at, force ? Number(force) : null));
   });
   return routes;
 }

@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { emails, hits, links, recordActivities, records, subscriptionConfirmations } from "../db/schema";
+import { emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
 import { getEmail } from "../email/emails";
+import { unpackLinkUrls } from "../email/link-urls";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
 import { deliveryEventsOf } from "../engine/deliveries";
@@ -16,6 +17,7 @@ import {
 import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { getScenario, getScenarioRow } from "../engine/scenarios";
 import { getConfig } from "../env";
+import { signKey } from "../tracking/keys";
 import { viewableHtml } from "./email-body";
 
 /** What the console's pages read, through the engine's verbs; the few reads no verb offers are here, set-based. */
@@ -34,16 +36,27 @@ export interface ActivityNode {
   children: ActivityNode[];
 }
 
-/** Record activities by activity and state: one grouped query over the (activity, state) index. */
+/** Counts of waiting, cancelled and failed record activities stop here: a page view never reads more rows than that. */
+export const STATE_COUNT_CAP = 10_000;
+
+/**
+ * Record activities by activity and state, each count stopping at STATE_COUNT_CAP + 1 (shown as "10,000+"), so
+ * showing a scenario of millions of records reads a bounded number of index entries. Done ones are counted exactly on
+ * the activity's row.
+ */
 async function statesOf(e: Engine, activityIds: number[]): Promise<Map<number, Record<string, number>>> {
-  const rows = await e.db
-    .select({ activityId: recordActivities.activityId, state: recordActivities.state, n: sql<number>`count(*)` })
-    .from(recordActivities)
-    .where(inIds(recordActivities.activityId, activityIds))
-    .groupBy(recordActivities.activityId, recordActivities.state)
-    .all();
   const states = new Map<number, Record<string, number>>();
-  for (const r of rows) states.set(r.activityId, { ...states.get(r.activityId), [r.state]: r.n });
+  if (activityIds.length === 0) return states;
+  const { results } = await e.d1
+    .prepare(
+      `SELECT a.value AS activity_id, s.value AS state,
+         (SELECT count(*) FROM (SELECT 1 FROM record_activities
+                                WHERE activity_id = a.value AND state = s.value LIMIT ?2)) AS n
+       FROM json_each(?1) AS a, json_each('["waiting","cancelled","failed"]') AS s`,
+    )
+    .bind(JSON.stringify(activityIds), STATE_COUNT_CAP + 1)
+    .all<{ activity_id: number; state: string; n: number }>();
+  for (const r of results) states.set(r.activity_id, { ...states.get(r.activity_id), [r.state]: r.n });
   return states;
 }
 
@@ -152,12 +165,24 @@ export async function emailPage(e: Engine, emailId: number) {
 
 /** The e-mail's HTML for the sandboxed frame; null when the archive has no body for it. */
 export async function emailBodyHtml(e: Engine, emailId: number): Promise<string | null> {
-  const { body } = await getEmail(e, emailId);
+  const { email, body } = await getEmail(e, emailId);
   if (!body) return null;
-  const keys = await e.db
-    .select({ key: links.key, kind: links.kind, url: links.url })
-    .from(links)
-    .where(eq(links.emailId, emailId))
-    .all();
-  return viewableHtml(body.html, getConfig(e.env).automationBase, keys);
+  const config = getConfig(e.env);
+  const [legacy, urls] = await Promise.all([
+    e.db
+      .select({ key: links.key, kind: links.kind, url: links.url })
+      .from(links)
+      .where(eq(links.emailId, emailId))
+      .all(),
+    unpackLinkUrls(email.linkUrls),
+  ]);
+  // Signed click keys are recomputed from the positions, so nothing but the e-mail row is read for them.
+  const signed = await Promise.all(
+    urls.map(async (url, position) => ({
+      key: await signKey(config.trackingSecret, { emailId, kind: "click", position }),
+      kind: "click" as const,
+      url,
+    })),
+  );
+  return viewableHtml(body.html, config.automationBase, [...legacy, ...signed]);
 }

@@ -96,9 +96,12 @@ export const Rate = (props: { value: number; stat: string }) => (
   <span data-stat={props.stat} data-value={String(props.value)}>{`${Math.round(props.value * 100)}%`}</span>
 );
 
-export const Count = (props: { value: number; stat: string }) => (
+/** A count; with `cap`, a value above it is shown as "cap+" (the count stopped there). */
+export const Count = (props: { value: number; stat: string; cap?: number }) => (
   <span data-stat={props.stat} data-value={String(props.value)}>
-    {props.value.toLocaleString("en-US")}
+    {props.cap !== undefined && props.value > props.cap
+      ? `${props.cap.toLocaleString("en-US")}+`
+      : props.value.toLocaleString("en-US")}
   </span>
 );
 

@@ -1,6 +1,7 @@
 import type { EmailStatus } from "../db/schema/emails";
 import type { EmailJob } from "../engine/mailer";
 import type { ComposedEmail } from "./compose";
+import { packLinkUrls } from "./link-urls";
 
 /**
  * The write side of the e-mail archive. Rows travel as one JSON parameter a statement (D1 binds at most 100), so a
@@ -11,6 +12,8 @@ import type { ComposedEmail } from "./compose";
 const MAX_PARAM_BYTES = 512 * 1024;
 
 export interface Attempt {
+  /** The id reserved for its archive row (`reserveEmailIds`), which its tracking keys name. */
+  id: number;
   job: EmailJob;
   email: ComposedEmail;
   /** Where the body sits in the batch's R2 object. */
@@ -21,6 +24,8 @@ export interface BodyObject {
   html: string;
   text: string;
   raw: string;
+  /** The headers as archived (decoded). E-mails archived before they moved here keep them in their D1 row. */
+  headers?: Record<string, string>;
 }
 
 /** The R2 object of one delivery batch's bodies. */
@@ -46,9 +51,27 @@ export function packBodies(bodies: BodyObject[]): { bytes: Uint8Array; ranges: {
 }
 
 /**
- * Inserts one `emails` row (status `sending`, with where its body will be) per attempt and its `links` rows, in one D1
- * batch (a transaction), before anything is delivered: a click on a link that was sent always finds its key.
- * Returns the e-mail ids, in order.
+ * Reserves `count` consecutive e-mail ids and returns the first: one row written per batch. The block starts after
+ * the highest id already used, so rows inserted any other way never collide with it.
+ */
+export async function reserveEmailIds(d1: D1Database, count: number): Promise<number> {
+  const row = await d1
+    .prepare(
+      `INSERT INTO sequences (name, value) VALUES ('emails', (SELECT COALESCE(MAX(id), 0) FROM emails) + ?1)
+       ON CONFLICT (name) DO UPDATE SET value = MAX(value, (SELECT COALESCE(MAX(id), 0) FROM emails)) + ?1
+       RETURNING value`,
+    )
+    .bind(count)
+    .first<{ value: number }>();
+  if (!row) throw new Error("no e-mail ids could be reserved");
+  return row.value - count + 1;
+}
+
+/**
+ * Inserts one `emails` row per attempt (status `sending`, with its reserved id, where its body will be and its links'
+ * URLs) before anything is delivered, so a click on a link that was sent always finds its e-mail. Rows travel as one
+ * JSON parameter a statement; all statements go in one D1 batch (a transaction). No `links` row is written: the keys
+ * are signed and name the e-mail and a position in `link_urls`.
  */
 export async function archiveAttempts(
   d1: D1Database,
@@ -57,24 +80,23 @@ export async function archiveAttempts(
   now: number,
   objectKey: string,
 ): Promise<number[]> {
-  const emailRows = attempts.map(({ job, email, body }) => ({
-    ra: job.recordActivityId,
-    scenario: job.scenario.id,
-    activity: job.activity.id,
-    sr: job.scenarioRecord.id,
-    to: email.headers.To,
-    from: email.headers.From,
-    subject: email.subject,
-    mid: email.messageId,
-    headers: email.headers,
-    attempt: job.attempt,
-    off: body.offset,
-    len: body.length,
-  }));
-  const linkRows = attempts.flatMap(({ job, email }) =>
-    email.links.map((l) => ({ key: l.key, kind: l.kind, url: l.url, ra: job.recordActivityId, mid: email.messageId })),
+  const emailRows = await Promise.all(
+    attempts.map(async ({ id, job, email, body }) => ({
+      id,
+      ra: job.recordActivityId,
+      scenario: job.scenario.id,
+      activity: job.activity.id,
+      sr: job.scenarioRecord.id,
+      to: email.headers.To,
+      from: email.headers.From,
+      subject: email.subject,
+      mid: email.messageId,
+      attempt: job.attempt,
+      off: body.offset,
+      len: body.length,
+      urls: await packLinkUrls(email.links.filter((l) => l.kind !== "open").map((l) => l.url as string)),
+    })),
   );
-  const emailChunks = chunkBySize(emailRows);
   // A row this record activity left `sending` belongs to a claim whose Worker died before the transport answered:
   // this claim now holds the record activity, so that attempt will never be recorded. It is not known to be delivered.
   const statements: D1PreparedStatement[] = [
@@ -85,46 +107,25 @@ export async function archiveAttempts(
       )
       .bind(JSON.stringify(attempts.map((a) => a.job.recordActivityId)), ABANDONED_RETRIED),
   ];
-  for (const chunk of emailChunks) statements.push(insertEmails(d1, chunk, transport, now, objectKey));
-  for (const chunk of chunkBySize(linkRows)) statements.push(insertLinks(d1, chunk, now));
-
-  const results = await d1.batch<{ id: number; message_id: string }>(statements);
-  const idOf = new Map<string, number>();
-  for (const r of results.slice(1, 1 + emailChunks.length)) {
-    for (const row of r.results) idOf.set(row.message_id, row.id);
-  }
-  return attempts.map(({ email }) => {
-    const id = idOf.get(email.messageId);
-    if (id === undefined) throw new Error(`the archive row of ${email.messageId} was not created`);
-    return id;
-  });
+  for (const chunk of chunkBySize(emailRows)) statements.push(insertEmails(d1, chunk, transport, now, objectKey));
+  await d1.batch(statements);
+  return attempts.map(({ id }) => id);
 }
 
+// The headers live in the body object in R2 (the raw message holds them anyway): `'{}'` keeps D1 rows small.
 function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: number, objectKey: string) {
   const v = (path: string) => `json_extract(value, '$.${path}')`;
   return d1
     .prepare(
-      `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
-         message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, sent_at, created_at)
-       SELECT ${v("ra")}, ${v("scenario")}, ${v("activity")}, ${v("sr")}, ${v("to")}, ${v("from")}, ${v("subject")},
-         ${v("mid")}, ${v("headers")}, ?2, 'sending', NULL, ?4, ${v("off")}, ${v("len")}, ${v("attempt")}, NULL, ?3
-       FROM json_each(?1)
-       RETURNING id, message_id`,
+      `INSERT INTO emails (id, record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
+         message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, link_urls,
+         sent_at, created_at)
+       SELECT ${v("id")}, ${v("ra")}, ${v("scenario")}, ${v("activity")}, ${v("sr")}, ${v("to")}, ${v("from")},
+         ${v("subject")}, ${v("mid")}, '{}', ?2, 'sending', NULL, ?4, ${v("off")}, ${v("len")}, ${v("attempt")},
+         ${v("urls")}, NULL, ?3
+       FROM json_each(?1)`,
     )
     .bind(JSON.stringify(rows), transport, now, objectKey);
-}
-
-function insertLinks(d1: D1Database, rows: unknown[], now: number) {
-  return d1
-    .prepare(
-      `INSERT INTO links (key, kind, email_id, record_activity_id, url, created_at)
-       SELECT json_extract(l.value, '$.key'), json_extract(l.value, '$.kind'), e.id, e.record_activity_id,
-         json_extract(l.value, '$.url'), ?2
-       FROM json_each(?1) AS l
-       JOIN emails e ON e.record_activity_id = json_extract(l.value, '$.ra')
-         AND e.message_id = json_extract(l.value, '$.mid')`,
-    )
-    .bind(JSON.stringify(rows), now);
 }
 
 export interface Delivery {

@@ -3,6 +3,7 @@ import type { Address, Config } from "../env";
 import { randomHex } from "../ids";
 import type { OutgoingEmail } from "../mail/transport";
 import { pickLanguage } from "../recipients/language";
+import { signKey } from "../tracking/keys";
 import { displayAddress, rfc5322Date } from "./headers";
 import { buildMime } from "./mime";
 import { ComposeError, renderBody, renderSubject, templateView } from "./render";
@@ -13,15 +14,21 @@ import { htmlToText } from "./text";
 export interface ComposedEmail extends OutgoingEmail {
   /** The message's headers as archived, decoded: name → value. */
   headers: Record<string, string>;
-  /** Keys written into the body, to store in `links`. */
+  /** Keys written into the body; their URLs are kept in the e-mail's `link_urls`, by position. */
   links: TrackingLink[];
 }
 
 /**
- * Builds one e-mail without any I/O: render, rewrite links, plain text, MIME. Throws a ComposeError (a permanent
- * failure) when the party has no usable address or a template cannot be rendered.
+ * Builds one e-mail without any I/O: render, rewrite links, plain text, MIME. `emailId` is the id its archive row will
+ * have (reserved beforehand), which its tracking keys name. Throws a ComposeError (a permanent failure) when the party
+ * has no usable address or a template cannot be rendered.
  */
-export async function composeEmail(job: EmailJob, config: Config, now: number): Promise<ComposedEmail> {
+export async function composeEmail(
+  job: EmailJob,
+  config: Config,
+  now: number,
+  emailId: number,
+): Promise<ComposedEmail> {
   const to = recipientOf(job.party);
   if ("problem" in to) throw new ComposeError(to.problem);
   const view = templateView(job);
@@ -29,7 +36,11 @@ export async function composeEmail(job: EmailJob, config: Config, now: number): 
   const subject = renderSubject(version.title, view);
   const rendered = renderBody(version.template, view);
   const token = job.scenarioRecord.token;
-  const { html, links } = await rewriteHtml(rendered, { automationBase: config.automationBase, token });
+  const { html, links } = await rewriteHtml(rendered, {
+    automationBase: config.automationBase,
+    token,
+    linkKey: (kind, position) => signKey(config.trackingSecret, { emailId, kind, position }),
+  });
   const text = htmlToText(html);
   const { from, replyTo } = sendersOf(job.activity.emailFrom, config.emailFrom);
   const messageId = `<${randomHex(16)}@${domainOf(from.address)}>`;

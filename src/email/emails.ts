@@ -46,10 +46,15 @@ export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {
   return row;
 }
 
-/** One e-mail with its body; `body` is null when R2 has none (not archived yet, or deleted). */
+/**
+ * One e-mail with its body; `body` is null when R2 has none (not archived yet, or deleted). Its headers come from the
+ * body object, where they are archived now, or from the row for e-mails archived before.
+ */
 export async function getEmail(e: Engine, id: number): Promise<{ email: EmailRow; body: BodyObject | null }> {
   const email = await getEmailRow(e, id);
-  return { email, body: await getBody(e.env.EMAIL_BODIES, email) };
+  const body = await getBody(e.env.EMAIL_BODIES, email);
+  const headers = Object.keys(email.headers ?? {}).length === 0 && body?.headers ? body.headers : email.headers;
+  return { email: { ...email, headers }, body };
 }
 
 /** The raw RFC 5322 message, as handed to the transport. */

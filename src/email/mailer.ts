@@ -12,6 +12,7 @@ import {
   packBodies,
   putBodies,
   recordDeliveries,
+  reserveEmailIds,
 } from "./archive";
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
@@ -26,9 +27,10 @@ export const THROTTLE_MAX_WAIT_MS = 5_000;
 const QUOTA_WAIT_MS = 60_000;
 
 /**
- * The e-mail module behind the engine's Mailer. For a batch: compose every e-mail (no I/O), archive every attempt and
- * its links in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and record how each went
- * in one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
+ * The e-mail module behind the engine's Mailer. For a batch: reserve the archive rows' ids (the tracking keys name
+ * them), compose every e-mail (no I/O), take their turns under the send rate, archive every attempt with its links'
+ * URLs in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and record how each went in
+ * one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
 export function createMailer(env: Bindings): Mailer {
@@ -37,12 +39,15 @@ export function createMailer(env: Bindings): Mailer {
       const config = getConfig(env);
       const transport = createTransport(env, config);
       const outcomes: SendOutcome[] = new Array(jobs.length);
-      let composedJobs: { job: EmailJob; email: ComposedEmail; index: number }[] = [];
-      const composed = await Promise.all(jobs.map((job) => composeOrFail(job, config, now)));
+      let composedJobs: { id: number; job: EmailJob; email: ComposedEmail; index: number }[] = [];
+      // The keys written into each e-mail name its archive row, so the rows' ids are taken before composing (an id
+      // whose e-mail is then deferred or fails is left unused).
+      const firstId = await reserveEmailIds(env.DB, jobs.length);
+      const composed = await Promise.all(jobs.map((job, i) => composeOrFail(job, config, now, firstId + i)));
       composed.forEach((email, index) => {
         const job = jobs[index] as EmailJob;
         if (typeof email === "string") outcomes[index] = { status: "failed", error: email, emailId: null };
-        else composedJobs.push({ job, email, index });
+        else composedJobs.push({ id: firstId + index, job, email, index });
       });
       if (composedJobs.length === 0) return outcomes;
 
@@ -69,7 +74,12 @@ export function createMailer(env: Bindings): Mailer {
       }
 
       const packed = packBodies(
-        composedJobs.map(({ email }) => ({ html: email.html, text: email.text, raw: email.raw })),
+        composedJobs.map(({ email }) => ({
+          html: email.html,
+          text: email.text,
+          raw: email.raw,
+          headers: email.headers,
+        })),
       );
       const attempts: (Attempt & { index: number })[] = composedJobs.map((c, i) => ({
         ...c,
@@ -141,9 +151,14 @@ function delivery(id: number, r: SendResult): Delivered {
 }
 
 /** The composed e-mail, or the reason it cannot be (a permanent failure). */
-async function composeOrFail(job: EmailJob, config: Config, now: number): Promise<ComposedEmail | string> {
+async function composeOrFail(
+  job: EmailJob,
+  config: Config,
+  now: number,
+  emailId: number,
+): Promise<ComposedEmail | string> {
   try {
-    return await composeEmail(job, config, now);
+    return await composeEmail(job, config, now, emailId);
   } catch (err) {
     if (err instanceof ComposeError) return err.message;
     return `the e-mail cannot be composed: ${errorMessage(err)}`;

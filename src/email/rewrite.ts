@@ -1,19 +1,27 @@
 import { decodeHTMLAttribute, escapeAttribute } from "entities";
 import type { LinkKind } from "../db/schema/emails";
-import { randomKey } from "../ids";
 
-/** A key written into an e-mail, stored in `links` once the e-mail has its archive row. */
+/**
+ * A key written into an e-mail. Its position indexes the e-mail's URLs (`link_urls`): clicks and next pages count
+ * 0, 1, 2… in document order; the open pixel is position 0 of its own kind.
+ */
 export interface TrackingLink {
   key: string;
   kind: LinkKind;
   url: string | null;
+  position: number;
 }
+
+/** Makes the key of a link at a position (signed with the tracking secret: `src/tracking/keys.ts`). */
+export type LinkKeyMaker = (kind: LinkKind, position: number) => Promise<string>;
 
 export interface RewriteOptions {
   /** Base URL of tracking links, without a trailing slash. */
   automationBase: string;
   /** The recipient's unsubscribe token; null for a preview, which tracks nothing and makes no key. */
   token: string | null;
+  /** Makes each tracking key; required when `token` is set. */
+  linkKey?: LinkKeyMaker;
 }
 
 export interface RewrittenHtml {
@@ -46,7 +54,7 @@ const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
  * - `href="confirm"` → `${base}/c/${token}`, the page where the recipient confirms its subscription (double opt-in).
  *   Not a click: only the page's POST confirms;
  * - any other href (`mailto:`, `tel:`, `#top`, relative) is left alone;
- * - the open pixel, a `open` link, goes just before `</body>`, or at the end when there is no `</body>`.
+ * - the open pixel, an `open` link, goes just before `</body>`, or at the end when there is no `</body>`.
  *
  * Attribute values are read as written (`&amp;`, `&#x2F;`: Mustache escapes `/` and `=`), so they are decoded
  * before being read as URLs, and what is written back is escaped again.
@@ -54,36 +62,40 @@ const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
 export async function rewriteHtml(html: string, o: RewriteOptions): Promise<RewrittenHtml> {
   const links: TrackingLink[] = [];
   const track = o.token !== null;
-  const newKey = (kind: LinkKind, url: string | null) => {
-    const key = randomKey(12);
-    links.push({ key, kind, url });
+  const makeKey = o.linkKey;
+  if (track && !makeKey) throw new Error("rewriteHtml: a tracked e-mail needs a link key maker");
+  let urls = 0;
+  const newKey = async (kind: LinkKind, url: string | null) => {
+    const position = kind === "open" ? 0 : urls++;
+    const key = await (makeKey as LinkKeyMaker)(kind, position);
+    links.push({ key, kind, url, position });
     return key;
   };
   let pixelPlaced = !track;
-  const pixel = () => {
+  const pixel = async () => {
     pixelPlaced = true;
-    return openPixel(o.automationBase, newKey("open", null));
+    return openPixel(o.automationBase, await newKey("open", null));
   };
 
   const rewriter = new HTMLRewriter()
     .on("a[href]", {
-      element(a) {
+      async element(a) {
         const href = decodeHTMLAttribute(a.getAttribute("href") ?? "").trim();
-        const target = linkTarget(href, o, newKey);
+        const target = await linkTarget(href, o, newKey);
         if (target !== null) a.setAttribute("href", escapeAttribute(target));
       },
     })
     .on("body", {
       element(body) {
         if (pixelPlaced) return;
-        body.onEndTag((end) => {
-          if (!pixelPlaced) end.before(pixel(), { html: true });
+        body.onEndTag(async (end) => {
+          if (!pixelPlaced) end.before(await pixel(), { html: true });
         });
       },
     })
     .onDocument({
-      end(end) {
-        if (!pixelPlaced) end.append(pixel(), { html: true });
+      async end(end) {
+        if (!pixelPlaced) end.append(await pixel(), { html: true });
       },
     });
   const out = await rewriter.transform(new Response(html)).text();
@@ -91,11 +103,11 @@ export async function rewriteHtml(html: string, o: RewriteOptions): Promise<Rewr
 }
 
 /** The new href of a link, or null to leave it alone. */
-function linkTarget(
+async function linkTarget(
   href: string,
   o: RewriteOptions,
-  newKey: (kind: LinkKind, url: string | null) => string,
-): string | null {
+  newKey: (kind: LinkKind, url: string | null) => Promise<string>,
+): Promise<string | null> {
   if (href.toLowerCase() === "preferences") {
     return `${o.automationBase}${o.token === null ? PREVIEW_PREFERENCES_PATH : `/p/${o.token}`}`;
   }
@@ -107,11 +119,11 @@ function linkTarget(
     if (o.token === null) return `${o.automationBase}${PREVIEW_UNSUBSCRIBE_PATH}`;
     const next = httpUrl(unsubscribe[1]?.trim() ?? "");
     const base = `${o.automationBase}/u/${o.token}`;
-    return next === null ? base : `${base}/${newKey("next", next)}`;
+    return next === null ? base : `${base}/${await newKey("next", next)}`;
   }
   const url = httpUrl(href);
   if (url === null || o.token === null) return null;
-  return `${o.automationBase}/l/${newKey("click", url)}`;
+  return `${o.automationBase}/l/${await newKey("click", url)}`;
 }
 
 /** The normalised URL when `text` is an absolute http(s) URL, else null. */

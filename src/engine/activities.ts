@@ -7,7 +7,6 @@ import {
   activities,
   type EmailTranslations,
   recordActivities,
-  scenarioRecords,
 } from "../db/schema";
 import { DURATION_LIMITS, durationProblem } from "../domain/duration";
 import { parseDomain } from "../domain/parse";
@@ -182,7 +181,17 @@ export async function createActivity(e: Engine, scenarioId: number, input: Activ
   await checkParent(e, scenarioId, input, null);
   await keepDoubleOptIn(e, scenarioId, "take this activity while running", (tree) => [
     ...tree,
-    { ...input, id: 0, scenarioId, createdAt: 0, updatedAt: 0 },
+    {
+      ...input,
+      id: 0,
+      scenarioId,
+      createdAt: 0,
+      updatedAt: 0,
+      countDone: 0,
+      countOpened: 0,
+      countClicked: 0,
+      countConverted: 0,
+    },
   ]);
   const existing = await e.db
     .select({ n: sql<number>`count(*)` })
@@ -342,42 +351,14 @@ export async function deleteActivity(e: Engine, id: number): Promise<number[]> {
   return ids;
 }
 
-/** Adds each activity's stats: done record activities, opens and clicks (human ones only), and their rates. */
+/**
+ * Adds each activity's stats: done record activities, opens and clicks (human ones only), and their rates. Those
+ * counts and its conversions are kept on the activity's row by triggers, so no record activity or scenario record is
+ * read.
+ */
 export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activity[]> {
   if (rows.length === 0) return [];
-  const stats = await e.db
-    .select({
-      activityId: recordActivities.activityId,
-      done: sql<number>`coalesce(sum(${recordActivities.state} = 'done'), 0)`,
-      opened: sql<number>`coalesce(sum(${recordActivities.emailOpened}), 0)`,
-      clicked: sql<number>`coalesce(sum(${recordActivities.emailClicked}), 0)`,
-    })
-    .from(recordActivities)
-    .where(
-      inIds(
-        recordActivities.activityId,
-        rows.map((r) => r.id),
-      ),
-    )
-    .groupBy(recordActivities.activityId)
-    .all();
-  const byId = new Map(stats.map((s) => [s.activityId, s]));
-  const conversions = new Map<number, number>();
-  const converted = await e.db
-    .select({ activityId: scenarioRecords.goalActivityId, n: sql<number>`count(*)` })
-    .from(scenarioRecords)
-    .where(
-      and(
-        inIds(
-          scenarioRecords.goalActivityId,
-          rows.map((r) => r.id),
-        ),
-        sql`${scenarioRecords.goalActivityId} IS NOT NULL`,
-      ),
-    )
-    .groupBy(scenarioRecords.goalActivityId)
-    .all();
-  for (const c of converted) conversions.set(c.activityId as number, c.n);
+  const byId = new Map(rows.map((r) => [r.id, { done: r.countDone, opened: r.countOpened, clicked: r.countClicked }]));
   const splitParents = [...new Set(rows.filter((r) => r.on === "split" && r.parentId !== null).map((r) => r.parentId))];
   const splitTotals = new Map<number, number>();
   if (splitParents.length > 0) {
@@ -399,7 +380,7 @@ export async function withStats(e: Engine, rows: ActivityRow[]): Promise<Activit
       emailOpenRate: rate(s.opened, s.done),
       emailClickRate: rate(s.clicked, s.done),
       emailClickThroughRate: rate(s.clicked, s.opened),
-      conversions: conversions.get(row.id) ?? 0,
+      conversions: row.countConverted,
       splitShare:
         row.on === "split" && row.parentId !== null ? rate(row.weight ?? 0, splitTotals.get(row.parentId) ?? 0) : null,
     };

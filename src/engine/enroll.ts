@@ -3,6 +3,7 @@ import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
 import type { Engine } from "./context";
 import { recordFilter } from "./matching";
+import { directEnrollmentDone, owePass, passBegins } from "./passes";
 import { OPTED_OUT } from "./preferences";
 
 /** Records examined per statement (a rowid range): bounds each statement's time however large the table. */
@@ -45,11 +46,18 @@ export async function enroll(
       const r = await enrollScenario(e, scenario, { onlyIds: opts.only?.ids ?? null });
       result.enrolled += r.enrolled;
       result.record_activities += r.recordActivities;
+      if (opts.only) await directEnrollmentDone(e, scenario.id);
     } catch (err) {
       // One failing scenario is logged and skipped; the others still run.
       const error = err instanceof Error ? err.message : String(err);
       console.error(`enrollment of scenario ${scenario.id} failed: ${error}`);
       result.failed.push({ scenario_id: String(scenario.id), error });
+      // The records just written stay owed to the scenario: the next cycle passes it (see passes.ts).
+      if (opts.only) {
+        await owePass(e, scenario.id)
+          .run()
+          .catch((markErr) => console.error(`scenario ${scenario.id}: the owed pass could not be noted`, markErr));
+      }
     }
   }
   return result;
@@ -113,6 +121,8 @@ export async function enrollScenario(
   // Some records (just written): one step over their ids, through the (model, id) key. All records: rowid ranges.
   let ranges: ([number, number] | null)[] = [null];
   if (!onlyIds) {
+    // A full pass begins: whatever the scenario was owed (passes.ts) is covered by it.
+    if ((o.from ?? 0) === 0) await passBegins(e, scenario.id);
     const bounds = await e.d1
       // From the table's end backwards (left to choose, the planner walks the whole model through its index).
       .prepare("SELECT rowid AS hi FROM records NOT INDEXED WHERE model = ? AND rowid >= ? ORDER BY rowid DESC LIMIT 1")
@@ -163,10 +173,18 @@ export async function enrollScenario(
         scenario.id,
         scenario.id,
       );
-    const results = await e.d1.batch([insertRecords, ...rootStatements.map((s) => s.bind(...s.params(before)))]);
-    progress.enrolled += results[0]?.meta.changes ?? 0;
+    // The scenario's count (kept by a trigger) read before and after, in the same transaction, says how many entered:
+    // D1's `changes` would also count the trigger's update.
+    const count = e.d1.prepare("SELECT count_records AS n FROM scenarios WHERE id = ?").bind(scenario.id);
+    const results = await e.d1.batch<{ n: number }>([
+      count,
+      insertRecords,
+      count,
+      ...rootStatements.map((s) => s.bind(...s.params(before))),
+    ]);
+    progress.enrolled += (results[2]?.results[0]?.n ?? 0) - (results[0]?.results[0]?.n ?? 0);
     for (const r of results) progress.rowsRead += r.meta.rows_read ?? 0;
-    for (const r of results.slice(1)) progress.recordActivities += r.meta.changes ?? 0;
+    for (const r of results.slice(3)) progress.recordActivities += r.meta.changes ?? 0;
   }
   if (progress.recordActivities > 0) {
     const earliest = Math.min(...rootDue.map((a) => a.at));

@@ -84,8 +84,21 @@ export async function setPreferences(e: Engine, partyId: string, change: Prefere
       )
       .bind(partyId, now, JSON.stringify(optOut)),
     cancelOptedOut(e.d1, partyId, now),
+    // Opting back in: the running scenarios of those topics may now enroll the party's records, so they owe a pass.
+    ...(optIn.length > 0 ? [oweTopicPasses(e.d1, optIn)] : []),
   ]);
   return getPreferences(e, partyId);
+}
+
+/** The running scenarios tagged with one of `topicIds` (any tagged one for `*`) owe an enrollment pass (passes.ts). */
+function oweTopicPasses(d1: D1Database, topicIds: string[]) {
+  return d1
+    .prepare(
+      `UPDATE scenarios SET enroll_pending = enroll_pending + 1, enroll_pending_since = 0
+       WHERE state = 'running' AND id IN (SELECT scenario_id FROM scenario_topics
+                                          WHERE topic_id IN (SELECT value FROM json_each(?1)) OR ?2)`,
+    )
+    .bind(JSON.stringify(topicIds), topicIds.includes(ALL_TOPICS) ? 1 : 0);
 }
 
 /**

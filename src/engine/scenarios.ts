@@ -18,6 +18,7 @@ import type { Engine } from "./context";
 import { assertDoubleOptIn } from "./double-opt-in";
 import { countMatching } from "./matching";
 import { requireModel } from "./models";
+import { owePass } from "./passes";
 import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-rules";
 import { checkTopicsExist, setScenarioTopicsStatements, topicsOfScenarios } from "./topics";
 
@@ -140,6 +141,9 @@ export async function updateScenario(e: Engine, id: number, patch: Partial<Scena
     .get();
   if (!row) throw notFound("scenario", id);
   if (topics !== undefined) await e.d1.batch(setScenarioTopicsStatements(e, id, topics));
+  // Other records may match the new domain, or its topics no longer keep some parties out: the next cycle passes the
+  // scenario (when it runs).
+  if (patch.domain !== undefined || topics !== undefined) await owePass(e, id).run();
   return withCounts(e, row);
 }
 
@@ -177,7 +181,13 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
   const now = Date.now();
   const [changed, , first] = await e.d1.batch<{ next: number | null }>([
     e.d1
-      .prepare("UPDATE scenarios SET state = ?1, updated_at = ?2, repark_from = 0 WHERE id = ?3 AND state = ?4")
+      // Running owes a pass (started right away by the caller; the cycle makes up for a start that was lost).
+      .prepare(
+        `UPDATE scenarios SET state = ?1, updated_at = ?2, repark_from = 0,
+           enroll_pending = enroll_pending + (?1 = 'running'),
+           enroll_pending_since = CASE WHEN ?1 = 'running' THEN COALESCE(enroll_pending_since, ?2) ELSE enroll_pending_since END
+         WHERE id = ?3 AND state = ?4`,
+      )
       .bind(to, now, id, current.state),
     ...parkChunk(e, id, 0, PARK_CHUNK),
   ]);
@@ -251,23 +261,13 @@ async function withCounts(e: Engine, row: ScenarioRow): Promise<Scenario> {
   return (await withCountsMany(e, [row]))[0] as Scenario;
 }
 
-/** Adds record counts: a preview of the domain's matches in draft, the scenario records otherwise. */
+/**
+ * Adds record counts: a preview of the domain's matches in draft, the scenario records otherwise (kept on the
+ * scenario's row by triggers: no scenario record is read).
+ */
 async function withCountsMany(e: Engine, rows: ScenarioRow[]): Promise<Scenario[]> {
-  const enrolledIds = rows.filter((r) => r.state !== "draft").map((r) => r.id);
   const counts = new Map<number, { n: number; blocked: number }>();
-  if (enrolledIds.length > 0) {
-    const stats = await e.db
-      .select({
-        scenarioId: scenarioRecords.scenarioId,
-        n: sql<number>`count(*)`,
-        blocked: sql<number>`coalesce(sum(${scenarioRecords.blocked}), 0)`,
-      })
-      .from(scenarioRecords)
-      .where(inIds(scenarioRecords.scenarioId, enrolledIds))
-      .groupBy(scenarioRecords.scenarioId)
-      .all();
-    for (const s of stats) counts.set(s.scenarioId, { n: s.n, blocked: s.blocked });
-  }
+  for (const row of rows) counts.set(row.id, { n: row.countRecords, blocked: row.countBlocked });
   const confirmed = new Map<number, number>();
   const optInIds = rows.filter((r) => r.state !== "draft" && r.doubleOptIn).map((r) => r.id);
   if (optInIds.length > 0) {

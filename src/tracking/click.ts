@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
 import { recordHit, requestFacts } from "./hits";
+import { trackingSecretOf } from "./keys";
 import { findLink, isLinkKey, rememberedLink } from "./links";
 import { messagesFor } from "./messages";
 import { notFoundPage, sendPage } from "./pages";
@@ -16,7 +17,9 @@ export async function redirectClick(c: Context<AppEnv, "/l/:key">): Promise<Resp
   if (!isLinkKey(key)) return sendPage(c, notFoundPage(messagesFor(null)), 404);
   const facts = requestFacts(c.req.raw);
   const waitUntil = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
-  const link = rememberedLink(key) ?? (await findLink(c.env.DB, key, { origin: new URL(c.req.url).origin, waitUntil }));
+  const link =
+    rememberedLink(key) ??
+    (await findLink(c.env.DB, key, { origin: new URL(c.req.url).origin, secret: trackingSecretOf(c.env), waitUntil }));
   if (link?.kind !== "click" || !link.url) return sendPage(c, notFoundPage(messagesFor(null)), 404);
 
   recordHit(c.env, hitOn(link, "click"), facts, waitUntil);

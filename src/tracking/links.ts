@@ -1,4 +1,6 @@
 import type { LinkKind } from "../db/schema/emails";
+import { unpackLinkUrls } from "../email/link-urls";
+import { isSignedKey, type SignedKey, verifyKey } from "./keys";
 import { Lru } from "./lru";
 
 /** A tracking key as the routes need it: what it points to and which e-mail, activity and scenario it belongs to. */
@@ -18,7 +20,10 @@ export interface TrackedLink {
   sentAt?: number | null;
 }
 
-/** Keys are random base64url (96 bits: 16 characters); anything else is not worth a lookup. */
+/**
+ * Keys are signed (`{emailId}-{kind}{position}-{mac}`, `src/tracking/keys.ts`) or, for e-mails sent before, random
+ * base64url (96 bits: 16 characters) with a `links` row; anything else is not worth a lookup.
+ */
 const KEY = /^[A-Za-z0-9_-]{8,64}$/;
 export const isLinkKey = (key: string) => KEY.test(key);
 
@@ -49,6 +54,7 @@ interface LinkRow {
   status: string | null;
 }
 
+/** Legacy keys: a `links` row each (e-mails sent before keys were signed). */
 const LINK_SQL = `
   SELECT l.key, l.kind, l.url, l.email_id, l.record_activity_id,
          COALESCE(ra.scenario_id, e.scenario_id) AS scenario_id, COALESCE(ra.activity_id, e.activity_id) AS activity_id,
@@ -58,29 +64,54 @@ const LINK_SQL = `
   LEFT JOIN record_activities ra ON ra.id = l.record_activity_id
   WHERE l.key = ?`;
 
-/**
- * Finds a link by key: the isolate's LRU, then the colo's Cache API, then D1. Only a link whose e-mail has been sent is
- * kept by the first two (its `sent_at` decides the timing rule of classification, so it must not be cached as null).
- * The Cache API write is handed to `waitUntil`, never awaited.
- */
-export async function findLink(
+interface EmailLinkRow {
+  record_activity_id: number;
+  scenario_id: number;
+  activity_id: number;
+  scenario_record_id: number;
+  sent_at: number | null;
+  status: string;
+  link_urls: string | null;
+}
+
+/** Signed keys: one primary-key read of the e-mail they name. */
+const EMAIL_SQL = `
+  SELECT record_activity_id, scenario_id, activity_id, scenario_record_id, sent_at, status, link_urls
+  FROM emails WHERE id = ?`;
+
+/** The e-mail row a signed key names and the URL at its position; null when there is no such e-mail or position. */
+export async function signedLinkTarget(
   d1: D1Database,
-  key: string,
-  options: { origin: string; waitUntil: (work: Promise<unknown>) => void },
-): Promise<TrackedLink | null> {
-  const remembered = memory.get(key);
-  if (remembered) return remembered;
+  k: SignedKey,
+): Promise<{ row: EmailLinkRow; url: string | null } | null> {
+  const row = await d1.prepare(EMAIL_SQL).bind(k.emailId).first<EmailLinkRow>();
+  if (!row) return null;
+  if (k.kind === "open") return { row, url: null };
+  const urls = await unpackLinkUrls(row.link_urls);
+  const url = urls[k.position];
+  return url === undefined ? null : { row, url };
+}
 
-  const cacheKey = new Request(`${options.origin}/__tracking/links/${key}`);
-  const cached = await fromCache(cacheKey);
-  if (cached) {
-    memory.set(key, cached);
-    return cached;
+/** The link from D1: `k` is the verified content of a signed key, null for a legacy key. */
+async function lookUp(d1: D1Database, key: string, k: SignedKey | null): Promise<TrackedLink | null> {
+  if (k) {
+    const found = await signedLinkTarget(d1, k);
+    if (!found) return null;
+    const { row, url } = found;
+    return {
+      key,
+      kind: k.kind,
+      url: httpUrl(url),
+      emailId: k.emailId,
+      recordActivityId: row.record_activity_id,
+      scenarioId: row.scenario_id,
+      activityId: row.activity_id,
+      sentAt: row.sent_at ?? (row.status === "sending" ? null : undefined),
+    };
   }
-
   const row = await d1.prepare(LINK_SQL).bind(key).first<LinkRow>();
   if (!row) return null;
-  const link: TrackedLink = {
+  return {
     key: row.key,
     kind: row.kind,
     url: httpUrl(row.url),
@@ -90,6 +121,40 @@ export async function findLink(
     activityId: row.activity_id,
     sentAt: row.sent_at ?? (row.status === "sending" ? null : undefined),
   };
+}
+
+/**
+ * Finds a link by key: the isolate's LRU, then the colo's Cache API, then D1. A signed key's MAC is checked before
+ * anything else, so a forged or altered key costs no cache or database read. Only a link whose e-mail has been sent
+ * is kept by the first two (its `sent_at` decides the timing rule of classification, so it must not be cached as
+ * null). The Cache API write is handed to `waitUntil`, never awaited.
+ */
+export async function findLink(
+  d1: D1Database,
+  key: string,
+  options: { origin: string; secret: string | null; waitUntil: (work: Promise<unknown>) => void },
+): Promise<TrackedLink | null> {
+  const remembered = memory.get(key);
+  if (remembered) return remembered;
+  let signed: SignedKey | null = null;
+  if (isSignedKey(key)) {
+    if (options.secret === null) {
+      console.error("TRACKING_SECRET is not set: signed tracking keys cannot be checked");
+      return null;
+    }
+    signed = await verifyKey(options.secret, key);
+    if (!signed) return null;
+  }
+
+  const cacheKey = new Request(`${options.origin}/__tracking/links/${key}`);
+  const cached = await fromCache(cacheKey);
+  if (cached) {
+    memory.set(key, cached);
+    return cached;
+  }
+
+  const link = await lookUp(d1, key, signed);
+  if (!link) return null;
   if (typeof link.sentAt === "number") {
     memory.set(key, link);
     const response = new Response(JSON.stringify(link), {

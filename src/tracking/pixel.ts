@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
 import type { Bindings } from "../env";
 import { type RequestFacts, recordHit, requestFacts } from "./hits";
+import { trackingSecretOf } from "./keys";
 import { findLink, isLinkKey } from "./links";
 import { hitOn } from "./targets";
 
@@ -44,7 +45,7 @@ async function recordOpen(
   origin: string,
   waitUntil: (work: Promise<unknown>) => void,
 ): Promise<void> {
-  const link = await findLink(env.DB, key, { origin, waitUntil });
+  const link = await findLink(env.DB, key, { origin, secret: trackingSecretOf(env), waitUntil });
   if (link?.kind !== "open") return;
   recordHit(env, hitOn(link, "open"), facts, waitUntil);
 }

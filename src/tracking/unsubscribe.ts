@@ -1,10 +1,12 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
+import { unpackLinkUrls } from "../email/link-urls";
 import { blockScenarioRecord } from "../engine/blocking";
 import { AppError } from "../errors";
 import { parseUnsubscribeToken } from "../ids";
 import { buildServices } from "../services";
 import { recordHit, requestFacts } from "./hits";
+import { isSignedKey, trackingSecretOf, verifyKey } from "./keys";
 import { httpUrl, isLinkKey } from "./links";
 import { messagesFor } from "./messages";
 import { confirmPage, donePage, notFoundPage, sendPage } from "./pages";
@@ -45,23 +47,51 @@ const NEXT_SQL = `
   JOIN scenario_records sr ON sr.id = ra.scenario_record_id
   WHERE l.key = ? AND l.kind = 'next' AND sr.id = ? AND sr.token = ?`;
 
+// A signed next key names its e-mail, which must have been sent to the token's scenario record.
+const SIGNED_NEXT_SQL = `
+  SELECT e.id AS email_id, e.record_activity_id, e.activity_id, e.link_urls
+  FROM emails e
+  JOIN scenario_records sr ON sr.id = e.scenario_record_id
+  WHERE e.id = ? AND sr.id = ? AND sr.token = ?`;
+
+/** The statement that finds the next page a key names, or null when the key is not a valid next key. */
+async function nextPageQuery(
+  c: UnsubscribeContext,
+  nextKey: string,
+  parsed: { id: number; secret: string },
+): Promise<{ statement: D1PreparedStatement; position: number | null } | null> {
+  if (!isSignedKey(nextKey)) {
+    return { statement: c.env.DB.prepare(NEXT_SQL).bind(nextKey, parsed.id, parsed.secret), position: null };
+  }
+  const secret = trackingSecretOf(c.env);
+  const k = secret === null ? null : await verifyKey(secret, nextKey);
+  if (k?.kind !== "next") return null;
+  return {
+    statement: c.env.DB.prepare(SIGNED_NEXT_SQL).bind(k.emailId, parsed.id, parsed.secret),
+    position: k.position,
+  };
+}
+
 /** The scenario record behind a token, and the page to show afterwards when the URL names a valid one. */
 async function load(c: UnsubscribeContext): Promise<{ sub: Subscription; next: NextPage | null } | null> {
   const { token, nextKey } = params(c);
   const parsed = parseUnsubscribeToken(token);
   if (!parsed) return null;
   const subscription = c.env.DB.prepare(SUBSCRIPTION_SQL).bind(parsed.id, parsed.secret);
-  if (nextKey === undefined || !isLinkKey(nextKey)) {
+  const nextQuery = nextKey === undefined || !isLinkKey(nextKey) ? null : await nextPageQuery(c, nextKey, parsed);
+  if (nextKey === undefined || nextQuery === null) {
     const sub = await subscription.first<Subscription>();
     return sub ? { sub, next: null } : null;
   }
-  const [subs, nexts] = await c.env.DB.batch<Subscription | NextPage>([
-    subscription,
-    c.env.DB.prepare(NEXT_SQL).bind(nextKey, parsed.id, parsed.secret),
-  ]);
+  const [subs, nexts] = await c.env.DB.batch<Subscription | NextPage>([subscription, nextQuery.statement]);
   const sub = subs?.results[0] as Subscription | undefined;
-  const next = nexts?.results[0] as NextPage | undefined;
+  let next = nexts?.results[0] as NextPage | undefined;
   if (!sub) return null;
+  if (next && nextQuery.position !== null) {
+    const stored = (next as NextPage & { link_urls: string | null }).link_urls;
+    const url = (await unpackLinkUrls(stored))[nextQuery.position];
+    next = url === undefined ? undefined : { ...next, key: nextKey, url };
+  }
   const url = next ? httpUrl(next.url) : null;
   return { sub, next: next && url ? { ...next, url } : null };
 }

@@ -9,6 +9,7 @@ const base = {
   EMAIL_FROM: "Marketing <m@example.com>",
   WEB_HOSTNAME: "ma.example",
   MAIL_TRANSPORT: "local",
+  TRACKING_SECRET: "a-tracking-secret-of-32-characters!",
   LOCAL_MODE: "1",
 };
 
@@ -38,6 +39,8 @@ describe("configuration", () => {
     expect(configError({ AUTOMATION_BASE: "https://x.example/path" })).toContain("without a path");
     expect(configError({ AUTOMATION_BASE: "ftp://x.example" })).toContain("AUTOMATION_BASE");
     expect(configError({ MAILCHANNELS_DKIM_DOMAIN: "x.example" })).toContain("must be set together");
+    expect(configError({ TRACKING_SECRET: undefined })).toContain("TRACKING_SECRET is required");
+    expect(configError({ TRACKING_SECRET: "short" })).toContain("TRACKING_SECRET must be at least 32 characters");
   });
 
   it("fails the first request loudly with the setting's name, not a stack trace", async () => {

@@ -48,6 +48,7 @@ export async function startServer() {
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
   const vars = [
     `ADMIN_TOKEN:${TOKEN}`,
+    "TRACKING_SECRET:browser-test-tracking-secret-0123456789",
     `AUTOMATION_BASE:${base}`,
     "MAIL_TRANSPORT:local",
     "LOCAL_MODE:1",

@@ -15,7 +15,7 @@ describe("Cloudflare send_email transport", () => {
         return { messageId: "cf-msg-1" };
       },
     } as unknown as SendEmail;
-    const m = await composeEmail(job(), config(), Date.now());
+    const m = await composeEmail(job(), config(), Date.now(), 1);
     expect(await cloudflareTransport(binding).send(m)).toEqual({ ok: true, providerId: "cf-msg-1" });
     expect(sent).toHaveLength(1);
     expect(sent[0]?.from).toBe("marketing@example.com");
@@ -23,7 +23,7 @@ describe("Cloudflare send_email transport", () => {
   });
 
   it("is accepted by the local send_email binding", async () => {
-    const m = await composeEmail(job(), config(), Date.now());
+    const m = await composeEmail(job(), config(), Date.now(), 1);
     expect(await cloudflareTransport(bindings.SEND_EMAIL).send(m)).toMatchObject({ ok: true });
     expect((await PostalMime.parse(m.raw)).from?.address).toBe("marketing@example.com");
   });
@@ -66,7 +66,7 @@ describe("Cloudflare send_email transport", () => {
         throw coded("E_RECIPIENT_SUPPRESSED", "the recipient is suppressed");
       },
     } as unknown as SendEmail;
-    const m = await composeEmail(job(), config(), Date.now());
+    const m = await composeEmail(job(), config(), Date.now(), 1);
     expect(await cloudflareTransport(binding).send(m)).toEqual({
       ok: false,
       retry: false,

@@ -10,7 +10,7 @@ afterEach(() => {
 });
 
 async function message(from: string | null = null) {
-  return composeEmail(job({ from, scenarioRecord: { id: 1, token: "tok-mc" } }), config(), Date.now());
+  return composeEmail(job({ from, scenarioRecord: { id: 1, token: "tok-mc" } }), config(), Date.now(), 1);
 }
 
 function answer(status: number, body = "", headers: Record<string, string> = {}) {
@@ -62,6 +62,7 @@ describe("MailChannels request", () => {
       job({ party: { id: "p", fields: { email: "jim@example.com" } } }),
       config({ EMAIL_FROM: "news@example.com" }),
       Date.now(),
+      1,
     );
     await mailchannelsTransport({ apiKey: "k", dkim: null }).send(m);
     const body = JSON.parse((fetch.mock.calls[0] as [string, RequestInit])[1].body as string);

@@ -15,7 +15,7 @@ const head = (raw: string) => (raw.split("\r\n\r\n")[0] as string).replace(/\r\n
 describe("MIME message", () => {
   it("is multipart/alternative with a text and an HTML part and every header", async () => {
     const j = job({ title: "Hello {{party.name}} & friends" });
-    const m = await composeEmail(j, config(), NOW);
+    const m = await composeEmail(j, config(), NOW, 1);
     const raw = m.raw;
     expect(raw).not.toMatch(/[^\r]\n/); // CRLF only
     expect(head(raw)).toMatch(/^Content-Type: multipart\/alternative; boundary=/m);
@@ -45,7 +45,7 @@ describe("MIME message", () => {
 
   it("archives the same headers, decoded", async () => {
     const j = job();
-    const m = await composeEmail(j, config(), NOW);
+    const m = await composeEmail(j, config(), NOW, 1);
     expect(m.headers).toEqual({
       From: '"Marketing" <marketing@example.com>',
       To: '"Michael Scott" <michael@example.com>',
@@ -59,7 +59,7 @@ describe("MIME message", () => {
   });
 
   it("sends From the activity's address when it is on the configured sender's domain", async () => {
-    const m = await composeEmail(job({ from: "Sales <sales@EXAMPLE.com>" }), config(), NOW);
+    const m = await composeEmail(job({ from: "Sales <sales@EXAMPLE.com>" }), config(), NOW, 1);
     const parsed = await PostalMime.parse(m.raw);
     expect(parsed.from).toEqual({ name: "Sales", address: "sales@EXAMPLE.com" });
     expect(parsed.replyTo).toBeUndefined();
@@ -67,12 +67,12 @@ describe("MIME message", () => {
   });
 
   it("sends From the configured address with the activity's address as Reply-To on another domain", async () => {
-    const m = await composeEmail(job({ from: "Dwight <dwight@dunder.example>" }), config(), NOW);
+    const m = await composeEmail(job({ from: "Dwight <dwight@dunder.example>" }), config(), NOW, 1);
     const parsed = await PostalMime.parse(m.raw);
     expect(parsed.from).toEqual({ name: "Dwight", address: "marketing@example.com" });
     expect(parsed.replyTo).toEqual([{ name: "Dwight", address: "dwight@dunder.example" }]);
     expect(m.headers["Reply-To"]).toBe('"Dwight" <dwight@dunder.example>');
-    const bare = await composeEmail(job({ from: "dwight@dunder.example" }), config(), NOW);
+    const bare = await composeEmail(job({ from: "dwight@dunder.example" }), config(), NOW, 1);
     expect((await PostalMime.parse(bare.raw)).from).toEqual({ name: "Marketing", address: "marketing@example.com" });
   });
 
@@ -80,7 +80,7 @@ describe("MIME message", () => {
     const name = 'Zoë "Z" Ünal — 日本 and a name long enough to need more than one encoded word';
     const title = `Très long sujet pour {{party.name}}: ${"ça ".repeat(60)}🎉`;
     const j = job({ title, party: { id: "z", fields: { name, email: "zoe@example.com" } } });
-    const m = await composeEmail(j, config(), NOW);
+    const m = await composeEmail(j, config(), NOW, 1);
     for (const line of m.raw.split("\r\n")) expect(line.length).toBeLessThanOrEqual(78);
     const parsed = await PostalMime.parse(m.raw);
     expect(parsed.to).toEqual([{ name, address: "zoe@example.com" }]);
@@ -91,6 +91,7 @@ describe("MIME message", () => {
       job({ party: { id: "l", fields: { name: longAscii, email: "l@example.com" } } }),
       config(),
       NOW,
+      1,
     );
     for (const line of n.raw.split("\r\n")) expect(line.length).toBeLessThanOrEqual(78);
     expect((await PostalMime.parse(n.raw)).to).toEqual([{ name: longAscii, address: "l@example.com" }]);
@@ -99,7 +100,7 @@ describe("MIME message", () => {
   it("keeps bodies intact through quoted-printable: UTF-8, long lines, trailing spaces, '='", async () => {
     const long = "x".repeat(300);
     const template = `<body><p>Ünïcødé ✓ a=b ${long} </p>\n<p>end. \n.\nline</p></body>`;
-    const m = await composeEmail(job({ template }), config(), NOW);
+    const m = await composeEmail(job({ template }), config(), NOW, 1);
     const parsed = await PostalMime.parse(m.raw);
     expect(lf(parsed.html)).toBe(lf(m.html));
     expect(parsed.html).toContain(`Ünïcødé ✓ a=b ${long} </p>`);
@@ -115,17 +116,19 @@ describe("MIME message", () => {
 
 describe("recipient", () => {
   it("fails when the party has no address or an unusable one", async () => {
-    await expect(composeEmail(job({ party: null }), config(), NOW)).rejects.toThrow("the party has no e-mail address");
-    await expect(composeEmail(job({ party: { id: "p", fields: { name: "X" } } }), config(), NOW)).rejects.toThrow(
+    await expect(composeEmail(job({ party: null }), config(), NOW, 1)).rejects.toThrow(
+      "the party has no e-mail address",
+    );
+    await expect(composeEmail(job({ party: { id: "p", fields: { name: "X" } } }), config(), NOW, 1)).rejects.toThrow(
       "the party has no e-mail address",
     );
     await expect(
-      composeEmail(job({ party: { id: "p", fields: { email: "not an address" } } }), config(), NOW),
+      composeEmail(job({ party: { id: "p", fields: { email: "not an address" } } }), config(), NOW, 1),
     ).rejects.toThrow("not valid");
   });
 
   it("uses the bare address when the party has no name", async () => {
-    const m = await composeEmail(job({ party: { id: "p", fields: { email: "jim@example.com" } } }), config(), NOW);
+    const m = await composeEmail(job({ party: { id: "p", fields: { email: "jim@example.com" } } }), config(), NOW, 1);
     expect(m.headers.To).toBe("jim@example.com");
     expect((await PostalMime.parse(m.raw)).to).toEqual([{ name: "", address: "jim@example.com" }]);
   });

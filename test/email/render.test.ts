@@ -66,7 +66,7 @@ describe("rendering", () => {
   it("turns a template that cannot be rendered into a ComposeError with the reason", async () => {
     expect(() => renderBody("{{#open}}", templateView(job()))).toThrow(ComposeError);
     expect(() => renderBody("{{#open}}", templateView(job()))).toThrow(/template cannot be rendered: Unclosed section/);
-    await expect(composeEmail(job({ title: "{{/x}}" }), config(), Date.now())).rejects.toThrow(
+    await expect(composeEmail(job({ title: "{{/x}}" }), config(), Date.now(), 1)).rejects.toThrow(
       /subject cannot be rendered/,
     );
   });

@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { hasConfirmLink, PREVIEW_UNSUBSCRIBE_PATH, rewriteHtml } from "../../src/email/rewrite";
 import { htmlToText } from "../../src/email/text";
+import { signKey } from "../../src/tracking/keys";
 import { BASE } from "./fixtures";
 
-const rewrite = (html: string, token: string | null = "tok") => rewriteHtml(html, { automationBase: BASE, token });
+const SECRET = "test-tracking-secret-0123456789abcdef";
+const rewrite = (html: string, token: string | null = "tok") =>
+  rewriteHtml(html, {
+    automationBase: BASE,
+    token,
+    linkKey: (kind, position) => signKey(SECRET, { emailId: 42, kind, position }),
+  });
 const hrefs = (html: string) => [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1] as string);
 const pixels = (html: string) => html.match(/<img src="[^"]*\/o\/[^"]*\.gif"/g) ?? [];
 
@@ -23,7 +30,9 @@ describe("link rewriting", () => {
     expect(new Set(clicks.map((l) => l.key)).size).toBe(3);
     expect(hrefs(html)).toEqual(clicks.map((l) => `${BASE}/l/${l.key}`));
     expect(html).not.toMatch(/shop\.example/i);
-    for (const l of clicks) expect(l.key).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    // Signed keys: the e-mail's id, the kind and the position in its URLs, and a 96-bit MAC.
+    expect(clicks.map((l) => l.position)).toEqual([0, 1, 2]);
+    for (const l of clicks) expect(l.key).toMatch(new RegExp(`^42-c${l.position}-[A-Za-z0-9_-]{16}$`));
   });
 
   it("decodes entities before reading the URL (Mustache escapes / and =)", async () => {
@@ -72,7 +81,9 @@ describe("link rewriting", () => {
         '<a href="unsubscribe|">c</a>',
     );
     const next = links.filter((l) => l.kind === "next");
-    expect(next).toEqual([{ key: expect.any(String), kind: "next", url: "https://next.example/bye" }]);
+    expect(next).toEqual([
+      { key: expect.stringMatching(/^42-n0-/), kind: "next", url: "https://next.example/bye", position: 0 },
+    ]);
     expect(hrefs(html)).toEqual([`${BASE}/u/tok/${next[0]?.key}`, `${BASE}/u/tok`, `${BASE}/u/tok`]);
     expect(html).not.toContain("/l/");
   });
@@ -92,7 +103,7 @@ describe("open pixel", () => {
   it("goes just before </body>, exactly once", async () => {
     const { html, links } = await rewrite("<html><body><p>Hi</p></body></html>");
     const open = links.filter((l) => l.kind === "open");
-    expect(open).toEqual([{ key: expect.any(String), kind: "open", url: null }]);
+    expect(open).toEqual([{ key: expect.stringMatching(/^42-o0-/), kind: "open", url: null, position: 0 }]);
     expect(pixels(html)).toHaveLength(1);
     expect(html).toMatch(
       new RegExp(

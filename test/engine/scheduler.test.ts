@@ -85,11 +85,16 @@ describe("scheduler", () => {
     expect(await recordActivityOf(s.scenarioId, s.activity.Step as string, "michael")).toMatchObject({ state: "done" });
   });
 
-  it("the five-minute cron starts an enrollment pass for every running scenario", async () => {
+  it("the five-minute cron starts an enrollment pass for a running scenario that owes one", async () => {
     const built = await buildScenario({ name: "Cron enroll", model: "party", domain: [["id", "=", "michael"]] }, [
       { name: "A" },
     ]);
-    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
+    // Running, with a pass owed (as when the pass a run starts could not be started).
+    await env.DB.prepare(
+      "UPDATE scenarios SET state = 'running', enroll_pending = 1, enroll_pending_since = 0 WHERE id = ?",
+    )
+      .bind(built.scenarioId)
+      .run();
     await runCron(CRON_ENROLL);
     const enroller = enrollerStub(env as never, Number(built.scenarioId));
     expect(await enroller.status()).toMatchObject({ scenarioId: Number(built.scenarioId) });

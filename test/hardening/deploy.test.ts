@@ -13,6 +13,7 @@ const production = {
   WEB_HOSTNAME: "go.shop-42.com",
   MAIL_TRANSPORT: "mailchannels",
   MAILCHANNELS_API_KEY: "key",
+  TRACKING_SECRET: "a-production-tracking-secret-of-32-chars",
 };
 
 function problem(overrides: Record<string, unknown>): string | null {
@@ -57,6 +58,7 @@ describe("deploy on a fresh account", () => {
       "EMAIL_FROM is an address at example.com",
     );
     expect(problem({ EMAIL_FROM: undefined })).toContain("EMAIL_FROM is required");
+    expect(problem({ TRACKING_SECRET: undefined })).toContain("TRACKING_SECRET is required");
     // Local values are fine where npm start and the tests say so.
     expect(
       problem({

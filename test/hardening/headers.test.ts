@@ -12,7 +12,7 @@ async function parsedWith(subject: string, name: string) {
   const j = job({ title: subject });
   if (j.party) j.party.fields.name = name;
   j.record.fields.name = name;
-  const m = await composeEmail(j, config(), NOW);
+  const m = await composeEmail(j, config(), NOW, 1);
   return { raw: m.raw, parsed: await PostalMime.parse(m.raw) };
 }
 

@@ -31,6 +31,11 @@ export const emails = sqliteTable(
     bodyOffset: integer("body_offset"),
     bodyLength: integer("body_length"),
     attempt: integer("attempt").notNull(),
+    /**
+     * The URLs of the e-mail's click and next-page links, by key position (`src/email/link-urls.ts`): a signed key
+     * names the e-mail and the position, so no row per link is written. Null for e-mails sent with `links` rows.
+     */
+    linkUrls: text("link_urls"),
     sentAt: integer("sent_at"),
     /** When the transport answered this attempt, whatever it said (null while sending, or when it was never called). */
     answeredAt: integer("answered_at"),
@@ -49,7 +54,8 @@ export const emails = sqliteTable(
 export type LinkKind = "click" | "open" | "next";
 
 /**
- * A tracking key written into an e-mail: a short link (`click`, with the URL stored at send time), the open pixel
+ * Legacy: the tracking keys of e-mails sent before keys were signed (new e-mails write none). A tracking key written
+ * into an e-mail: a short link (`click`, with the URL stored at send time), the open pixel
  * (`open`), or the page shown after unsubscribing (`next`). Keys carry 96 random bits.
  */
 export const links = sqliteTable(
@@ -87,3 +93,12 @@ export const hits = sqliteTable(
   },
   (t) => [index("hits_record_activity").on(t.recordActivityId, t.at), index("hits_activity").on(t.activityId, t.at)],
 );
+
+/**
+ * Counters handed out in blocks. `emails` reserves the ids of a delivery batch before composing it, because the
+ * tracking keys written into each e-mail name its id: one row written per batch.
+ */
+export const sequences = sqliteTable("sequences", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
+});

@@ -30,8 +30,7 @@ export const scenarioRecords = sqliteTable(
       .on(t.goalActivityId, t.goalReachedAt)
       .where(sql`goal_activity_id IS NOT NULL`),
     uniqueIndex("scenario_records_once").on(t.scenarioId, t.model, t.recordId),
-    // Covers the scenario's counts (record_count, record_count_blocked) without reading the rows.
-    index("scenario_records_counts").on(t.scenarioId, t.blocked),
+    // The scenario's counts are kept on its row (`count_records`, `count_blocked`), so no index covers them here.
   ],
 );
 

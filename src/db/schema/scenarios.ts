@@ -41,6 +41,19 @@ export const scenarios = sqliteTable("scenarios", {
    * they are in line.
    */
   reparkFrom: integer("repark_from"),
+  /**
+   * Record writes whose direct enrollment has not reported success, plus failures and lost starts: while it is above
+   * zero the scenario owes an enrollment pass (`src/engine/passes.ts`). A full pass sets it back to 0.
+   */
+  enrollPending: integer("enroll_pending").notNull().default(0),
+  /** When `enroll_pending` left 0 (epoch ms; 0 = at the next cycle); null while it is 0. */
+  enrollPendingSince: integer("enroll_pending_since"),
+  /**
+   * Its scenario records and how many are blocked, kept exact by triggers on `scenario_records` (migration 0011), so
+   * showing a scenario reads one row however many records it has. Rows removed from D1 later still count.
+   */
+  countRecords: integer("count_records").notNull().default(0),
+  countBlocked: integer("count_blocked").notNull().default(0),
   /** The scenario's send window (activities may override it); null sends at any time. */
   sendWindow: text("send_window", { mode: "json" }).$type<SendWindow>(),
   /** IANA time zone of recipients whose party has no (known) `tz`; null means UTC. */
@@ -74,6 +87,12 @@ export const activities = sqliteTable(
     emailFrom: text("email_from"),
     emailTitle: text("email_title"),
     emailTemplate: text("email_template"),
+    /** Its record activities done, opened and clicked, kept exact by triggers on `record_activities` (migration 0011). */
+    countDone: integer("count_done").notNull().default(0),
+    countOpened: integer("count_opened").notNull().default(0),
+    countClicked: integer("count_clicked").notNull().default(0),
+    /** The conversions attributed to it (`scenario_records.goal_activity_id`), kept exact by a trigger (migration 0011). */
+    countConverted: integer("count_converted").notNull().default(0),
     /** Other language versions of the subject and body; the party's `lang` picks one (see recipients/language.ts). */
     emailTranslations: text("email_translations", { mode: "json" }).$type<EmailTranslations>(),
     /** Overrides the scenario's send window for this activity. */

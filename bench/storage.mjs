@@ -1,0 +1,93 @@
+// Storage and reads per e-mail, in D1's own units: `rows_written_per_email` and `d1_bytes_per_email` over a send of
+// `emails` e-mails with 10 tracked links each (enrollment, claims, archive, outcomes), and `enroll_pass_rows_read_idle`,
+// the rows read by one five-minute enrollment cycle over `idleRecords` enrolled records whose domain has no `now`,
+// beside the full pass every cycle used to run. The work runs in one request on the server over a metered D1 binding
+// (src/bench/storage.ts), so every statement's meta is counted.
+import http from "node:http";
+import { loadParties, log, TOKEN, until } from "./lib.mjs";
+
+const TEMPLATE =
+  "<html><body><h1>Hello {{party.name}}</h1><p>Your picks this week.</p>" +
+  Array.from(
+    { length: 10 },
+    (_, i) =>
+      `<p><a href="https://shop.example/products/${i}?ref={{record.id}}&amp;utm_source=mail">Product ${i}</a></p>`,
+  ).join("") +
+  '<p><a href="unsubscribe">Unsubscribe</a></p></body></html>';
+
+/** POST to a bench route, with no timeout (a metered send of 10,000 e-mails takes a while). */
+function benchPost(base, path) {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        hostname,
+        port,
+        path: `/__bench${path}`,
+        method: "POST",
+        agent: false,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve(JSON.parse(text));
+        });
+      },
+    );
+    req.setTimeout(0);
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000 } = {}) {
+  log(`storage: loading ${emails} parties to send to, ${idleRecords} for the idle cycle`);
+  await loadParties(api, { count: emails, prefix: "st", fields: () => ({ cohort: "storage" }) });
+  await loadParties(api, { count: idleRecords, prefix: "si", fields: () => ({ cohort: "idle" }) });
+  const scenario = await api("POST", "/scenarios", {
+    name: "Storage",
+    model: "party",
+    domain: [["cohort", "=", "storage"]],
+  });
+  await api("POST", `/scenarios/${scenario.id}/activities`, {
+    name: "Newsletter",
+    action: "send_email",
+    email_title: "Picks for {{party.name}}",
+    email_template: TEMPLATE,
+  });
+  const t0 = performance.now();
+  const send = await benchPost(api.base, `/metered-send?scenario_id=${scenario.id}`);
+  log(
+    `storage: ${send.emails} e-mails in ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+      `${send.rows_written} rows written, ${send.size_after - send.size_before} bytes`,
+  );
+  if (send.emails !== emails) throw new Error(`sent ${send.emails} e-mails, expected ${emails}`);
+
+  const idle = await api("POST", "/scenarios", { name: "Idle", model: "party", domain: [["cohort", "=", "idle"]] });
+  await api("POST", `/scenarios/${idle.id}/activities`, { name: "Later", delay: "P30D" });
+  await api("POST", `/scenarios/${idle.id}/run`);
+  await until(async () => !(await api("GET", `/scenarios/${idle.id}/enrollment`)).running, {
+    every: 250,
+    kick: api.base,
+  });
+  const enrolled = (await api("GET", `/scenarios/${idle.id}`)).record_count;
+  if (enrolled !== idleRecords) throw new Error(`enrolled ${enrolled}, expected ${idleRecords}`);
+  // Mid-hour, so no hourly period starts (the domain has no `now` anyway).
+  const at = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 32 * 60_000;
+  const cycle = await benchPost(api.base, `/metered-enrollment-cycle?at=${at}&full_pass_of=${idle.id}`);
+  log(
+    `storage: idle cycle ${cycle.rows_read} rows read (${cycle.passes} passes); a full pass ${cycle.full_pass_rows_read}`,
+  );
+  await api("POST", `/scenarios/${idle.id}/stop`);
+  return {
+    rows_written_per_email: send.rows_written / send.emails,
+    d1_bytes_per_email: (send.size_after - send.size_before) / send.emails,
+    d1_rows_read_per_email: send.rows_read / send.emails,
+    enroll_pass_rows_read_idle: cycle.rows_read,
+    enroll_full_pass_rows_read: cycle.full_pass_rows_read,
+  };
+}

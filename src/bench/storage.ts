@@ -1,0 +1,62 @@
+import { enroll, enrollScenario, runningScenarios } from "../engine/enroll";
+import { processDue } from "../engine/execute";
+import { scenariosDueForPass } from "../engine/passes";
+import { transitionScenario } from "../engine/scenarios";
+import type { Bindings } from "../env";
+import { buildServices } from "../services";
+import { type D1Totals, meteredD1 } from "./meter";
+
+/**
+ * What the storage benchmarks measure, in D1's own units (`meta.rows_written`, `rows_read`, `size_after`): the work
+ * runs here, in one request, through the same engine verbs the Scheduler and the Enroller use, over a metered D1
+ * binding. Wake-ups go nowhere, so no Durable Object alarm takes part of the work out of the meter.
+ */
+
+async function sizeNow(db: D1Database, totals: D1Totals): Promise<number> {
+  await db.prepare("SELECT 1").all();
+  return totals.sizeAfter ?? 0;
+}
+
+/** Runs a draft scenario, enrolls it and sends everything due until nothing is: its rows written and bytes added. */
+export async function meteredSend(env: Bindings, scenarioId: number) {
+  const { db, totals } = meteredD1(env.DB);
+  const metered = { ...env, DB: db } as Bindings;
+  const engine = buildServices(metered, { wake: async () => {} });
+  const sizeBefore = await sizeNow(db, totals);
+  const start = { ...totals };
+  await transitionScenario(engine, scenarioId, "run");
+  await enroll(engine, { scenarioId });
+  let emails = 0;
+  for (;;) {
+    const counts = await processDue(engine);
+    emails += counts.done;
+    if (counts.claimed === 0 && !counts.more) break;
+  }
+  const rowsWritten = totals.rowsWritten - start.rowsWritten;
+  const rowsRead = totals.rowsRead - start.rowsRead;
+  const sizeAfter = await sizeNow(db, totals);
+  await transitionScenario(engine, scenarioId, "stop");
+  return { emails, rows_written: rowsWritten, rows_read: rowsRead, size_before: sizeBefore, size_after: sizeAfter };
+}
+
+/**
+ * One five-minute enrollment cycle at `now`, as the cron decides it, with the passes it starts run here (what each
+ * Enroller would do), and, with `force`, a full pass of the scenario for comparison (what every cycle cost before).
+ */
+export async function meteredEnrollmentCycle(env: Bindings, now: number, forceScenarioId: number | null) {
+  const { db, totals } = meteredD1(env.DB);
+  const engine = buildServices({ ...env, DB: db } as Bindings, { wake: async () => {} });
+  const due = await scenariosDueForPass(engine, now);
+  for (const s of due) await enrollScenario(engine, s);
+  const cycle = { passes: due.length, rows_read: totals.rowsRead, rows_written: totals.rowsWritten };
+  let full: number | null = null;
+  if (forceScenarioId !== null) {
+    const [scenario] = await runningScenarios(engine, forceScenarioId);
+    if (scenario) {
+      const before = totals.rowsRead;
+      await enrollScenario(engine, scenario);
+      full = totals.rowsRead - before;
+    }
+  }
+  return { ...cycle, full_pass_rows_read: full };
+}
