@@ -1,3 +1,4 @@
+import { RETAINED_PREFIX } from "../../engine/retention";
 import { type HitRow, TIMELINE_HITS, type timelinePage } from "../data";
 import { Badge, Layout, Time } from "../layout";
 
@@ -59,7 +60,16 @@ function defaultReason(state: string, scenarioState: string, blocked: boolean): 
 
 /** A scenario record's timeline: every record activity in the order it arose, why it ran or not, its e-mails, its hits. */
 export function TimelinePage(props: { data: Data; csrf: string }) {
-  const { scenario, scenarioRecord: sr, record, steps, activityName, hitsAfter, nextHitsAfter } = props.data;
+  const {
+    scenario,
+    scenarioRecord: sr,
+    record,
+    steps,
+    activityName,
+    hitsAfter,
+    nextHitsAfter,
+    retainedBefore,
+  } = props.data;
   const here = `/console/scenario-records/${sr.id}`;
   const name = typeof record?.name === "string" ? record.name : null;
   const title = `${sr.model} ${sr.recordId}`;
@@ -108,6 +118,13 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
       </dl>
 
       <h2>What happened</h2>
+      {retainedBefore !== null && (
+        <p class="notice" data-retained="">
+          E-mails and tracking hits from before {new Date(retainedBefore).toISOString().slice(0, 10)} are no longer
+          here: they were exported to R2 (bucket EMAIL_BODIES, {RETAINED_PREFIX}YYYY-MM-DD/) and removed from the
+          database.
+        </p>
+      )}
       {hitsAfter !== null && (
         <p class="notice" data-hits-page="later">
           Tracking hits after hit {hitsAfter} only. <a href={here}>Back to the first hits</a>
