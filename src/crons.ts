@@ -1,8 +1,9 @@
 import { reconcileAbandoned } from "./email/archive";
 import { CLAIM_TIMEOUT_MS } from "./engine/claim";
 import { scenariosDueForPass } from "./engine/passes";
+import { retainStep } from "./engine/retention";
 import { finishReparking } from "./engine/scenarios";
-import type { Bindings } from "./env";
+import { type Bindings, getConfig } from "./env";
 import { sweep } from "./scheduler/sweep";
 import { buildServices } from "./services";
 
@@ -40,6 +41,15 @@ export async function runCron(
       if (settled > 0) console.log(`sweep: ${settled} e-mails left sending by a stopped Worker settled`);
     } catch (err) {
       console.error("sweep: settling e-mails left sending failed; the next sweep tries again", err);
+    }
+    try {
+      const days = getConfig(env).retentionDays;
+      if (days !== null) {
+        const step = await retainStep(e, Date.now(), days);
+        if (step.key) console.log(`retention: ${step.emails} e-mails of ${step.day} exported to ${step.key}`);
+      }
+    } catch (err) {
+      console.error("retention: the step failed; the next sweep tries again", err);
     }
   }
 }

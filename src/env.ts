@@ -48,6 +48,8 @@ export interface Config {
   };
   /** Sends a second allowed through the transport, across every Scheduler shard; null for no limit. */
   sendRatePerSecond: number | null;
+  /** E-mails (with their hits) older than this many days leave D1 for R2 (src/engine/retention.ts); null keeps them. */
+  retentionDays: number | null;
   /** Soft bounces of one address, across all e-mails, that suppress it. */
   softBounceLimit: number;
   /** Test and benchmark only: the share of local sends answered 429. */
@@ -100,6 +102,10 @@ const schema = z.object({
   SEND_RATE_PER_SECOND: number("must be a number of e-mails a second above 0, or empty for no limit", (n) => n > 0),
   SOFT_BOUNCE_LIMIT: number("must be a whole number of soft bounces, at least 1", (n) => Number.isInteger(n) && n >= 1),
   LOCAL_TRANSPORT_429_RATE: number("must be a share between 0 and 1", (n) => n >= 0 && n <= 1),
+  RETENTION_DAYS: number(
+    "must be a whole number of days, at least 1, or empty to keep every e-mail in D1",
+    (n) => Number.isInteger(n) && n >= 1,
+  ),
 });
 
 const WEBHOOK_KEY = /^[^:\s]+:[A-Za-z0-9+/]+=*$/;
@@ -220,6 +226,7 @@ export function getConfig(env: Bindings): Config {
     sendRatePerSecond: v.SEND_RATE_PER_SECOND,
     softBounceLimit: v.SOFT_BOUNCE_LIMIT ?? 3,
     localQuotaRate: v.LOCAL_TRANSPORT_429_RATE ?? 0,
+    retentionDays: v.RETENTION_DAYS,
   };
   cache.set(env, config);
   return config;

@@ -105,6 +105,9 @@ export const emailsApi = router()
       path: "/emails",
       tags: ["E-mails"],
       summary: "The e-mail archive, newest first: one row per delivery attempt",
+      description:
+        "E-mails older than the retention window (RETENTION_DAYS) are not listed: with their hits they were exported " +
+        "to R2 as daily NDJSON and removed from D1 (GET /api/retention says since when and where).",
       request: { query: EmailQuery },
       responses: {
         200: json(listOf(EmailSummary, "EmailList"), "A page of e-mails"),

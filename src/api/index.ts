@@ -9,6 +9,7 @@ import { jobsApi } from "./jobs";
 import { modelsApi } from "./models";
 import { recordsApi } from "./records";
 import { reportsApi } from "./reports";
+import { retentionApi } from "./retention";
 import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
@@ -93,6 +94,7 @@ export function adminApi() {
     suppressionsApi,
     reportsApi,
     topicsApi,
+    retentionApi,
   ])
     api.route("/", sub);
   return api;

@@ -14,6 +14,7 @@ import {
   type ScenarioReportRow,
   scenarioReport,
 } from "../engine/reports";
+import { DAY_MS } from "../engine/retention";
 import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { getScenario, getScenarioRow } from "../engine/scenarios";
 import { getConfig } from "../env";
@@ -129,9 +130,13 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
   const moreHits = hitRows.length > TIMELINE_HITS;
   if (moreHits) hitRows.pop();
   const ordered = [...steps.items].sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+  // E-mails and hits older than the retention window have left D1 for R2 (src/engine/retention.ts).
+  const days = getConfig(e.env).retentionDays;
+  const retainedBefore = days === null ? null : Date.now() - days * DAY_MS;
   return {
     scenario,
     scenarioRecord,
+    retainedBefore: retainedBefore !== null && scenarioRecord.createdAt < retainedBefore ? retainedBefore : null,
     record: record?.fields ?? null,
     /** The recipient's confirmation of its subscription (double opt-in), when it confirmed. */
     confirmation: confirmation ?? null,

@@ -29,10 +29,14 @@ describe("configuration", () => {
     expect(config.automationBase).toBe("https://ma.example");
     expect(config.emailFrom).toEqual({ name: "Marketing", address: "m@example.com" });
     expect(config.adminToken).toBe("t");
+    expect(config.retentionDays).toBeNull();
+    expect(getConfig({ ...base, RETENTION_DAYS: "90" } as never).retentionDays).toBe(90);
   });
 
   it("names the faulty setting", () => {
     expect(configError({ MAIL_TRANSPORT: "carrier-pigeon" })).toContain("MAIL_TRANSPORT");
+    expect(configError({ RETENTION_DAYS: "0" })).toContain("RETENTION_DAYS must be a whole number of days");
+    expect(configError({ RETENTION_DAYS: "1.5" })).toContain("RETENTION_DAYS");
     expect(configError({ EMAIL_FROM: "not an address" })).toContain("EMAIL_FROM");
     expect(configError({ EMAIL_FROM: undefined })).toContain("EMAIL_FROM");
     expect(configError({ WEB_HOSTNAME: undefined })).toContain("AUTOMATION_BASE or WEB_HOSTNAME");

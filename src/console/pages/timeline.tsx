@@ -1,3 +1,4 @@
+import { RETAINED_PREFIX } from "../../engine/retention";
 import { type HitRow, TIMELINE_HITS, type timelinePage } from "../data";
 import { Badge, Layout, Time } from "../layout";
 
@@ -73,6 +74,7 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
     hitsAfter,
     nextHitsAfter,
     confirmation,
+    retainedBefore,
   } = props.data;
   const here = `/console/scenario-records/${sr.id}`;
   const name = typeof record?.name === "string" ? record.name : null;
@@ -137,6 +139,13 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
       </dl>
 
       <h2>What happened</h2>
+      {retainedBefore !== null && (
+        <p class="notice" data-retained="">
+          E-mails and tracking hits from before {new Date(retainedBefore).toISOString().slice(0, 10)} are no longer
+          here: they were exported to R2 (bucket EMAIL_BODIES, {RETAINED_PREFIX}YYYY-MM-DD/) and removed from the
+          database.
+        </p>
+      )}
       {hitsAfter !== null && (
         <p class="notice" data-hits-page="later">
           Tracking hits after hit {hitsAfter} only. <a href={here}>Back to the first hits</a>

@@ -1,0 +1,79 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { DAY_MS, RETAINED_PREFIX, retainedDay } from "../engine/retention";
+import { getConfig } from "../env";
+import { iso } from "../ids";
+import { router } from "./router";
+import { errorResponses, json, Timestamp } from "./schemas";
+
+const RetentionOut = z
+  .object({
+    retention_days: z.number().int().nullable().openapi({
+      description: "days e-mails and their hits stay in D1 (RETENTION_DAYS); null keeps everything in D1",
+    }),
+    retained_before: Timestamp.nullable().openapi({
+      description: "e-mails created before this are no longer in D1 (GET /api/emails, the timeline) but in R2",
+    }),
+    location: z.string().openapi({ example: "R2 bucket EMAIL_BODIES, emails/retained/YYYY-MM-DD/" }),
+  })
+  .openapi("Retention");
+
+const RetainedObject = z.object({
+  key: z.string().openapi({ example: "emails/retained/2026-01-31/1-500.ndjson" }),
+  size: z.number().int(),
+  emails: z.number().int(),
+  hits: z.number().int(),
+  links: z.number().int(),
+});
+
+const RetainedDayOut = z
+  .object({
+    day: z.string().openapi({ example: "2026-01-31" }),
+    objects: z.array(RetainedObject).openapi({
+      description:
+        "the day's export in the EMAIL_BODIES bucket: NDJSON, one line {table, row} per e-mail, hit and link row",
+    }),
+  })
+  .openapi("RetainedDay");
+
+const DayParam = z.object({
+  day: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { error: "day: must be a date, YYYY-MM-DD" })
+    .openapi({ param: { name: "day", in: "path" }, example: "2026-01-31" }),
+});
+
+export const retentionApi = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/retention",
+      tags: ["E-mails"],
+      summary: "How long e-mails stay in D1, and where older ones are",
+      responses: { 200: json(RetentionOut, "The retention window"), 401: errorResponses[401] },
+    }),
+    async (c) => {
+      const days = getConfig(c.env).retentionDays;
+      return c.json(
+        {
+          retention_days: days,
+          retained_before: days === null ? null : iso(Date.now() - days * DAY_MS),
+          location: `R2 bucket EMAIL_BODIES, ${RETAINED_PREFIX}YYYY-MM-DD/`,
+        },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/retention/{day}",
+      tags: ["E-mails"],
+      summary: "Where the e-mails of one day (UTC) that left D1 were exported",
+      request: { params: DayParam },
+      responses: { 200: json(RetainedDayOut, "The day's export"), 400: errorResponses[400], 401: errorResponses[401] },
+    }),
+    async (c) => {
+      const { day } = c.req.valid("param");
+      return c.json({ day, objects: await retainedDay(c.get("engine"), day) }, 200);
+    },
+  );
