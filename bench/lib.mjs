@@ -104,7 +104,22 @@ export function client(base) {
   const { hostname, port } = new URL(base);
   api.base = base;
   return api;
-  function api(method, path, body) {
+  /**
+   * Local workerd resets an isolate that outgrew its memory (after a metered send of 10,000 e-mails in one request,
+   * say), failing the request that was running with a 503: such a call is tried again once the isolate is back.
+   */
+  async function api(method, path, body) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once(method, path, body);
+      } catch (err) {
+        if (attempt >= 3 || !/: 503 Your worker restarted mid-request/.test(String(err))) throw err;
+        log(`${method} ${path}: the local isolate restarted; trying again`);
+        await sleep(2_000);
+      }
+    }
+  }
+  function once(method, path, body) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = http.request(
