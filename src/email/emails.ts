@@ -1,4 +1,5 @@
 import { and, desc, eq, lt } from "drizzle-orm";
+import { takePage } from "../db/page";
 import { type EmailStatus, emails } from "../db/schema/emails";
 import type { Engine } from "../engine/context";
 import { notFound } from "../errors";
@@ -35,9 +36,7 @@ export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: Em
     .orderBy(desc(emails.id))
     .limit(f.limit + 1)
     .all();
-  const more = rows.length > f.limit;
-  if (more) rows.pop();
-  return { items: rows, nextCursor: more ? (rows[rows.length - 1]?.id ?? null) : null };
+  return takePage(rows, f.limit, (r) => r.id);
 }
 
 export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {

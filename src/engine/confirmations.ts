@@ -1,3 +1,4 @@
+import { takePage } from "../db/page";
 import { shardOf } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import type { Engine } from "./context";
@@ -179,13 +180,12 @@ export async function listConfirmations(
       client: string | null;
       confirmed_at: number;
     }>();
-  const more = results.length > page.limit;
-  const items = results.slice(0, page.limit).map((r) => ({
+  const rows = results.map((r) => ({
     scenarioRecordId: r.scenario_record_id,
     recordId: r.record_id,
     partyId: r.party_id,
     client: r.client,
     confirmedAt: r.confirmed_at,
   }));
-  return { items, nextCursor: more ? (items[items.length - 1]?.scenarioRecordId ?? null) : null };
+  return takePage(rows, page.limit, (r) => r.scenarioRecordId);
 }

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { takePage } from "../db/page";
 import { records } from "../db/schema";
 import { checkEmailAddress } from "../email/address";
 import { invalid, notFound } from "../errors";
@@ -213,9 +214,7 @@ export async function listRecords(
     .orderBy(asc(records.id))
     .limit(page.limit + 1)
     .all();
-  const more = items.length > page.limit;
-  if (more) items.pop();
-  return { items, nextCursor: more ? (items[items.length - 1]?.id ?? null) : null };
+  return takePage(items, page.limit, (r) => r.id);
 }
 
 export async function deleteRecord(db: Db, modelName: string, id: string): Promise<void> {

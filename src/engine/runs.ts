@@ -1,4 +1,5 @@
 import { and, asc, eq, gt } from "drizzle-orm";
+import { takePage } from "../db/page";
 import { activities, type RecordActivityState, recordActivities, scenarioRecords } from "../db/schema";
 import { notFound } from "../errors";
 import type { Engine } from "./context";
@@ -10,12 +11,6 @@ export type RecordActivityRow = typeof recordActivities.$inferSelect;
 interface Page {
   limit: number;
   cursor: number | null;
-}
-
-function paginate<T extends { id: number }>(rows: T[], limit: number) {
-  const more = rows.length > limit;
-  if (more) rows.pop();
-  return { items: rows, nextCursor: more ? (rows[rows.length - 1]?.id ?? null) : null };
 }
 
 export async function listScenarioRecords(
@@ -37,7 +32,7 @@ export async function listScenarioRecords(
     .orderBy(asc(scenarioRecords.id))
     .limit(filter.limit + 1)
     .all();
-  return paginate(rows, filter.limit);
+  return takePage(rows, filter.limit, (r) => r.id);
 }
 
 export async function getScenarioRecord(e: Engine, id: number): Promise<ScenarioRecordRow> {
@@ -77,7 +72,7 @@ export async function listRecordActivities(
     .orderBy(asc(recordActivities.id))
     .limit(filter.limit + 1)
     .all();
-  return paginate(rows, filter.limit);
+  return takePage(rows, filter.limit, (r) => r.id);
 }
 
 export async function getRecordActivity(e: Engine, id: number): Promise<RecordActivityRow> {

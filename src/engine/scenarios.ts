@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
+import { takePage } from "../db/page";
 import {
   activities,
   type FrequencyCap,
@@ -104,10 +105,8 @@ export async function listScenarios(
     .orderBy(asc(scenarios.id))
     .limit(page.limit + 1)
     .all();
-  const more = rows.length > page.limit;
-  if (more) rows.pop();
-  const items = await withCountsMany(e, rows);
-  return { items, nextCursor: more ? (rows[rows.length - 1]?.id ?? null) : null };
+  const { items, nextCursor } = takePage(rows, page.limit, (r) => r.id);
+  return { items: await withCountsMany(e, items), nextCursor };
 }
 
 export async function updateScenario(e: Engine, id: number, patch: Partial<ScenarioInput>): Promise<Scenario> {

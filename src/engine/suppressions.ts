@@ -1,5 +1,6 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { takePage } from "../db/page";
 import { type SuppressionReason, suppressions } from "../db/schema";
 import { checkEmailAddress } from "../email/address";
 import { invalid, notFound } from "../errors";
@@ -64,9 +65,7 @@ export async function listSuppressions(
     .orderBy(asc(suppressions.address))
     .limit(page.limit + 1)
     .all();
-  const more = items.length > page.limit;
-  if (more) items.pop();
-  return { items, nextCursor: more ? (items[items.length - 1]?.address ?? null) : null };
+  return takePage(items, page.limit, (s) => s.address);
 }
 
 /** Which of these normalized addresses are suppressed, with why: one query for a batch. */
