@@ -65,6 +65,9 @@ export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000
     `storage: ${send.emails} e-mails in ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
       `${send.rows_written} rows written, ${send.size_after - send.size_before} bytes`,
   );
+  for (const [statement, rows] of Object.entries(send.written_by ?? {}).sort((a, b) => b[1] - a[1])) {
+    log(`storage:   ${(rows / send.emails).toFixed(2).padStart(6)} rows an e-mail  ${statement}`);
+  }
   if (send.emails !== emails) throw new Error(`sent ${send.emails} e-mails, expected ${emails}`);
 
   const idle = await api("POST", "/scenarios", { name: "Idle", model: "party", domain: [["cohort", "=", "idle"]] });

@@ -5,6 +5,8 @@ export interface D1Totals {
   rowsWritten: number;
   /** The database size after the last statement (`meta.size_after`), when D1 reported it. */
   sizeAfter: number | null;
+  /** Rows written by statement, keyed by the statement's first words (its verb and table). */
+  writtenBy: Record<string, number>;
 }
 
 type Meta = { rows_read?: number; rows_written?: number; size_after?: number };
@@ -14,43 +16,49 @@ type Meta = { rows_read?: number; rows_written?: number; size_after?: number };
  * seen). For benchmarks and tests that check what a piece of work costs in D1's own units.
  */
 export function meteredD1(d1: D1Database): { db: D1Database; totals: D1Totals } {
-  const totals: D1Totals = { statements: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null };
+  const totals: D1Totals = { statements: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null, writtenBy: {} };
   const real = new WeakMap<object, D1PreparedStatement>();
-  const add = (meta: Meta | undefined) => {
+  const sqlOf = new WeakMap<object, string>();
+  const add = (meta: Meta | undefined, sql = "") => {
     totals.statements++;
     totals.rowsRead += meta?.rows_read ?? 0;
     totals.rowsWritten += meta?.rows_written ?? 0;
+    if (meta?.rows_written) {
+      const key = statementKey(sql);
+      totals.writtenBy[key] = (totals.writtenBy[key] ?? 0) + meta.rows_written;
+    }
     if (typeof meta?.size_after === "number") totals.sizeAfter = meta.size_after;
   };
-  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
+  const wrap = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
     const proxy = {
-      bind: (...values: unknown[]) => wrap(stmt.bind(...values)),
+      bind: (...values: unknown[]) => wrap(stmt.bind(...values), sql),
       async all() {
         const r = await stmt.all();
-        add(r.meta as Meta);
+        add(r.meta as Meta, sql);
         return r;
       },
       async run() {
         const r = await stmt.run();
-        add(r.meta as Meta);
+        add(r.meta as Meta, sql);
         return r;
       },
       async first(column?: string) {
         const r = await stmt.all<Record<string, unknown>>();
-        add(r.meta as Meta);
+        add(r.meta as Meta, sql);
         const row = r.results[0] ?? null;
         return column === undefined ? row : ((row?.[column] as unknown) ?? null);
       },
       raw: (options?: { columnNames?: boolean }) => stmt.raw(options as { columnNames: true }),
     } as unknown as D1PreparedStatement;
     real.set(proxy, stmt);
+    sqlOf.set(proxy, sql);
     return proxy;
   };
   const db = {
-    prepare: (sql: string) => wrap(d1.prepare(sql)),
+    prepare: (sql: string) => wrap(d1.prepare(sql), sql),
     async batch(statements: D1PreparedStatement[]) {
       const results = await d1.batch(statements.map((s) => real.get(s) ?? s));
-      for (const r of results) add(r.meta as Meta);
+      results.forEach((r, i) => add(r.meta as Meta, sqlOf.get(statements[i] as object)));
       return results;
     },
     exec: (sql: string) => d1.exec(sql),
@@ -59,4 +67,10 @@ export function meteredD1(d1: D1Database): { db: D1Database; totals: D1Totals } 
     dump: () => (d1 as unknown as { dump: () => Promise<ArrayBuffer> }).dump(),
   } as unknown as D1Database;
   return { db, totals };
+}
+
+/** `UPDATE record_activities`, `INSERT INTO emails`…: a statement's verb and the table it writes. */
+function statementKey(sql: string): string {
+  const m = /\b(INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?/i.exec(sql);
+  return m ? `${(m[1] as string).replace(/\s+/g, " ").toUpperCase()} ${m[2]}` : sql.trim().slice(0, 40);
 }

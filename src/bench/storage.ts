@@ -24,6 +24,7 @@ export async function meteredSend(env: Bindings, scenarioId: number) {
   const engine = buildServices(metered, { wake: async () => {} });
   const sizeBefore = await sizeNow(db, totals);
   const start = { ...totals };
+  totals.writtenBy = {};
   await transitionScenario(engine, scenarioId, "run");
   await enroll(engine, { scenarioId });
   let emails = 0;
@@ -36,7 +37,14 @@ export async function meteredSend(env: Bindings, scenarioId: number) {
   const rowsRead = totals.rowsRead - start.rowsRead;
   const sizeAfter = await sizeNow(db, totals);
   await transitionScenario(engine, scenarioId, "stop");
-  return { emails, rows_written: rowsWritten, rows_read: rowsRead, size_before: sizeBefore, size_after: sizeAfter };
+  return {
+    emails,
+    rows_written: rowsWritten,
+    rows_read: rowsRead,
+    size_before: sizeBefore,
+    size_after: sizeAfter,
+    written_by: totals.writtenBy,
+  };
 }
 
 /**
