@@ -1,4 +1,5 @@
 import type { EmailStatus } from "../db/schema/emails";
+import { SHARD_COUNT } from "../db/shards";
 import type { EmailJob } from "../engine/mailer";
 import type { ComposedEmail } from "./compose";
 import { packLinkUrls } from "./link-urls";
@@ -163,34 +164,30 @@ const ABANDONED_RETRIED =
   "the Worker stopped before the transport answered: not known to be delivered; its record activity sent it again";
 const ABANDONED =
   "the Worker stopped before the transport answered: not known to be delivered; its record activity did not send it again";
+/** An attempt whose answer was never recorded, settled when its record activity's claim commits. */
+export const ABANDONED_UNRECORDED =
+  "the transport's answer was never recorded: not known to be delivered; its record activity did not send it again";
 
 /**
- * The sweep's half of the no-orphan rule, for rows still `sending` once their claim has lapsed and that no live claim
- * holds. When the record activity is `done` and no other attempt of it is `sent`, the engine heard "sent" for this
- * one (only the archive's own write failed): it is marked `sent` at the record activity's time. Otherwise (retried
- * without a new send, cancelled, failed, or done by another attempt) it is marked `abandoned`. Reads only the rows
- * still sending (a partial index). Returns how many it settled.
+ * The sweep's half of the no-orphan rule. A commit settles every e-mail of its record activities still `sending`
+ * (src/engine/commit.ts); what is left is the e-mails of record activities whose claim lapsed and that nobody has
+ * claimed again (a stopped scenario's parked backlog, say): those are `abandoned`, not known to be delivered. They are
+ * found from the lapsed claims, through the due index (a short range of `running` rows a shard), so the archive needs
+ * no index of its own for rows being sent. Returns how many it settled.
  */
 export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeoutMs: number): Promise<number> {
-  const orphan = `status = 'sending' AND created_at <= ?1 - ?2
-    AND NOT EXISTS (SELECT 1 FROM record_activities ra WHERE ra.id = emails.record_activity_id
-                    AND ra.state = 'running' AND ra.claimed_until > ?1)`;
-  const delivered = `EXISTS (SELECT 1 FROM record_activities ra WHERE ra.id = emails.record_activity_id AND ra.state = 'done')
-    AND NOT EXISTS (SELECT 1 FROM emails other WHERE other.record_activity_id = emails.record_activity_id
-                    AND other.status = 'sent')`;
-  const [sent, abandoned] = await d1.batch([
-    d1
-      .prepare(
-        `UPDATE emails SET status = 'sent', error = NULL,
-           sent_at = (SELECT at FROM record_activities WHERE id = emails.record_activity_id)
-         WHERE ${orphan} AND ${delivered}`,
-      )
-      .bind(now, claimTimeoutMs),
-    d1
-      .prepare(`UPDATE emails SET status = 'abandoned', error = ?3 WHERE ${orphan}`)
-      .bind(now, claimTimeoutMs, ABANDONED),
-  ]);
-  return (sent?.meta.changes ?? 0) + (abandoned?.meta.changes ?? 0);
+  const shards = JSON.stringify(Array.from({ length: SHARD_COUNT }, (_, i) => i));
+  const result = await d1
+    .prepare(
+      `UPDATE emails SET status = 'abandoned', error = ?4
+       WHERE status = 'sending' AND created_at <= ?2 - ?3 AND record_activity_id IN (
+         SELECT id FROM record_activities
+         WHERE shard IN (SELECT value FROM json_each(?1)) AND parked IN (0, 1) AND state = 'running'
+           AND claimed_until <= ?2)`,
+    )
+    .bind(shards, now, claimTimeoutMs, ABANDONED)
+    .run();
+  return result.meta.changes ?? 0;
 }
 
 /** Writes a batch's packed bodies: one R2 object. */

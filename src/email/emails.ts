@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { takePage } from "../db/page";
 import { type EmailStatus, emails } from "../db/schema/emails";
 import type { Engine } from "../engine/context";
@@ -27,7 +27,14 @@ export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: Em
     .where(
       and(
         f.scenarioId === undefined ? undefined : eq(emails.scenarioId, f.scenarioId),
-        f.activityId === undefined ? undefined : eq(emails.activityId, f.activityId),
+        // An activity's e-mails are read through its scenario's index (there is none by activity: one less row
+        // written an e-mail), in the same id order.
+        f.activityId === undefined
+          ? undefined
+          : and(
+              eq(emails.activityId, f.activityId),
+              sql`${emails.scenarioId} = (SELECT scenario_id FROM activities WHERE id = ${f.activityId})`,
+            ),
         f.recordActivityId === undefined ? undefined : eq(emails.recordActivityId, f.recordActivityId),
         f.status === undefined ? undefined : eq(emails.status, f.status),
         f.cursor === null ? undefined : lt(emails.id, f.cursor),

@@ -1,5 +1,6 @@
 import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
+import { ABANDONED_UNRECORDED } from "../email/archive";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
@@ -15,7 +16,7 @@ const TIMED_EVENTS = new Set([
 
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
-  | { id: number; state: "done" }
+  | { id: number; state: "done"; emailId?: number }
   | { id: number; state: "cancelled" | "failed"; reason: string }
   | { id: number; state: "waiting"; reason: string; at: number; uncount?: boolean };
 
@@ -44,6 +45,17 @@ export async function commitClaim(
     uncount: o.state === "waiting" && o.uncount ? 1 : 0,
   }));
   const statements = [
+    // Done ones counted on their activity's row before the update below makes them done (same transaction, same
+    // guard): one row written an activity a batch, where a row trigger would write one a record activity.
+    e.d1
+      .prepare(
+        `UPDATE activities SET count_done = count_done + c.n
+         FROM (SELECT ra.activity_id, count(*) AS n FROM record_activities ra
+               WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ra.state = 'running' AND ra.claim_key = ?2
+               GROUP BY ra.activity_id) AS c
+         WHERE activities.id = c.activity_id`,
+      )
+      .bind(JSON.stringify(doneIds), claimKey),
     e.d1
       .prepare(
         `UPDATE record_activities
@@ -60,6 +72,7 @@ export async function commitClaim(
       )
       .bind(JSON.stringify(rows), now, claimKey),
   ];
+  statements.push(...settleSendingEmails(e.d1, claimed, settlements, now));
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
     statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
@@ -193,4 +206,30 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
          WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
     )
     .bind(doneIds, now);
+}
+
+/**
+ * The archive's half of the no-orphan rule, in the commit's transaction: an e-mail of these record activities still
+ * `sending` was either this claim's, delivered while the archive could not record it (the engine heard "sent": it is
+ * `sent`), or one a dead Worker's claim left behind (not known to be delivered: `abandoned`). Nothing is written when
+ * the deliveries were recorded, which is the rule; the e-mails are found through their record activity's index.
+ */
+function settleSendingEmails(d1: D1Database, claimed: Claimed[], settlements: Settlement[], now: number) {
+  const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
+  const ids = JSON.stringify(claimed.map((c) => c.id));
+  return [
+    d1
+      .prepare(
+        `UPDATE emails SET status = 'sent', error = NULL, sent_at = coalesce(sent_at, ?2)
+         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'sending'`,
+      )
+      .bind(JSON.stringify(sent), now),
+    d1
+      .prepare(
+        `UPDATE emails SET status = 'abandoned', error = ?3
+         WHERE record_activity_id IN (SELECT value FROM json_each(?1)) AND status = 'sending'
+           AND id NOT IN (SELECT value FROM json_each(?2))`,
+      )
+      .bind(ids, JSON.stringify(sent), ABANDONED_UNRECORDED),
+  ];
 }

@@ -173,18 +173,15 @@ export async function enrollScenario(
         scenario.id,
         scenario.id,
       );
-    // The scenario's count (kept by a trigger) read before and after, in the same transaction, says how many entered:
-    // D1's `changes` would also count the trigger's update.
-    const count = e.d1.prepare("SELECT count_records AS n FROM scenarios WHERE id = ?").bind(scenario.id);
-    const results = await e.d1.batch<{ n: number }>([
-      count,
-      insertRecords,
-      count,
-      ...rootStatements.map((s) => s.bind(...s.params(before))),
-    ]);
-    progress.enrolled += (results[2]?.results[0]?.n ?? 0) - (results[0]?.results[0]?.n ?? 0);
+    // The scenario's count goes up by what the insert just created, in the same transaction: `changes()` is the row
+    // count of the statement before it (one row written a chunk, where a trigger would write one a record).
+    const count = e.d1
+      .prepare("UPDATE scenarios SET count_records = count_records + changes() WHERE id = ? AND changes() > 0")
+      .bind(scenario.id);
+    const results = await e.d1.batch([insertRecords, count, ...rootStatements.map((s) => s.bind(...s.params(before)))]);
+    progress.enrolled += results[0]?.meta.changes ?? 0;
     for (const r of results) progress.rowsRead += r.meta.rows_read ?? 0;
-    for (const r of results.slice(3)) progress.recordActivities += r.meta.changes ?? 0;
+    for (const r of results.slice(2)) progress.recordActivities += r.meta.changes ?? 0;
   }
   if (progress.recordActivities > 0) {
     const earliest = Math.min(...rootDue.map((a) => a.at));

@@ -140,7 +140,7 @@ async function execute(e: Engine, claimed: Claimed[], now: number): Promise<Sett
 function settle(c: Claimed, o: ActionOutcome, now: number): Settlement {
   switch (o.status) {
     case "done":
-      return { id: c.id, state: "done" };
+      return o.emailId === undefined ? { id: c.id, state: "done" } : { id: c.id, state: "done", emailId: o.emailId };
     case "cancelled":
       return { id: c.id, state: "cancelled", reason: o.reason };
     case "failed":

@@ -61,7 +61,7 @@ describe("no orphan sending rows", () => {
     expect(sending?.n).toBe(0);
   });
 
-  it("a recovered claim that ends without sending leaves its row to the sweep, which marks it abandoned", async () => {
+  it("a recovered claim that ends without sending settles the dead attempt's row as abandoned when it commits", async () => {
     const { scenarioId, activity, raId, claimedAt } = await diedAfterArchiving("Orphan cancelled", "orphan2", {
       condition: [["tier", "=", "gold"]],
     });
@@ -72,21 +72,53 @@ describe("no orphan sending rows", () => {
     expect(await recordActivityOf(scenarioId, activity.Mail as string, "orphan2")).toMatchObject({
       state: "cancelled",
     });
-    expect((await statuses(raId)).map((r) => r.status)).toEqual(["sending"]);
-    expect(await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS)).toBeGreaterThanOrEqual(1);
-    expect((await statuses(raId)).map((r) => r.status)).toEqual(["abandoned"]);
-    // Safe to repeat.
-    await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS);
+    const rows = await statuses(raId);
+    expect(rows.map((r) => r.status)).toEqual(["abandoned"]);
+    expect(rows[0]?.error).toContain("not known to be delivered");
+    // The sweep finds nothing left, and is safe to repeat.
+    expect(await reconcileAbandoned(env.DB, Date.now(), CLAIM_TIMEOUT_MS)).toBe(0);
     expect((await statuses(raId)).map((r) => r.status)).toEqual(["abandoned"]);
   });
 
-  it("a row left sending although the engine heard sent (the archive's write failed) is settled as sent", async () => {
-    const { raId, claimedAt } = await diedAfterArchiving("Orphan delivered", "orphan3");
-    await env.DB.prepare("UPDATE record_activities SET state = 'done', at = ?, claim_key = NULL WHERE id = ?")
-      .bind(claimedAt + 10, raId)
-      .run();
+  it("a lapsed claim nobody takes over (its scenario stopped) leaves its row to the sweep, once the claim lapsed", async () => {
+    const { scenarioId, raId, claimedAt } = await diedAfterArchiving("Orphan parked", "orphan4");
+    await ok("POST", `/scenarios/${scenarioId}/stop`);
     expect(await reconcileAbandoned(env.DB, claimedAt + 60_000, CLAIM_TIMEOUT_MS)).toBe(0);
-    await reconcileAbandoned(env.DB, claimedAt + CLAIM_TIMEOUT_MS + 1, CLAIM_TIMEOUT_MS);
-    expect((await statuses(raId)).map((r) => r.status)).toEqual(["sent"]);
+    expect((await statuses(raId)).map((r) => r.status)).toEqual(["sending"]);
+    expect(await reconcileAbandoned(env.DB, claimedAt + CLAIM_TIMEOUT_MS + 1, CLAIM_TIMEOUT_MS)).toBe(1);
+    expect((await statuses(raId)).map((r) => r.status)).toEqual(["abandoned"]);
+    expect(await reconcileAbandoned(env.DB, claimedAt + CLAIM_TIMEOUT_MS + 2, CLAIM_TIMEOUT_MS)).toBe(0);
+  });
+
+  it("a row left sending although the engine heard sent (the archive's write failed) is settled as sent", async () => {
+    await ok("PUT", "/records/party/orphan3", { name: "orphan3", email: "orphan3@example.com" });
+    const built = await buildScenario({ name: "Orphan delivered", model: "party", domain: [["id", "=", "orphan3"]] }, [
+      { name: "Mail", ...sendEmail },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
+    const { engine } = testEngine();
+    await enroll(engine, { scenarioId: Number(built.scenarioId) });
+    // A mailer that archived and delivered, but whose write of the delivery failed: the row stays `sending`.
+    const mailer = {
+      async sendBatch(jobs: { recordActivityId: number; scenarioRecord: { id: number } }[]) {
+        const job = jobs[0] as (typeof jobs)[number];
+        const row = await env.DB.prepare(
+          `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
+             message_id, headers, transport, status, body_key, attempt, created_at)
+           VALUES (?, ?, ?, ?, 'orphan3@example.com', 'm@example.com', 'Hi', '<x@example.com>', '{}', 'local', 'sending',
+             'k', 1, ?) RETURNING id`,
+        )
+          .bind(job.recordActivityId, built.scenarioId, built.activity.Mail, job.scenarioRecord.id, Date.now())
+          .first<{ id: number }>();
+        return [{ status: "sent" as const, emailId: row?.id as number }];
+      },
+    };
+    await processDue({ ...engine, mailer });
+    const ra = await recordActivityOf(built.scenarioId, built.activity.Mail as string, "orphan3");
+    expect(ra).toMatchObject({ state: "done" });
+    const rows = await env.DB.prepare("SELECT status, sent_at FROM emails WHERE record_activity_id = ?")
+      .bind(ra?.id)
+      .all<{ status: string; sent_at: number | null }>();
+    expect(rows.results).toEqual([{ status: "sent", sent_at: expect.any(Number) }]);
   });
 });

@@ -42,12 +42,13 @@ export const emails = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
+    // Every index entry is a row written (D1 bills them): an e-mail row is written with two, and its delivery adds
+    // the provider's id. The lists by activity read the scenario's index (an activity belongs to one scenario), and
+    // rows a dead Worker left `sending` are found from their record activities' lapsed claims (archive.ts).
     index("emails_record_activity").on(t.recordActivityId),
     index("emails_scenario").on(t.scenarioId, t.id),
-    index("emails_activity").on(t.activityId, t.id),
-    index("emails_provider_message").on(t.providerMessageId),
-    // Only rows still `sending`: the sweep finds those a dead Worker left behind without reading the archive.
-    index("emails_sending").on(t.createdAt).where(sql`status = 'sending'`),
+    // Partial: written once the provider has given its id, never for the NULL of an e-mail being sent.
+    index("emails_provider_message").on(t.providerMessageId).where(sql`provider_message_id IS NOT NULL`),
   ],
 );
 
