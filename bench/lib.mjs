@@ -15,7 +15,7 @@ export function log(message) {
 export async function startServer({
   port = Number(process.env.BENCH_PORT ?? 8799),
   persistTo = join(root, "bench", ".runs", String(Date.now())),
-  keep = false,
+  keep = process.env.BENCH_KEEP === "1",
   vars = {},
 } = {}) {
   mkdirSync(persistTo, { recursive: true });

@@ -52,7 +52,7 @@ async function statesOf(e: Engine, activityIds: number[]): Promise<Map<number, R
     .prepare(
       `SELECT a.value AS activity_id, s.value AS state,
          (SELECT count(*) FROM (SELECT 1 FROM record_activities
-                                WHERE activity_id = a.value AND state = s.value LIMIT ?2)) AS n
+                                WHERE activity_id = a.value AND state = s.value AND state != 'running' LIMIT ?2)) AS n
        FROM json_each(?1) AS a, json_each('["waiting","cancelled","failed"]') AS s`,
     )
     .bind(JSON.stringify(activityIds), STATE_COUNT_CAP + 1)

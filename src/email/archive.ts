@@ -1,5 +1,5 @@
 import type { EmailStatus } from "../db/schema/emails";
-import { SHARD_COUNT } from "../db/shards";
+import { LAPSED_CLAIMS } from "../engine/claim";
 import type { EmailJob } from "../engine/mailer";
 import type { ComposedEmail } from "./compose";
 import { packLinkUrls } from "./link-urls";
@@ -172,20 +172,15 @@ export const ABANDONED_UNRECORDED =
  * The sweep's half of the no-orphan rule. A commit settles every e-mail of its record activities still `sending`
  * (src/engine/commit.ts); what is left is the e-mails of record activities whose claim lapsed and that nobody has
  * claimed again (a stopped scenario's parked backlog, say): those are `abandoned`, not known to be delivered. They are
- * found from the lapsed claims, through the due index (a short range of `running` rows a shard), so the archive needs
- * no index of its own for rows being sent. Returns how many it settled.
+ * found from the lapsed claims (the small `claims` table), so the archive needs no index of its own for rows being sent. Returns how many it settled.
  */
 export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeoutMs: number): Promise<number> {
-  const shards = JSON.stringify(Array.from({ length: SHARD_COUNT }, (_, i) => i));
   const result = await d1
     .prepare(
-      `UPDATE emails SET status = 'abandoned', error = ?4
-       WHERE status = 'sending' AND created_at <= ?2 - ?3 AND record_activity_id IN (
-         SELECT id FROM record_activities
-         WHERE shard IN (SELECT value FROM json_each(?1)) AND parked IN (0, 1) AND state = 'running'
-           AND claimed_until <= ?2)`,
+      `UPDATE emails SET status = 'abandoned', error = ?3
+       WHERE status = 'sending' AND created_at <= ?1 - ?2 AND record_activity_id IN (${LAPSED_CLAIMS})`,
     )
-    .bind(shards, now, claimTimeoutMs, ABANDONED)
+    .bind(now, claimTimeoutMs, ABANDONED)
     .run();
   return result.meta.changes ?? 0;
 }

@@ -73,6 +73,7 @@ export async function commitClaim(
       .bind(JSON.stringify(rows), now, claimKey),
   ];
   statements.push(...settleSendingEmails(e.d1, claimed, settlements, now));
+  statements.push(e.d1.prepare("DELETE FROM claims WHERE key = ?").bind(claimKey));
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
     statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));

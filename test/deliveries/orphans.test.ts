@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { reconcileAbandoned } from "../../src/email/archive";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
-import { buildScenario, recordActivityOf, sendEmail, testEngine } from "../engine/fixtures";
+import { buildScenario, deadClaim, recordActivityOf, sendEmail, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
 
 afterEach(() => {
@@ -20,11 +20,7 @@ async function diedAfterArchiving(name: string, id: string, activity: Record<str
   await enroll(testEngine().engine, { scenarioId: Number(built.scenarioId) });
   const ra = await recordActivityOf(built.scenarioId, built.activity.Mail as string, id);
   const claimedAt = Date.now();
-  await env.DB.prepare(
-    "UPDATE record_activities SET state = 'running', claim_key = 'dead', claimed_until = ?, attempts = 1 WHERE id = ?",
-  )
-    .bind(claimedAt + CLAIM_TIMEOUT_MS, ra?.id)
-    .run();
+  await deadClaim("id = ?", [ra?.id], claimedAt + CLAIM_TIMEOUT_MS);
   // What archiveAttempts wrote before the transport was called: the Worker died before hearing its answer.
   await env.DB.prepare(
     `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject, message_id,

@@ -5,6 +5,7 @@ import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../sr
 import { api, ok } from "../helpers";
 import {
   buildScenario,
+  deadClaim,
   recordActivities,
   recordActivityOf,
   ScriptedMailer,
@@ -217,11 +218,7 @@ describe("execution", () => {
     const { scenarioId, activity } = await running("Dead worker", ["michael", "jan"], [{ name: "Mail", ...sendEmail }]);
     // Both are claimed by a Worker that then dies; it had delivered Michael's e-mail (archived as sent) but not Jan's.
     const claimedAt = Date.now();
-    await env.DB.prepare(
-      "UPDATE record_activities SET state = 'running', claim_key = 'dead', claimed_until = ?, attempts = 1 WHERE scenario_id = ?",
-    )
-      .bind(claimedAt + CLAIM_TIMEOUT_MS, scenarioId)
-      .run();
+    await deadClaim("scenario_id = ?", [scenarioId], claimedAt + CLAIM_TIMEOUT_MS);
     const michael = await recordActivityOf(scenarioId, activity.Mail as string, "michael");
     await env.DB.prepare(
       `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject, message_id,

@@ -70,3 +70,23 @@ export async function recordActivityOf(scenarioId: string, activityId: string, r
   const ras = await recordActivities(scenarioId, `&activity_id=${activityId}&scenario_record_id=${sr.id}`);
   return ras[0];
 }
+
+/**
+ * Record activities claimed by a Worker that then died (key `dead`): `running` under a claim that lapses at `until`,
+ * as the claim writes them (their rows and the claim's row a shard).
+ */
+export async function deadClaim(where: string, bind: unknown[], until: number, attempts = 1) {
+  await env.DB.prepare(
+    `UPDATE record_activities SET state = 'running', claim_key = 'dead', claimed_until = ?, attempts = ? WHERE ${where}`,
+  )
+    .bind(until, attempts, ...bind)
+    .run();
+  await env.DB.prepare(
+    `INSERT INTO claims (key, shard, until, ids, created_at)
+     SELECT 'dead', shard, ?, json_group_array(id), ? FROM record_activities WHERE claim_key = 'dead' AND state = 'running'
+     GROUP BY shard
+     ON CONFLICT (key, shard) DO UPDATE SET ids = excluded.ids, until = excluded.until`,
+  )
+    .bind(until, until)
+    .run();
+}

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { activities, scenarios } from "./scenarios";
 
 export type RecordActivityState = "waiting" | "running" | "done" | "cancelled" | "failed";
@@ -71,10 +71,35 @@ export const recordActivities = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
+    // D1 bills every index entry written as a row. Entries removed cost nothing, so the due and stats indexes leave
+    // out `running` rows: a claim writes only its row, and finishing writes the row and its stats entry.
     uniqueIndex("record_activities_once").on(t.scenarioRecordId, t.activityId),
-    index("record_activities_due").on(t.shard, t.parked, t.state, t.at),
-    // Covers the activity's stats (done, opened, clicked) without reading the rows.
-    index("record_activities_stats").on(t.activityId, t.state, t.emailOpened, t.emailClicked),
+    // What a shard's claims and wake-ups read: waiting rows by due time.
+    index("record_activities_due").on(t.shard, t.parked, t.at).where(sql`state = 'waiting'`),
+    // Covers the activity's stats (done, opened, clicked; waiting, cancelled, failed) without reading the rows. A
+    // query uses it with the same term: `state != 'running'`.
+    index("record_activities_stats")
+      .on(t.activityId, t.state, t.emailOpened, t.emailClicked)
+      .where(sql`state != 'running'`),
     index("record_activities_scenario").on(t.scenarioId, t.id),
   ],
+);
+
+/**
+ * A claim that is held: the record activities one Worker took at once (they are `running` under its key). When it
+ * lapses (`until`) another claim takes them over. One row a batch of up to 100, so a claim writes one row in all, not
+ * an index entry for each record activity it takes; the commit deletes it.
+ */
+export const claims = sqliteTable(
+  "claims",
+  {
+    /** The claim's key, shared by the shards one call claims from (each has its row). */
+    key: text("key").notNull(),
+    shard: integer("shard").notNull(),
+    until: integer("until").notNull(),
+    /** The ids of the record activities claimed, a JSON array. */
+    ids: text("ids").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.shard] }), index("claims_shard").on(t.shard, t.until)],
 );
