@@ -164,7 +164,10 @@ export const Activity = z
     split_share: z.number().nullable().openapi({
       description: "for a split branch: its weight over the weights of its split siblings (rounded to 2 decimals)",
     }),
-    record_count: z.number().int(),
+    record_count: z.number().int().openapi({ description: "its record activities done" }),
+    waiting_count: z.number().int().openapi({ description: "its record activities not finished: waiting or running" }),
+    cancelled_count: z.number().int().openapi({ description: "its record activities cancelled" }),
+    failed_count: z.number().int().openapi({ description: "its record activities failed" }),
     email_opened: z.number().int(),
     email_clicked: z.number().int(),
     email_open_rate: z.number(),

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
+import { activities, emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
 import { getEmail } from "../email/emails";
 import { unpackLinkUrls } from "../email/link-urls";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
@@ -37,27 +37,21 @@ export interface ActivityNode {
   children: ActivityNode[];
 }
 
-/** Counts of waiting, cancelled and failed record activities stop here: a page view never reads more rows than that. */
-export const STATE_COUNT_CAP = 10_000;
-
-/**
- * Record activities by activity and state, each count stopping at STATE_COUNT_CAP + 1 (shown as "10,000+"), so
- * showing a scenario of millions of records reads a bounded number of index entries. Done ones are counted exactly on
- * the activity's row.
- */
+/** Record activities by activity and state: waiting (or running), cancelled and failed, kept on the activity's row. */
 async function statesOf(e: Engine, activityIds: number[]): Promise<Map<number, Record<string, number>>> {
   const states = new Map<number, Record<string, number>>();
   if (activityIds.length === 0) return states;
-  const { results } = await e.d1
-    .prepare(
-      `SELECT a.value AS activity_id, s.value AS state,
-         (SELECT count(*) FROM (SELECT 1 FROM record_activities
-                                WHERE activity_id = a.value AND state = s.value AND state != 'running' LIMIT ?2)) AS n
-       FROM json_each(?1) AS a, json_each('["waiting","cancelled","failed"]') AS s`,
-    )
-    .bind(JSON.stringify(activityIds), STATE_COUNT_CAP + 1)
-    .all<{ activity_id: number; state: string; n: number }>();
-  for (const r of results) states.set(r.activity_id, { ...states.get(r.activity_id), [r.state]: r.n });
+  const rows = await e.db
+    .select({
+      id: activities.id,
+      waiting: activities.countWaiting,
+      cancelled: activities.countCancelled,
+      failed: activities.countFailed,
+    })
+    .from(activities)
+    .where(inIds(activities.id, activityIds))
+    .all();
+  for (const r of rows) states.set(r.id, { waiting: r.waiting, cancelled: r.cancelled, failed: r.failed });
   return states;
 }
 

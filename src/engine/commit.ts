@@ -49,7 +49,7 @@ export async function commitClaim(
     // guard): one row written an activity a batch, where a row trigger would write one a record activity.
     e.d1
       .prepare(
-        `UPDATE activities SET count_done = count_done + c.n
+        `UPDATE activities SET count_done = count_done + c.n, count_waiting = count_waiting - c.n
          FROM (SELECT ra.activity_id, count(*) AS n FROM record_activities ra
                WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ra.state = 'running' AND ra.claim_key = ?2
                GROUP BY ra.activity_id) AS c
@@ -77,6 +77,7 @@ export async function commitClaim(
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
     statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
+    statements.push(countWaitingChildren(e.d1, done, now));
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
   await e.d1.batch(statements);
@@ -185,6 +186,24 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
          AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))`,
     )
     .bind(doneIds, due, now, branches);
+}
+
+/**
+ * The waiting children the statement before created, counted on their activities' rows: they are the children of
+ * these parents created at `now` (a child exists once, so none of them was there before this commit).
+ */
+function countWaitingChildren(d1: D1Database, doneIds: string, now: number) {
+  return d1
+    .prepare(
+      `UPDATE activities SET count_waiting = count_waiting + c.n
+       FROM (SELECT ra.activity_id, count(*) AS n FROM record_activities parent
+             JOIN activities a ON a.parent_id = parent.activity_id
+             JOIN record_activities ra ON ra.scenario_record_id = parent.scenario_record_id AND ra.activity_id = a.id
+             WHERE parent.id IN (SELECT value FROM json_each(?1)) AND ra.created_at = ?2 AND ra.state = 'waiting'
+             GROUP BY ra.activity_id) AS c
+       WHERE activities.id = c.activity_id`,
+    )
+    .bind(doneIds, now);
 }
 
 /**

@@ -178,10 +178,17 @@ export async function enrollScenario(
     const count = e.d1
       .prepare("UPDATE scenarios SET count_records = count_records + changes() WHERE id = ? AND changes() > 0")
       .bind(scenario.id);
-    const results = await e.d1.batch([insertRecords, count, ...rootStatements.map((s) => s.bind(...s.params(before)))]);
+    // Each root statement is followed by its activity's waiting count going up by what it created.
+    const roots = rootStatements.flatMap((s, i) => [
+      s.bind(...s.params(before)),
+      e.d1
+        .prepare("UPDATE activities SET count_waiting = count_waiting + changes() WHERE id = ? AND changes() > 0")
+        .bind(rootDue[i]?.id),
+    ]);
+    const results = await e.d1.batch([insertRecords, count, ...roots]);
     progress.enrolled += results[0]?.meta.changes ?? 0;
     for (const r of results) progress.rowsRead += r.meta.rows_read ?? 0;
-    for (const r of results.slice(2)) progress.recordActivities += r.meta.changes ?? 0;
+    for (let i = 2; i < results.length; i += 2) progress.recordActivities += results[i]?.meta.changes ?? 0;
   }
   if (progress.recordActivities > 0) {
     const earliest = Math.min(...rootDue.map((a) => a.at));

@@ -165,8 +165,7 @@ export async function activityReports(
         `SELECT activity_id, strftime(?1, at / 1000, 'unixepoch') AS period, count(*) AS n,
            coalesce(sum(email_opened), 0) AS opened, coalesce(sum(email_clicked), 0) AS clicked
          FROM record_activities
-         WHERE activity_id IN (SELECT value FROM json_each(?2)) AND state = 'done' AND state != 'running'
-           AND at >= ?3 AND at < ?4
+         WHERE activity_id IN (SELECT value FROM json_each(?2)) AND state = 'done' AND at >= ?3 AND at < ?4
          GROUP BY 1, 2`,
       )
       .bind(...params),

@@ -1,6 +1,6 @@
 import type { FrequencyCap } from "../../db/schema";
 import type { SendWindow } from "../../recipients/window";
-import { type ActivityNode, STATE_COUNT_CAP, type scenarioPage } from "../data";
+import type { ActivityNode, scenarioPage } from "../data";
 import { Badge, Count, JsonCode, Layout, Rate, Time } from "../layout";
 import { Trend } from "../sparkline";
 import { TransitionForms } from "./scenarios";
@@ -117,7 +117,7 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
                 <div>
                   <dt>{state[0]?.toUpperCase() + state.slice(1)}</dt>
                   <dd>
-                    <Count stat={state} value={props.node.states[state] ?? 0} cap={STATE_COUNT_CAP} />
+                    <Count stat={state} value={props.node.states[state] ?? 0} />
                   </dd>
                 </div>
               ))}

@@ -91,6 +91,14 @@ export const activities = sqliteTable(
     countDone: integer("count_done").notNull().default(0),
     countOpened: integer("count_opened").notNull().default(0),
     countClicked: integer("count_clicked").notNull().default(0),
+    /**
+     * Its record activities not finished (waiting or running), cancelled and failed: kept exact by one statement a
+     * batch where they are created or finish (src/engine/enroll.ts, commit.ts) and by triggers for the rarer
+     * transitions (migration 0013), so no index of record activities by activity and state is needed.
+     */
+    countWaiting: integer("count_waiting").notNull().default(0),
+    countCancelled: integer("count_cancelled").notNull().default(0),
+    countFailed: integer("count_failed").notNull().default(0),
     /** The conversions attributed to it (`scenario_records.goal_activity_id`), kept exact by a trigger (migration 0011). */
     countConverted: integer("count_converted").notNull().default(0),
     /** Other language versions of the subject and body; the party's `lang` picks one (see recipients/language.ts). */
