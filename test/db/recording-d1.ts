@@ -15,11 +15,11 @@ type Replica = (row: unknown, sql: string) => unknown;
  * A D1 binding over the real one that records where each statement went (as src/bench/meter.ts wraps D1), to pin down
  * which reads go through a session and from which start. `replica` changes what a session's `first()` returns, to play
  * a replica that is behind; `refuse` makes a session started from a bookmark fail its queries, as D1 does with a
- * bookmark it refuses.
+ * bookmark it refuses. `log` gets every statement prepared, wherever, in order.
  */
 export function recordingD1(
   real: D1Database,
-  options: { replica?: Replica; refuse?: (start: string) => boolean } = {},
+  options: { replica?: Replica; refuse?: (start: string) => boolean; log?: string[] } = {},
 ): { db: D1Database; seen: D1Record } {
   const seen: D1Record = { starts: [], onSession: [], onBinding: [] };
   const statement = (stmt: D1PreparedStatement, sql: string, refused: boolean): D1PreparedStatement => {
@@ -42,6 +42,7 @@ export function recordingD1(
   const db = {
     prepare(sql: string) {
       seen.onBinding.push(sql);
+      options.log?.push(sql);
       return real.prepare(sql);
     },
     batch: (statements: D1PreparedStatement[]) => real.batch(unwrap(statements)),
@@ -54,6 +55,7 @@ export function recordingD1(
       return {
         prepare(sql: string) {
           seen.onSession.push(sql);
+          options.log?.push(sql);
           return statement(session.prepare(sql), sql, refused);
         },
         batch: (statements: D1PreparedStatement[]) =>
