@@ -42,6 +42,7 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
       status: (scenarioId) => enrollmentStatus(env, scenarioId),
     },
     actions: options.actions ?? actionRegistry(),
-    mailer: options.mailer ?? createMailer(env),
+    // The mailer archives what it sends in the same database handle, so a session sees those rows too.
+    mailer: options.mailer ?? createMailer(d1 === env.DB ? env : { ...env, DB: d1 }),
   };
 }

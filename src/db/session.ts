@@ -12,13 +12,17 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 export const isBookmark = (value: string | null | undefined): value is string =>
   typeof value === "string" && BOOKMARK.test(value);
 
+const CONSTRAINTS: readonly string[] = ["first-unconstrained", "first-primary"] satisfies D1SessionConstraint[];
+
 /**
- * A session continuing from `bookmark`: from any replica when there is none ("first-unconstrained"), from the primary
- * when the value is not a bookmark D1 can use ("first-primary": the client lost its place, the primary is never behind
- * it). D1 throws on a bookmark it refuses; that too starts again from the primary instead of failing the request.
+ * A session continuing from `bookmark`: from any replica when there is none ("first-unconstrained"), from one of D1's
+ * two constraints when named, from the primary when the value is anything else ("first-primary": the client lost its
+ * place, and the primary is never behind it). D1 throws on a bookmark it refuses; that too starts again from the
+ * primary instead of failing the request.
  */
 export function sessionFrom(d1: D1Database, bookmark: string | null | undefined): D1DatabaseSession {
   if (bookmark === null || bookmark === undefined || bookmark === "") return d1.withSession("first-unconstrained");
+  if (CONSTRAINTS.includes(bookmark)) return d1.withSession(bookmark as D1SessionConstraint);
   if (!isBookmark(bookmark)) return d1.withSession("first-primary");
   try {
     return d1.withSession(bookmark);

@@ -3,6 +3,9 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../../src/db/client";
 import { isBookmark, sessionDatabase, sessionFrom } from "../../src/db/session";
+import type { Bindings } from "../../src/env";
+import { buildServices } from "../../src/services";
+import { job } from "../email/fixtures";
 import { recordingD1 } from "./recording-d1";
 
 describe("D1 sessions in the local runtime", () => {
@@ -20,18 +23,26 @@ describe("D1 sessions in the local runtime", () => {
 });
 
 describe("sessionFrom", () => {
-  it("starts from the bookmark sent back, or anywhere when there is none", () => {
+  it("starts from the bookmark sent back, from a constraint named, or anywhere when there is none", () => {
     const { db, seen } = recordingD1(env.DB);
     const bookmark = "00000085-0000024c-00004c6d-8e61117bf38d7adb71b934ebbf891683";
     sessionFrom(db, bookmark);
     sessionFrom(db, undefined);
     sessionFrom(db, "");
-    expect(seen.starts).toEqual([bookmark, "first-unconstrained", "first-unconstrained"]);
+    sessionFrom(db, "first-primary");
+    sessionFrom(db, "first-unconstrained");
+    expect(seen.starts).toEqual([
+      bookmark,
+      "first-unconstrained",
+      "first-unconstrained",
+      "first-primary",
+      "first-unconstrained",
+    ]);
   });
 
   it("starts from the primary when the value is not a bookmark", () => {
     const { db, seen } = recordingD1(env.DB);
-    for (const value of ["garbage", "first-unconstrained", "x".repeat(5000), "00000085-0000024c-00004c6d"]) {
+    for (const value of ["garbage", "FIRST-UNCONSTRAINED", "x".repeat(5000), "00000085-0000024c-00004c6d"]) {
       sessionFrom(db, value);
     }
     expect(seen.starts).toEqual(["first-primary", "first-primary", "first-primary", "first-primary"]);
@@ -72,5 +83,16 @@ describe("sessionDatabase", () => {
     await expect(d1.exec("SELECT 1")).rejects.toThrow(/not available inside a D1 session/);
     await expect(d1.dump()).rejects.toThrow(/not available inside a D1 session/);
     expect(() => d1.withSession("first-primary")).toThrow(/not available inside a D1 session/);
+  });
+});
+
+describe("an engine built over a session", () => {
+  it("archives what its mailer sends in the same session", async () => {
+    const { db, seen } = recordingD1(env.DB);
+    const e = buildServices(env as unknown as Bindings, { d1: sessionDatabase(db.withSession("first-primary")) });
+    const [outcome] = await e.mailer.sendBatch([job()], Date.now());
+    expect(outcome).toMatchObject({ emailId: expect.any(Number) });
+    expect(seen.onSession.some((s) => /INSERT INTO emails/i.test(s))).toBe(true);
+    expect(seen.onBinding).toEqual([]);
   });
 });
