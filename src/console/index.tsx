@@ -19,7 +19,7 @@ import { ScenarioPage } from "./pages/scenario";
 import { ScenariosPage } from "./pages/scenarios";
 import { SuppressionsPage } from "./pages/suppressions";
 import { TimelinePage } from "./pages/timeline";
-import { consistentReads } from "./reads";
+import { consistentReads, forgetBookmark } from "./reads";
 import { consoleCsp, EMAIL_BODY_CSP, fromSameOrigin, securityHeaders } from "./security";
 import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
 import { STYLESHEET } from "./style";
@@ -105,6 +105,7 @@ export function consoleRoutes() {
 
   routes.post("/logout", (c) => {
     deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
+    forgetBookmark(c);
     return c.redirect("/console/login?signed_out=1", 303);
   });
 

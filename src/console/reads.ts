@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { sessionDatabase, sessionFrom } from "../db/session";
 import { getConfig } from "../env";
@@ -25,16 +25,19 @@ export const consistentReads: MiddlewareHandler<ConsoleEnv> = async (c, next) =>
     buildServices(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p), d1: sessionDatabase(session) }),
   );
   await next();
-  const options = {
-    path: "/console",
-    httpOnly: true,
-    secure: !getConfig(c.env).localMode,
-    sameSite: "Lax",
-  } as const;
   if (c.error && c.res.status >= 500) {
-    if (sent !== undefined) deleteCookie(c, BOOKMARK_COOKIE, options);
+    if (sent !== undefined) forgetBookmark(c);
     return;
   }
   const bookmark = session.getBookmark();
-  if (bookmark && bookmark !== sent) setCookie(c, BOOKMARK_COOKIE, bookmark, options);
+  if (bookmark && bookmark !== sent) setCookie(c, BOOKMARK_COOKIE, bookmark, cookieOptions(c));
 };
+
+/** Clears the bookmark cookie (after a failed page, and on signing out). */
+export function forgetBookmark(c: Context<ConsoleEnv>): void {
+  deleteCookie(c, BOOKMARK_COOKIE, cookieOptions(c));
+}
+
+/** `Secure` except with LOCAL_MODE (plain http); `Lax` is enough for a cookie that grants nothing. */
+const cookieOptions = (c: Context<ConsoleEnv>) =>
+  ({ path: "/console", httpOnly: true, secure: !getConfig(c.env).localMode, sameSite: "Lax" }) as const;

@@ -133,6 +133,19 @@ describe("console reads in one D1 session", () => {
     expect(next.res.status).toBe(200);
   });
 
+  it("signing out clears the bookmark with the session", async () => {
+    const cookies = await session();
+    const page = await visit("/console/scenarios", { cookies });
+    const bookmark = cookieValue(page.set.get(BOOKMARK_COOKIE)) as string;
+    const out = await visit("/console/logout", {
+      cookies: { ...cookies, [BOOKMARK_COOKIE]: bookmark },
+      form: { csrf: csrfOf(page.html) },
+    });
+    expect(out.res.status).toBe(303);
+    expect(out.set.get("console_session")).toMatch(/^console_session=; Max-Age=0;/);
+    expect(out.set.get(BOOKMARK_COOKIE)).toMatch(/^d1_bookmark=; Max-Age=0; Path=\/console;/);
+  });
+
   it("a bookmark cookie opens nothing: signed-out and refused requests run no D1 work and get no bookmark", async () => {
     const { db, seen } = recordingD1(env.DB);
     const bookmark = { [BOOKMARK_COOKIE]: "00000085-0000024c-00004c6d-8e61117bf38d7adb71b934ebbf891683" };
