@@ -32,6 +32,8 @@ export interface Config {
   /** Base URL of tracking and unsubscribe links, without a trailing slash. */
   automationBase: string;
   mailTransport: "cloudflare" | "mailchannels" | "local";
+  /** LOCAL_MODE = "1": `npm start`, the tests and the benchmarks, over plain http (cookies without `Secure`). */
+  localMode: boolean;
   adminToken: string | null;
   /** The secret tracking keys are signed with (`src/tracking/keys.ts`). */
   trackingSecret: string;
@@ -203,6 +205,7 @@ export function getConfig(env: Bindings): Config {
     emailFrom: parseAddress(v.EMAIL_FROM) as Address,
     automationBase: url.origin,
     mailTransport: v.MAIL_TRANSPORT,
+    localMode: v.LOCAL_MODE === "1",
     adminToken: v.ADMIN_TOKEN,
     trackingSecret: v.TRACKING_SECRET,
     mailchannels: {

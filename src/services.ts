@@ -14,6 +14,11 @@ export interface ServiceOptions {
   enrollment?: EnrollmentPort;
   actions?: ActionRegistry;
   mailer?: Mailer;
+  /**
+   * The database the engine reads and writes: a request's D1 session (`sessionDatabase` in src/db/session.ts), so the
+   * console reads its own writes from a replica. The binding, all on the primary, by default.
+   */
+  d1?: D1Database;
 }
 
 /**
@@ -25,10 +30,11 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
     const guarded = work.catch((err) => console.error("deferred work failed", err));
     options.waitUntil?.(guarded);
   };
+  const d1 = options.d1 ?? env.DB;
   return {
     env,
-    db: getDb(env.DB),
-    d1: env.DB,
+    db: getDb(d1),
+    d1,
     defer,
     wake: options.wake ?? ((times) => wakeShards(env, times)),
     enrollment: options.enrollment ?? {
@@ -36,6 +42,7 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
       status: (scenarioId) => enrollmentStatus(env, scenarioId),
     },
     actions: options.actions ?? actionRegistry(),
-    mailer: options.mailer ?? createMailer(env),
+    // The mailer archives what it sends in the same database handle, so a session sees those rows too.
+    mailer: options.mailer ?? createMailer(d1 === env.DB ? env : { ...env, DB: d1 }),
   };
 }

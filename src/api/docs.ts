@@ -3,7 +3,8 @@ import { html, raw } from "hono/html";
 interface Operation {
   summary?: string;
   tags?: string[];
-  parameters?: { name: string; in: string; required?: boolean; description?: string }[];
+  /** Named parameters, and `$ref`s to the shared ones (the x-d1-bookmark header, said once at the top). */
+  parameters?: ({ name: string; in: string; required?: boolean; description?: string } | { $ref: string })[];
   requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> };
   responses?: Record<string, { description?: string }>;
 }
@@ -26,6 +27,7 @@ export function docsPage(doc: Document) {
       byTag.set(tag, list);
     }
   }
+  const named = (op: Operation) => (op.parameters ?? []).filter((p) => "name" in p);
   const sections = [...byTag].map(
     ([tag, ops]) => html`<section>
       <h2 id="${tag.toLowerCase()}">${tag}</h2>
@@ -33,8 +35,8 @@ export function docsPage(doc: Document) {
         ({ method, path, op }) => html`<details>
           <summary><code class="m">${method}</code> <code>${path}</code> — ${op.summary ?? ""}</summary>
           ${
-            op.parameters?.length
-              ? html`<p>Parameters: ${op.parameters.map(
+            named(op).length
+              ? html`<p>Parameters: ${named(op).map(
                   (p) => html`<code>${p.name}</code> (${p.in}${p.required ? ", required" : ""}) `,
                 )}</p>`
               : ""
@@ -65,7 +67,9 @@ code.m{font-weight:700}details{border-bottom:1px solid #ddd;padding:.4rem 0}summ
 <main>
 <h1>${doc.info.title} <small>${doc.info.version}</small></h1>
 <p>Every call needs <code>Authorization: Bearer &lt;ADMIN_TOKEN&gt;</code>. Errors are
-<code>{"error": {"code", "message"}}</code>. The machine-readable document is <a href="/api/openapi.json">/api/openapi.json</a>.</p>
+<code>{"error": {"code", "message"}}</code>. The machine-readable document is <a href="/api/openapi.json">/api/openapi.json</a>.
+Any call may send <code>x-d1-bookmark</code> (<code>first-unconstrained</code>, or the bookmark an earlier answer gave in
+the same header) to read its own writes from a D1 replica.</p>
 ${sections}
 </main>
 </body>

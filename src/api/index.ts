@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { buildServices } from "../services";
 import { activitiesApi } from "./activities";
 import { requireAdminToken } from "./auth";
+import { BOOKMARK_HEADER, engineForRequest, withBookmarkHeader } from "./bookmark";
 import { deliveriesApi } from "./deliveries";
 import { docsPage } from "./docs";
 import { emailsApi } from "./emails";
@@ -31,7 +31,8 @@ const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "tr
 
 /**
  * The document as client generators need it: full paths (the routes are mounted under /api) and an operationId on
- * every operation (`postScenariosIdRun`), derived from the method and the path, so generated method names are stable.
+ * every operation (`postScenariosIdRun`), derived from the method and the path, so generated method names are stable;
+ * every operation takes and gives the `x-d1-bookmark` header (src/api/bookmark.ts).
  */
 function forClients(doc: Document): Document {
   const paths: NonNullable<Document["paths"]> = {};
@@ -40,11 +41,22 @@ function forClients(doc: Document): Document {
     const copy = { ...item } as Record<string, unknown>;
     for (const method of METHODS) {
       const op = copy[method] as { operationId?: string } | undefined;
-      if (op && !op.operationId) copy[method] = { ...op, operationId: operationId(method, path) };
+      if (!op) continue;
+      const named = op.operationId ? op : { ...op, operationId: operationId(method, path) };
+      copy[method] = withBookmarkHeader(named as Parameters<typeof withBookmarkHeader>[0]);
     }
     paths[full] = copy as (typeof paths)[string];
   }
-  return { ...doc, paths };
+  const components = doc.components ?? {};
+  return {
+    ...doc,
+    paths,
+    components: {
+      ...components,
+      parameters: { ...components.parameters, D1Bookmark: BOOKMARK_HEADER.parameter },
+      headers: { ...components.headers, D1Bookmark: BOOKMARK_HEADER.header },
+    },
+  };
 }
 
 function operationId(method: string, path: string): string {
@@ -78,10 +90,7 @@ export function adminApi() {
     if (c.req.path === "/api/openapi.json" || c.req.path === "/api/docs") return next();
     return requireAdminToken(c, next);
   });
-  api.use("*", async (c, next) => {
-    c.set("engine", buildServices(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
-    await next();
-  });
+  api.use("*", engineForRequest);
   for (const sub of [
     modelsApi,
     recordsApi,

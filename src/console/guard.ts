@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { getConfig } from "../env";
-import { buildServices } from "../services";
 import type { ConsoleEnv } from "./context";
 import { forbiddenPage, sendPage } from "./pages/errors";
 import { fromSameOrigin } from "./security";
@@ -37,6 +36,5 @@ export const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => 
     return c.redirect(`/console/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
   }
   c.set("session", session as Session);
-  c.set("engine", buildServices(c.env, { waitUntil: (p) => c.executionCtx.waitUntil(p) }));
   await next();
 };

@@ -19,6 +19,7 @@ import { ScenarioPage } from "./pages/scenario";
 import { ScenariosPage } from "./pages/scenarios";
 import { SuppressionsPage } from "./pages/suppressions";
 import { TimelinePage } from "./pages/timeline";
+import { consistentReads, forgetBookmark } from "./reads";
 import { consoleCsp, EMAIL_BODY_CSP, fromSameOrigin, securityHeaders } from "./security";
 import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
 import { STYLESHEET } from "./style";
@@ -98,11 +99,13 @@ export function consoleRoutes() {
     return c.redirect(next, 303);
   });
 
-  // Everything below needs a session; every POST below also its CSRF token.
+  // Everything below needs a session; every POST below also its CSRF token. Its D1 work runs in one D1 session.
   routes.use("*", requireSession);
+  routes.use("*", consistentReads);
 
   routes.post("/logout", (c) => {
     deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
+    forgetBookmark(c);
     return c.redirect("/console/login?signed_out=1", 303);
   });
 

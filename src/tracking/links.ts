@@ -74,17 +74,32 @@ interface EmailLinkRow {
   link_urls: string | null;
 }
 
-/** Signed keys: one primary-key read of the e-mail they name. */
+/** Signed keys: one primary-key read of the e-mail they name (from a replica, `linkRow`). */
 const EMAIL_SQL = `
   SELECT record_activity_id, scenario_id, activity_id, scenario_record_id, sent_at, status, link_urls
   FROM emails WHERE id = ?`;
+
+/**
+ * A link's row from any D1 replica (read replication, docs/scaling.md): what a key points to never changes once its
+ * e-mail is sent. A replica that has not seen the e-mail yet, or still sees it being sent, may be behind the primary
+ * (a click right after the send): the primary is asked then, so a replica's lag never turns a click into a 404.
+ */
+async function linkRow<T extends { status: string | null }>(
+  d1: D1Database,
+  sql: string,
+  value: string | number,
+): Promise<T | null> {
+  const fromReplica = await d1.withSession("first-unconstrained").prepare(sql).bind(value).first<T>();
+  if (fromReplica && fromReplica.status !== "sending") return fromReplica;
+  return d1.prepare(sql).bind(value).first<T>();
+}
 
 /** The e-mail row a signed key names and the URL at its position; null when there is no such e-mail or position. */
 export async function signedLinkTarget(
   d1: D1Database,
   k: SignedKey,
 ): Promise<{ row: EmailLinkRow; url: string | null } | null> {
-  const row = await d1.prepare(EMAIL_SQL).bind(k.emailId).first<EmailLinkRow>();
+  const row = await linkRow<EmailLinkRow>(d1, EMAIL_SQL, k.emailId);
   if (!row) return null;
   if (k.kind === "open") return { row, url: null };
   const urls = await unpackLinkUrls(row.link_urls);
@@ -109,7 +124,7 @@ async function lookUp(d1: D1Database, key: string, k: SignedKey | null): Promise
       sentAt: row.sent_at ?? (row.status === "sending" ? null : undefined),
     };
   }
-  const row = await d1.prepare(LINK_SQL).bind(key).first<LinkRow>();
+  const row = await linkRow<LinkRow>(d1, LINK_SQL, key);
   if (!row) return null;
   return {
     key: row.key,
@@ -124,9 +139,9 @@ async function lookUp(d1: D1Database, key: string, k: SignedKey | null): Promise
 }
 
 /**
- * Finds a link by key: the isolate's LRU, then the colo's Cache API, then D1. A signed key's MAC is checked before
- * anything else, so a forged or altered key costs no cache or database read. Only a link whose e-mail has been sent
- * is kept by the first two (its `sent_at` decides the timing rule of classification, so it must not be cached as
+ * Finds a link by key: the isolate's LRU, then the colo's Cache API, then D1 (any replica). A signed key's MAC is
+ * checked before anything else, so a forged or altered key costs no cache or database read. Only a link whose e-mail
+ * has been sent is kept by the first two (its `sent_at` decides the timing rule of classification, so it must not be cached as
  * null). The Cache API write is handed to `waitUntil`, never awaited.
  */
 export async function findLink(

@@ -130,7 +130,8 @@ describe("the console in a browser", () => {
     await page.getByLabel("Admin token").fill(TOKEN);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL(`${base}/console/scenarios`);
-    const [cookie] = await browser.context.cookies(`${base}/console/`);
+    const cookies = await browser.context.cookies(`${base}/console/`);
+    const cookie = cookies.find((c) => c.name === "console_session");
     expect(cookie).toMatchObject({
       name: "console_session",
       path: "/console",
@@ -139,6 +140,13 @@ describe("the console in a browser", () => {
       sameSite: "Strict",
     });
     expect(cookie?.expires).toBeGreaterThan(Date.now() / 1000 + 3600);
+    // The page after signing in gave the D1 bookmark of its reads (LOCAL_MODE: plain http, so not Secure).
+    expect(cookies.find((c) => c.name === "d1_bookmark")).toMatchObject({
+      path: "/console",
+      httpOnly: true,
+      secure: false,
+      sameSite: "Lax",
+    });
   });
 
   it("lists the scenarios with the API's numbers", async () => {

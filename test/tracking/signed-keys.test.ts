@@ -6,6 +6,7 @@ import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
 import { signKey, verifyKey } from "../../src/tracking/keys";
 import { forgetLinks } from "../../src/tracking/links";
+import { recordingD1 } from "../db/recording-d1";
 import { job } from "../email/fixtures";
 import { addLink, hitsOf, recordActivity, request, sentEmail } from "./fixtures";
 
@@ -22,22 +23,10 @@ async function signedEmail(urls: string[], options: Parameters<typeof sentEmail>
   return { ...sent, key };
 }
 
-/** Counts the statements D1 is asked to run during one request. */
+/** Counts the statements D1 is asked to run during one request, on the binding or in a session. */
 function countingDb(): { db: D1Database; statements: string[] } {
   const statements: string[] = [];
-  const db = new Proxy(env.DB, {
-    get(target, prop) {
-      if (prop === "prepare") {
-        return (sql: string) => {
-          statements.push(sql);
-          return target.prepare(sql);
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { db, statements };
+  return { db: recordingD1(env.DB, { log: statements }).db, statements };
 }
 
 /** Flips one character of a key's MAC. */
