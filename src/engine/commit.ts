@@ -6,14 +6,6 @@ import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
 import { recordChangedCreated } from "./wait-until";
 
-/** Children due at now + delay whatever happens: the "not" branches (cancelled if the event comes first). */
-const TIMED_EVENTS = new Set([
-  "email_not_opened",
-  "email_not_clicked",
-  "record_not_changed",
-  "subscription_not_confirmed",
-]);
-
 /** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
 export type Settlement =
   | { id: number; state: "done"; emailId?: number }
@@ -74,13 +66,15 @@ export async function commitClaim(
   ];
   statements.push(...settleSendingEmails(e.d1, claimed, settlements, now));
   statements.push(e.d1.prepare("DELETE FROM claims WHERE key = ?").bind(claimKey));
+  let childrenAt = -1;
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
+    childrenAt = statements.length;
     statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
     statements.push(countWaitingChildren(e.d1, done, now));
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
-  await e.d1.batch(statements);
+  const results = await e.d1.batch<{ shard: number; at: number | null }>(statements);
   // A wait-until child with a condition the record already meets does not wait for the next write.
   if (children.some((c) => c.on === "record_changed")) {
     const done = new Set(doneIds);
@@ -91,20 +85,15 @@ export async function commitClaim(
     );
   }
 
+  // Wake-ups: what goes back to waiting, and every child created due, as the insert returned it (a timed child, a
+  // split's branch, and an event child whose event already came while the e-mail was being sent).
   const wake: WakeTime[] = [];
   const claimOf = new Map(claimed.map((c) => [c.id, c]));
   for (const o of settlements) {
-    const c = claimOf.get(o.id) as Claimed;
-    if (o.state === "waiting") wake.push({ shard: c.shard, at: o.at });
-    if (o.state === "done") {
-      for (const child of children) {
-        const timed = child.on === null || TIMED_EVENTS.has(child.on);
-        const taken = child.on === "split" && branches[String(o.id)] === child.id;
-        if (child.parent_id === c.activity_id && (timed || taken)) {
-          wake.push({ shard: c.shard, at: due[child.id] as number });
-        }
-      }
-    }
+    if (o.state === "waiting") wake.push({ shard: (claimOf.get(o.id) as Claimed).shard, at: o.at });
+  }
+  for (const child of childrenAt >= 0 ? (results[childrenAt]?.results ?? []) : []) {
+    if (child.at !== null) wake.push({ shard: child.shard, at: child.at });
   }
   if (wake.length > 0) await e.wake(wake);
 }
@@ -183,7 +172,8 @@ function insertChildren(d1: D1Database, doneIds: string, due: string, branches: 
        JOIN activities c ON c.parent_id = parent.activity_id
        WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'
          -- Of the branches of a split, only the one this scenario record takes.
-         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))`,
+         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))
+       RETURNING shard, CASE WHEN state = 'waiting' THEN at END AS at`,
     )
     .bind(doneIds, due, now, branches);
 }

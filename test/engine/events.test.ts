@@ -73,7 +73,7 @@ describe("events", () => {
       { name: "Not clicked", parent: "Mail", on: "email_not_clicked", delay: "P2D" },
     ]);
     await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
-    const { engine } = testEngine();
+    const { engine, wakes } = testEngine();
     await enroll(engine, { scenarioId: Number(built.scenarioId) });
     // The recipient clicks during delivery: the record activity is still running, its children do not exist yet.
     const mailer = new ScriptedMailer(async (job) => {
@@ -81,10 +81,17 @@ describe("events", () => {
       expect(r.status).toBe(200);
       return { status: "sent", emailId: 0 };
     });
+    wakes.length = 0;
     await processDue({ ...engine, mailer });
     const state = (n: string) => recordActivityOf(built.scenarioId, built.activity[n] as string, "michael");
-    expect((await state("Clicked"))?.at).not.toBeNull();
+    const clicked = await state("Clicked");
+    expect(clicked?.at).not.toBeNull();
     expect((await state("Not clicked"))?.state).toBe("cancelled");
+    // Due at once, and its shard is woken for it then (not left to the minute sweep).
+    const row = await env.DB.prepare("SELECT shard, due_at AS at FROM record_activities WHERE id = ?")
+      .bind(clicked?.id)
+      .first<{ shard: number; at: number }>();
+    expect(wakes).toContainEqual({ shard: row?.shard, at: row?.at });
   });
 
   it("refuses events on record activities that sent no e-mail", async () => {
