@@ -58,7 +58,7 @@ export function meteredD1(d1: D1Database): { db: D1Database; totals: D1Totals } 
     prepare: (sql: string) => wrap(d1.prepare(sql), sql),
     async batch(statements: D1PreparedStatement[]) {
       const results = await d1.batch(statements.map((s) => real.get(s) ?? s));
-      results.forEach((r, i) => add(r.meta as Meta, sqlOf.get(statements[i] as object)));
+      for (const [i, r] of results.entries()) add(r.meta as Meta, sqlOf.get(statements[i] as object));
       return results;
     },
     exec: (sql: string) => d1.exec(sql),
