@@ -19,7 +19,8 @@ import type { Engine } from "./context";
  * changes none of them.
  *
  * The minute sweep runs steps (e-mails first, then record activities) until nothing is old enough or its time budget
- * is spent (`retentionSweep`). Each step writes its export before it deletes anything; a step that failed after the
+ * is spent (`retentionSweep`). Record-activity steps read from a floor up (`retentionFloor`), so the rows held below
+ * it are not read again at every sweep. Each step writes its export before it deletes anything; a step that failed after the
  * export writes its rows again (a row may then be in two objects: `table` and the row's `id` name it). The bodies stay
  * where they are (the bucket's lifecycle rule expires them).
  */
@@ -180,9 +181,54 @@ export interface RecordActivityStep {
 /** Every shard a record activity row can name, written out so that the `(shard, parked, state, at)` index serves. */
 const SHARDS = Array.from({ length: SHARD_COUNT }, (_, i) => i).join(", ");
 
+/** Finished record activities in `[floor, cutoff)`, through `record_activities_due (shard, parked, state, at)`. */
+const FINISHED_IN_RANGE = (floor: string, cutoff: string) =>
+  `ra.shard IN (${SHARDS}) AND ra.parked IN (0, 1) AND ra.state IN ${FINISHED} AND ra.at >= ${floor} AND ra.at < ${cutoff}`;
+
 /**
- * One record-activity step: at most `limit` finished record activities that may leave D1 (see REMOVABLE) and that
- * finished before `now - days`, exported with the hits still in D1 that name them, one object per day of `at`
+ * The floor of the record-activity steps (a `settings` row): every finished record activity with `at` below it has
+ * been removed or held for good, so a step reads only from there. A record activity finishes with `at` = now, a day
+ * or more after any cutoff, so no row appears below the floor later. 0 until the first sweep has caught up.
+ */
+export const RETENTION_FLOOR_KEY = "retention_floor";
+
+export async function retentionFloor(e: Engine): Promise<number> {
+  const row = await e.d1
+    .prepare("SELECT value FROM settings WHERE key = ?")
+    .bind(RETENTION_FLOOR_KEY)
+    .first<{ value: string }>();
+  return row ? Number(JSON.parse(row.value)) : 0;
+}
+
+/**
+ * Once no record activity of `[floor, cutoff)` may leave: the floor moves up to the oldest one still held by an
+ * e-mail in D1 (it leaves with its e-mail, so it must be read again), or to the cutoff. Confirmation e-mails held for
+ * a pending double opt-in fall below it and stay in D1, like their scenario records.
+ */
+async function raiseFloor(e: Engine, floor: number, cutoff: number): Promise<number> {
+  const held = await e.d1
+    .prepare(
+      `SELECT min(ra.at) AS at FROM record_activities ra
+       WHERE ${FINISHED_IN_RANGE("?1", "?2")} AND EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = ra.id)`,
+    )
+    .bind(floor, cutoff)
+    .first<{ at: number | null }>();
+  const next = held?.at ?? cutoff;
+  if (next > floor) {
+    await e.d1
+      .prepare(
+        `INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .bind(RETENTION_FLOOR_KEY, JSON.stringify(next), Date.now())
+      .run();
+  }
+  return Math.max(next, floor);
+}
+
+/**
+ * One record-activity step: at most `limit` finished record activities that may leave D1 (see REMOVABLE), finished
+ * in `[floor, now - days)`, exported with the hits still in D1 that name them, one object per day of `at`
  * (`emails/retained/YYYY-MM-DD/record-activities-<first id>-<last id>.ndjson`), then removed from D1 in one batch.
  */
 export async function retainRecordActivitiesStep(
@@ -190,15 +236,16 @@ export async function retainRecordActivitiesStep(
   now: number,
   days: number,
   limit = RECORD_ACTIVITY_STEP,
+  floor = 0,
 ): Promise<RecordActivityStep> {
   const cutoff = now - days * DAY_MS;
   const { results: rows } = await e.d1
     .prepare(
       `SELECT ra.* FROM record_activities ra
-       WHERE ra.shard IN (${SHARDS}) AND ra.parked IN (0, 1) AND ${REMOVABLE("?1", "'[]'")}
+       WHERE ${FINISHED_IN_RANGE("?3", "?1")} AND ${REMOVABLE("?1", "'[]'")}
        LIMIT ?2`,
     )
-    .bind(cutoff, limit)
+    .bind(cutoff, limit, floor)
     .all<RecordActivityRowRaw>();
   if (rows.length === 0) return { keys: [], record_activities: 0, hits: 0 };
   rows.sort((a, b) => a.id - b.id);
@@ -268,7 +315,9 @@ export async function retentionSweep(
     done: false,
   };
   const more = () => total.steps < maxSteps && Date.now() - started < budgetMs;
+  const limit = options.recordActivityStep ?? RECORD_ACTIVITY_STEP;
   let emailsLeft = true;
+  let floor: number | null = null;
   while (more()) {
     if (emailsLeft) {
       const step = await retainStep(e, now, days, options.emailStep);
@@ -283,15 +332,19 @@ export async function retentionSweep(
       total.links += step.links;
       total.record_activities += step.record_activities;
     } else {
-      const step = await retainRecordActivitiesStep(e, now, days, options.recordActivityStep);
-      if (step.record_activities === 0) {
+      floor ??= await retentionFloor(e);
+      const step = await retainRecordActivitiesStep(e, now, days, limit, floor);
+      if (step.record_activities > 0) {
+        total.steps++;
+        total.objects += step.keys.length;
+        total.hits += step.hits;
+        total.record_activities += step.record_activities;
+      }
+      if (step.record_activities < limit) {
+        await raiseFloor(e, floor, now - days * DAY_MS);
         total.done = true;
         break;
       }
-      total.steps++;
-      total.objects += step.keys.length;
-      total.hits += step.hits;
-      total.record_activities += step.record_activities;
     }
   }
   return total;

@@ -4,10 +4,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { CRON_SWEEP, runCron } from "../../src/crons";
 import {
   DAY_MS,
+  RETENTION_FLOOR_KEY,
   RETENTION_STEP,
   type RetainedLine,
   readRetained,
   retainedDay,
+  retentionFloor,
   retentionSweep,
 } from "../../src/engine/retention";
 import type { Bindings } from "../../src/env";
@@ -192,14 +194,24 @@ describe("retention of finished record activities", () => {
     // Counts kept on the rows are not taken back by the deletes.
     expect(await counts()).toEqual(countsBefore);
 
+    // The next record-activity steps read from the oldest row still held by an e-mail in D1 up.
+    expect(await retentionFloor(engine)).toBe(OLD);
+
     // Nothing more is old enough: a second sweep removes nothing.
     expect(await retentionSweep(engine, Date.now(), 30)).toMatchObject({ steps: 0, record_activities: 0, done: true });
+
+    // Why p2's Mail stays: an open of its e-mail still reaches it and makes its waiting child due.
+    expect((await ok("POST", `/record-activities/${ra["p2 Mail"]?.id}/opened`)).changed).toBe(true);
+    expect((await rowsOf("SELECT at FROM record_activities WHERE id = ?", ra["p2 Opened"]?.id))[0]?.at).not.toBeNull();
 
     // A done parent leaves once its e-mails have: p2's second attempt ages out, and the next sweep takes both.
     await env.DB.prepare("UPDATE emails SET created_at = ?").bind(OLD).run();
     expect(await retentionSweep(engine, Date.now(), 30)).toMatchObject({ emails: 1, record_activities: 1 });
     expect(kept("p2 Opened")).toBe(true);
     expect((await rowsOf("SELECT id FROM record_activities WHERE id = ?", ra["p2 Mail"]?.id)).length).toBe(0);
+    // Nothing is held by an e-mail any more: the floor moves up to the cutoff, past the held confirmation e-mail.
+    expect(await retentionFloor(engine)).toBeGreaterThan(Date.now() - 30 * DAY_MS - 60_000);
+    expect((await rowsOf("SELECT id FROM record_activities WHERE id = ?", ra["d1 Confirm"]?.id)).length).toBe(1);
   });
 
   it("one sweep clears a backlog larger than one step, in bounded steps", async () => {
@@ -230,6 +242,8 @@ describe("retention of finished record activities", () => {
       Number(mailScenario),
     );
     expect(rows.length).toBeGreaterThan(2);
+    // Rows given an `at` below the floor by hand (no record activity finishes in the past): start from 0 again.
+    await env.DB.prepare("DELETE FROM settings WHERE key = ?").bind(RETENTION_FLOOR_KEY).run();
     await env.DB.prepare(
       `UPDATE record_activities SET state = 'cancelled', at = ?1 WHERE scenario_id = ?2 AND state = 'waiting'`,
     )
@@ -237,7 +251,8 @@ describe("retention of finished record activities", () => {
       .run();
     const swept = await retentionSweep(engine, Date.now(), 30, { recordActivityStep: 1 });
     expect(swept).toMatchObject({ steps: rows.length, record_activities: rows.length, done: true });
-    // A budget stops a sweep between steps, leaving the rest to the next.
+    // A budget stops a sweep between steps, leaving the rest to the next (again from 0: `at` set by hand).
+    await env.DB.prepare("DELETE FROM settings WHERE key = ?").bind(RETENTION_FLOOR_KEY).run();
     await env.DB.prepare("UPDATE record_activities SET state = 'failed', at = ?1 WHERE scenario_id = ?2")
       .bind(old, Number(mailScenario))
       .run();
