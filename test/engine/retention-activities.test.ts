@@ -194,6 +194,18 @@ describe("retention of finished record activities", () => {
     // Counts kept on the rows are not taken back by the deletes.
     expect(await counts()).toEqual(countsBefore);
 
+    // The confirmation link still works though its e-mail has left: the page reads the record activity held for it.
+    const [doiRecord] = await rowsOf(
+      "SELECT id, token FROM scenario_records WHERE scenario_id = ?",
+      Number(doiScenario),
+    );
+    const confirmPage = await worker.fetch(
+      new Request(`https://ma.example/c/${doiRecord?.id}-${doiRecord?.token}`),
+      env as never,
+      createExecutionContext(),
+    );
+    expect(confirmPage.status).toBe(200);
+
     // The next record-activity steps read from the oldest row still held by an e-mail in D1 up.
     expect(await retentionFloor(engine)).toBe(OLD);
 
