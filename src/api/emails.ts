@@ -4,6 +4,7 @@ import { displayAddress } from "../email/headers";
 import { previewActivityEmail } from "../email/preview";
 import { retentionNoteOf } from "../engine/retention";
 import type { Address } from "../env";
+import { AppError } from "../errors";
 import { idString, iso, parseId } from "../ids";
 import { idOr404, numericCursor, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, Page, retainedListOf, Timestamp } from "./schemas";
@@ -146,8 +147,14 @@ export const emailsApi = router()
       responses: { 200: json(EmailDetail, "The e-mail"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
     async (c) => {
+      const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "e-mail");
-      const { email, body } = await getEmail(c.get("engine"), id);
+      const { email, body } = await getEmail(e, id).catch((err) => {
+        // With retention on, an e-mail that is not in D1 may have left it: say where older ones are.
+        const retention = retentionNoteOf(e);
+        if (!(err instanceof AppError) || err.code !== "not_found" || !retention) throw err;
+        throw new AppError("not_found", `${err.message}. ${retention.note}`);
+      });
       return c.json(
         { ...presentEmail(email), html: body?.html ?? null, text: body?.text ?? null, headers: email.headers },
         200,

@@ -301,6 +301,14 @@ describe("reads say where older data lives", () => {
       expect(Date.parse(retention.retained_before as string)).toBeLessThan(Date.now() - 29 * DAY_MS);
       expect(await ok("GET", path), path).not.toHaveProperty("retention");
     }
+    // One e-mail that is not in D1: with retention on, the 404 says where older ones are.
+    const missing = await retaining("/api/emails/999999");
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(
+      /^e-mail 999999 not found\. Finished record activities, e-mails and tracking hits from before .* GET \/api\/retention\/\{day\}/,
+    );
+    expectError(await api("GET", "/emails/999999"), 404, "e-mail 999999 not found");
+    expect((await api("GET", "/emails/999999")).body.error.message).not.toContain("R2");
     const doc = (await ok("GET", "/openapi.json")) as { components: { schemas: Record<string, unknown> } };
     expect(doc.components.schemas).toHaveProperty("RetentionNote");
     expect(JSON.stringify(doc.components.schemas.EmailList)).toContain("RetentionNote");
