@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark of the project against a local `wrangler dev` it starts and stops itself, on a
 // fresh local database. Writes bench/results.json and prints a table; each figure sits beside its baseline measured
-// in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,storage,enroll,bounces,throttle
-// to run some; --quick for smaller sizes while developing (results.json is only written by a full run).
+// in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,storage,enroll,bounces,throttle,
+// retention to run some; --quick for smaller sizes while developing (results.json is only written by a full run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchBounces, benchThrottle } from "./deliverability.mjs";
@@ -14,6 +14,7 @@ import { benchRecipients } from "./recipients.mjs";
 import { benchRecords } from "./records.mjs";
 import { benchRedirect, clickKey } from "./redirect.mjs";
 import { benchRender } from "./render.mjs";
+import { benchRetention } from "./retention.mjs";
 import { benchStorage } from "./storage.mjs";
 
 const args = new Map(
@@ -69,6 +70,16 @@ if (want("throttle")) {
     Object.assign(results, await benchThrottle(client(throttled.base), { rate, count: quick ? 400 : 1_200 }));
   } finally {
     await throttled.stop();
+  }
+}
+
+// Retention on a database of its own: the sweep removes everything old enough, so only this send may be in it.
+if (want("retention")) {
+  const fresh = await startServer();
+  try {
+    Object.assign(results, await benchRetention(client(fresh.base), quick ? { emails: 2_000 } : {}));
+  } finally {
+    await fresh.stop();
   }
 }
 

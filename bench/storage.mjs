@@ -6,7 +6,7 @@
 import http from "node:http";
 import { loadParties, log, TOKEN, until } from "./lib.mjs";
 
-const TEMPLATE =
+export const TEMPLATE =
   "<html><body><h1>Hello {{party.name}}</h1><p>Your picks this week.</p>" +
   Array.from(
     { length: 10 },
@@ -16,7 +16,7 @@ const TEMPLATE =
   '<p><a href="unsubscribe">Unsubscribe</a></p></body></html>';
 
 /** POST to a bench route, with no timeout (a metered send of 10,000 e-mails takes a while). */
-function benchPost(base, path) {
+export function benchPost(base, path) {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = http.request(

@@ -1,7 +1,7 @@
 import { reconcileAbandoned } from "./email/archive";
 import { CLAIM_TIMEOUT_MS } from "./engine/claim";
 import { scenariosDueForPass } from "./engine/passes";
-import { retainStep } from "./engine/retention";
+import { retentionSweep } from "./engine/retention";
 import { finishReparking } from "./engine/scenarios";
 import { type Bindings, getConfig } from "./env";
 import { sweep } from "./scheduler/sweep";
@@ -45,8 +45,14 @@ export async function runCron(
     try {
       const days = getConfig(env).retentionDays;
       if (days !== null) {
-        const step = await retainStep(e, Date.now(), days);
-        if (step.key) console.log(`retention: ${step.emails} e-mails of ${step.day} exported to ${step.key}`);
+        // Steps until nothing is old enough or the budget (20 s) is spent: 1 M e-mails a day is 2,000 steps.
+        const r = await retentionSweep(e, Date.now(), days);
+        if (r.steps > 0) {
+          console.log(
+            `retention: ${r.emails} e-mails, ${r.record_activities} record activities and ${r.hits} hits exported ` +
+              `to ${r.objects} objects in ${r.steps} steps${r.done ? "" : "; more left for the next sweep"}`,
+          );
+        }
       }
     } catch (err) {
       console.error("retention: the step failed; the next sweep tries again", err);

@@ -2,10 +2,12 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type EmailRow, getEmail, getEmailRaw, listEmails } from "../email/emails";
 import { displayAddress } from "../email/headers";
 import { previewActivityEmail } from "../email/preview";
+import { retentionNoteOf } from "../engine/retention";
 import type { Address } from "../env";
+import { AppError } from "../errors";
 import { idString, iso, parseId } from "../ids";
 import { idOr404, numericCursor, router } from "./router";
-import { errorResponses, Id, IdParam, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
+import { errorResponses, Id, IdParam, json, jsonBody, Page, retainedListOf, Timestamp } from "./schemas";
 
 const EmailStatus = z.enum(["sending", "sent", "retry", "failed", "abandoned"]);
 
@@ -107,10 +109,10 @@ export const emailsApi = router()
       summary: "The e-mail archive, newest first: one row per delivery attempt",
       description:
         "E-mails older than the retention window (RETENTION_DAYS) are not listed: with their hits they were exported " +
-        "to R2 as daily NDJSON and removed from D1 (GET /api/retention says since when and where).",
+        "to R2 as daily NDJSON and removed from D1. `retention` says since when and where (null: retention is off).",
       request: { query: EmailQuery },
       responses: {
-        200: json(listOf(EmailSummary, "EmailList"), "A page of e-mails"),
+        200: json(retainedListOf(EmailSummary, "EmailList"), "A page of e-mails"),
         400: errorResponses[400],
         401: errorResponses[401],
       },
@@ -125,7 +127,14 @@ export const emailsApi = router()
         limit: q.limit,
         cursor: numericCursor(q.cursor),
       });
-      return c.json({ items: page.items.map(presentEmail), next_cursor: idString(page.nextCursor) }, 200);
+      return c.json(
+        {
+          items: page.items.map(presentEmail),
+          next_cursor: idString(page.nextCursor),
+          retention: retentionNoteOf(c.get("engine")),
+        },
+        200,
+      );
     },
   )
   .openapi(
@@ -138,8 +147,14 @@ export const emailsApi = router()
       responses: { 200: json(EmailDetail, "The e-mail"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
     async (c) => {
+      const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "e-mail");
-      const { email, body } = await getEmail(c.get("engine"), id);
+      const { email, body } = await getEmail(e, id).catch((err) => {
+        // With retention on, an e-mail that is not in D1 may have left it: say where older ones are.
+        const retention = retentionNoteOf(e);
+        if (!(err instanceof AppError) || err.code !== "not_found" || !retention) throw err;
+        throw new AppError("not_found", `${err.message}. ${retention.note}`);
+      });
       return c.json(
         { ...presentEmail(email), html: body?.html ?? null, text: body?.text ?? null, headers: email.headers },
         200,

@@ -8,8 +8,9 @@ import {
   type ScenarioReportRow,
   scenarioReport,
 } from "../engine/reports";
+import { retentionNoteOf } from "../engine/retention";
 import { idOr404, router } from "./router";
-import { errorResponses, IdParam, json } from "./schemas";
+import { errorResponses, IdParam, json, RetentionNote } from "./schemas";
 
 const ReportQuery = z
   .object({
@@ -43,6 +44,7 @@ const report = <T extends z.ZodTypeAny>(item: T, name: string) =>
       from: z.string().openapi({ format: "date", description: "first day covered (inclusive)" }),
       to: z.string().openapi({ format: "date", description: "last day covered (inclusive)" }),
       items: z.array(item).openapi({ description: "every period of the range, in order; zeros when nothing happened" }),
+      retention: RetentionNote,
     })
     .openapi(name);
 
@@ -118,7 +120,15 @@ export const reportsApi = router()
       const id = idOr404(c.req.valid("param").id, "scenario");
       const range = reportRange(c.req.valid("query"));
       const items = await scenarioReport(c.get("engine"), id, range);
-      return c.json({ period: range.period, ...rangeDates(range), items: items.map(presentScenarioRow) }, 200);
+      return c.json(
+        {
+          period: range.period,
+          ...rangeDates(range),
+          items: items.map(presentScenarioRow),
+          retention: retentionNoteOf(c.get("engine")),
+        },
+        200,
+      );
     },
   )
   .openapi(
@@ -131,6 +141,14 @@ export const reportsApi = router()
       const id = idOr404(c.req.valid("param").id, "activity");
       const range = reportRange(c.req.valid("query"));
       const items = await activityReport(c.get("engine"), id, range);
-      return c.json({ period: range.period, ...rangeDates(range), items: items.map(presentActivityRow) }, 200);
+      return c.json(
+        {
+          period: range.period,
+          ...rangeDates(range),
+          items: items.map(presentActivityRow),
+          retention: retentionNoteOf(c.get("engine")),
+        },
+        200,
+      );
     },
   );

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { DAY_MS, RETAINED_PREFIX, retainedDay } from "../engine/retention";
+import { DAY_MS, RETAINED_LOCATION, retainedDay } from "../engine/retention";
 import { getConfig } from "../env";
 import { iso } from "../ids";
 import { router } from "./router";
@@ -8,10 +8,13 @@ import { errorResponses, json, Timestamp } from "./schemas";
 const RetentionOut = z
   .object({
     retention_days: z.number().int().nullable().openapi({
-      description: "days e-mails and their hits stay in D1 (RETENTION_DAYS); null keeps everything in D1",
+      description:
+        "days finished record activities, e-mails and their hits stay in D1 (RETENTION_DAYS); null keeps everything in D1",
     }),
     retained_before: Timestamp.nullable().openapi({
-      description: "e-mails created before this are no longer in D1 (GET /api/emails, the timeline) but in R2",
+      description:
+        "e-mails created and record activities finished before this are no longer in D1 (GET /api/emails, the record " +
+        "activities, reports, the timeline) but in R2; null when retention is off",
     }),
     location: z.string().openapi({ example: "R2 bucket EMAIL_BODIES, emails/retained/YYYY-MM-DD/" }),
   })
@@ -23,6 +26,7 @@ const RetainedObject = z.object({
   emails: z.number().int(),
   hits: z.number().int(),
   links: z.number().int(),
+  record_activities: z.number().int(),
 });
 
 const RetainedDayOut = z
@@ -30,7 +34,9 @@ const RetainedDayOut = z
     day: z.string().openapi({ example: "2026-01-31" }),
     objects: z.array(RetainedObject).openapi({
       description:
-        "the day's export in the EMAIL_BODIES bucket: NDJSON, one line {table, row} per e-mail, hit and link row",
+        "the day's export in the EMAIL_BODIES bucket: NDJSON, one line {table, row} per e-mail, hit, link and " +
+        "record activity row (the row as D1 held it); e-mails by the day they were created, record activities by the " +
+        "day they finished",
     }),
   })
   .openapi("RetainedDay");
@@ -48,7 +54,7 @@ export const retentionApi = router()
       method: "get",
       path: "/retention",
       tags: ["E-mails"],
-      summary: "How long e-mails stay in D1, and where older ones are",
+      summary: "How long e-mails and finished record activities stay in D1, and where older ones are",
       responses: { 200: json(RetentionOut, "The retention window"), 401: errorResponses[401] },
     }),
     async (c) => {
@@ -57,7 +63,7 @@ export const retentionApi = router()
         {
           retention_days: days,
           retained_before: days === null ? null : iso(Date.now() - days * DAY_MS),
-          location: `R2 bucket EMAIL_BODIES, ${RETAINED_PREFIX}YYYY-MM-DD/`,
+          location: RETAINED_LOCATION,
         },
         200,
       );
@@ -68,7 +74,7 @@ export const retentionApi = router()
       method: "get",
       path: "/retention/{day}",
       tags: ["E-mails"],
-      summary: "Where the e-mails of one day (UTC) that left D1 were exported",
+      summary: "Where the e-mails and record activities of one day (UTC) that left D1 were exported",
       request: { params: DayParam },
       responses: { 200: json(RetainedDayOut, "The day's export"), 400: errorResponses[400], 401: errorResponses[401] },
     }),

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { blockScenarioRecord, unblockScenarioRecord } from "../engine/blocking";
 import { listConfirmations } from "../engine/confirmations";
 import { recordEmailEvent } from "../engine/events";
+import { retentionNoteOf } from "../engine/retention";
 import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { invalid } from "../errors";
 import { iso, parseId } from "../ids";
@@ -16,6 +17,7 @@ import {
   Page,
   RecordActivity,
   RecordActivityState,
+  retainedListOf,
   ScenarioRecord,
 } from "./schemas";
 
@@ -106,6 +108,9 @@ export const runsApi = router()
       path: "/scenarios/{id}/record-activities",
       tags: ["Runs"],
       summary: "The scenario's record activities",
+      description:
+        "Finished record activities older than the retention window (RETENTION_DAYS) are not listed: they were " +
+        "exported to R2 and removed from D1. `retention` says since when and where (null: retention is off).",
       request: {
         params: IdParam,
         query: Page.extend({
@@ -115,7 +120,7 @@ export const runsApi = router()
         }).strict(),
       },
       responses: {
-        200: json(listOf(RecordActivity, "RecordActivityList"), "A page of record activities"),
+        200: json(retainedListOf(RecordActivity, "RecordActivityList"), "A page of record activities"),
         400: errorResponses[400],
         401: errorResponses[401],
         404: errorResponses[404],
@@ -132,7 +137,11 @@ export const runsApi = router()
         scenarioRecordId: optionalId(q.scenario_record_id, "scenario_record_id"),
       });
       return c.json(
-        { items: page.items.map(presentRecordActivity), next_cursor: page.nextCursor?.toString() ?? null },
+        {
+          items: page.items.map(presentRecordActivity),
+          next_cursor: page.nextCursor?.toString() ?? null,
+          retention: retentionNoteOf(c.get("engine")),
+        },
         200,
       );
     },

@@ -34,6 +34,37 @@ export function listOf<T extends z.ZodTypeAny>(item: T, name: string) {
   return z.object({ items: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
 }
 
+/**
+ * Where data older than the retention window lives, on every read that answers only for what is in D1 (reports,
+ * record activities, e-mails). Absent when retention is off (RETENTION_DAYS empty: everything is in D1).
+ */
+export const RetentionNote = z
+  .object({
+    window_days: z.number().int().openapi({ description: "RETENTION_DAYS: how long rows stay in D1", example: 30 }),
+    retained_before: Timestamp.openapi({
+      description:
+        "finished record activities, e-mails and hits from before this instant are no longer in D1 (scenario records are)",
+    }),
+    location: z.string().openapi({ example: "R2 bucket EMAIL_BODIES, emails/retained/YYYY-MM-DD/" }),
+    listing: z.string().openapi({
+      description: "the route listing one day's export objects",
+      example: "GET /api/retention/{day}",
+    }),
+    note: z.string().openapi({ description: "the same in one sentence, as the console shows it" }),
+  })
+  .openapi("RetentionNote")
+  .optional()
+  .openapi({
+    description:
+      "where data older than the retention window lives (RETENTION_DAYS); absent when retention is off, since " +
+      "everything is then in D1",
+  });
+
+/** A page of a list that answers only for what is in D1, with where older rows are (RetentionNote). */
+export function retainedListOf<T extends z.ZodTypeAny>(item: T, name: string) {
+  return z.object({ items: z.array(item), next_cursor: z.string().nullable(), retention: RetentionNote }).openapi(name);
+}
+
 export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "1" }) });
 
 export const ScenarioState = z.enum(["draft", "running", "stopped"]);

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../api/router";
 import { getConfig } from "../env";
 import { type RenderMode, runRenders } from "./render";
-import { meteredEnrollmentCycle, meteredSend } from "./storage";
+import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend } from "./storage";
 
 /**
  * Baselines for `npm run bench`, measured in the same process as the routes they are compared with. Mounted only when
@@ -53,6 +53,18 @@ export function benchRoutes() {
     const force = c.req.query("full_pass_of");
     if (!Number.isFinite(at)) return c.text("at: epoch milliseconds", 400);
     return c.json(await meteredEnrollmentCycle(c.env, at, force ? Number(force) : null));
+  });
+  // Retention a window after everything sent so far: rows written by its steps (see storage.ts).
+  routes.post("/metered-retention", async (c) => {
+    const days = Number(c.req.query("days") ?? 30);
+    if (!Number.isInteger(days) || days < 1) return c.text("days: a whole number of days, at least 1", 400);
+    return c.json(await meteredRetention(c.env, days));
+  });
+  // DELETE of every row against DROP TABLE, each on a table of `rows` rows.
+  routes.post("/metered-drop-table", async (c) => {
+    const rows = Number(c.req.query("rows") ?? 10_000);
+    if (!Number.isInteger(rows) || rows < 1 || rows > 1_000_000) return c.text("rows: 1 to 1,000,000", 400);
+    return c.json(await meteredDropTable(c.env, rows));
   });
   return routes;
 }

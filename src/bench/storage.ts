@@ -1,6 +1,7 @@
 import { enroll, enrollScenario, runningScenarios } from "../engine/enroll";
 import { processDue } from "../engine/execute";
 import { scenariosDueForPass } from "../engine/passes";
+import { DAY_MS, retentionSweep } from "../engine/retention";
 import { transitionScenario } from "../engine/scenarios";
 import type { Bindings } from "../env";
 import { buildServices } from "../services";
@@ -67,4 +68,61 @@ export async function meteredEnrollmentCycle(env: Bindings, now: number, forceSc
     }
   }
   return { ...cycle, full_pass_rows_read: full };
+}
+
+/**
+ * Retention of everything sent so far, as the minute sweep would do it a window later: `now` is a day past the window
+ * of `days`, the sweep runs until nothing is old enough (no budget), and every statement is metered.
+ */
+export async function meteredRetention(env: Bindings, days: number) {
+  const { db, totals } = meteredD1(env.DB);
+  const engine = buildServices({ ...env, DB: db } as Bindings, { wake: async () => {} });
+  const now = Date.now() + (days + 1) * DAY_MS;
+  const sweep = { steps: 0, emails: 0, hits: 0, links: 0, record_activities: 0, objects: 0 };
+  const started = Date.now();
+  for (;;) {
+    const r = await retentionSweep(engine, now, days, { budgetMs: 600_000, maxSteps: 10_000 });
+    for (const k of Object.keys(sweep) as (keyof typeof sweep)[]) sweep[k] += r[k];
+    if (r.done) break;
+  }
+  return {
+    ...sweep,
+    ms: Date.now() - started,
+    rows_written: totals.rowsWritten,
+    rows_read: totals.rowsRead,
+    written_by: totals.writtenBy,
+  };
+}
+
+/**
+ * What dropping a table costs in D1's own units, beside deleting its rows: two tables of `rows` rows with one index
+ * each, one emptied by `DELETE`, the other by `DROP TABLE`, each statement's `meta.rows_written`.
+ */
+export async function meteredDropTable(env: Bindings, rows: number) {
+  const written = async (sql: string, ...params: unknown[]) =>
+    (
+      await env.DB.prepare(sql)
+        .bind(...params)
+        .run()
+    ).meta.rows_written ?? 0;
+  const fill = (table: string) =>
+    written(
+      `INSERT INTO ${table} (id, body, at)
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+       SELECT i, printf('%0200d', i), i FROM n`,
+      rows,
+    );
+  const results: Record<string, number> = { rows };
+  for (const table of ["bench_delete", "bench_drop"]) {
+    await env.DB.prepare(`DROP TABLE IF EXISTS ${table}`).run();
+    await env.DB.prepare(
+      `CREATE TABLE ${table} (id INTEGER PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`,
+    ).run();
+    await env.DB.prepare(`CREATE INDEX ${table}_at ON ${table} (at)`).run();
+    results[`${table}_insert_rows_written`] = await fill(table);
+  }
+  results.delete_rows_written = await written("DELETE FROM bench_delete");
+  results.drop_table_rows_written = await written("DROP TABLE bench_drop");
+  await env.DB.prepare("DROP TABLE bench_delete").run();
+  return results;
 }

@@ -14,7 +14,7 @@ import {
   type ScenarioReportRow,
   scenarioReport,
 } from "../engine/reports";
-import { DAY_MS } from "../engine/retention";
+import { retentionNoteOf } from "../engine/retention";
 import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { getScenario, getScenarioRow } from "../engine/scenarios";
 import { getConfig } from "../env";
@@ -79,7 +79,16 @@ export async function scenarioPage(e: Engine, scenarioId: number, cursor: number
     const parent = a.parentId === null ? undefined : nodes.get(a.parentId);
     (parent ? parent.children : roots).push(node);
   }
-  return { scenario, roots, trend: trend as ScenarioReportRow[], range: rangeDates(range), recordsPage, latest };
+  return {
+    scenario,
+    roots,
+    trend: trend as ScenarioReportRow[],
+    range: rangeDates(range),
+    recordsPage,
+    latest,
+    /** Where rows older than the retention window are (the reports' `retention`); null when retention is off. */
+    retention: retentionNoteOf(e) ?? null,
+  };
 }
 
 /** Tracking hits one timeline page shows; more are one "next hits" link away. */
@@ -124,13 +133,14 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
   const moreHits = hitRows.length > TIMELINE_HITS;
   if (moreHits) hitRows.pop();
   const ordered = [...steps.items].sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
-  // E-mails and hits older than the retention window have left D1 for R2 (src/engine/retention.ts).
-  const days = getConfig(e.env).retentionDays;
-  const retainedBefore = days === null ? null : Date.now() - days * DAY_MS;
+  // Finished record activities, e-mails and hits older than the retention window have left D1 for R2
+  // (src/engine/retention.ts): said when the scenario record began before the window.
+  const retention = retentionNoteOf(e) ?? null;
+  const retainedBefore = retention === null ? null : Date.parse(retention.retained_before);
   return {
     scenario,
     scenarioRecord,
-    retainedBefore: retainedBefore !== null && scenarioRecord.createdAt < retainedBefore ? retainedBefore : null,
+    retention: retainedBefore !== null && scenarioRecord.createdAt < retainedBefore ? retention : null,
     record: record?.fields ?? null,
     /** The recipient's confirmation of its subscription (double opt-in), when it confirmed. */
     confirmation: confirmation ?? null,

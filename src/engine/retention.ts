@@ -1,25 +1,52 @@
+import { SHARD_COUNT } from "../db/shards";
+import { getConfig } from "../env";
 import type { Engine } from "./context";
 
 /**
- * Retention of the e-mail archive: e-mails older than the window (`RETENTION_DAYS`), with their tracking hits and any
- * legacy `links` rows, are exported to R2 beside the bodies as NDJSON, one object per step under the day they were
- * created (`emails/retained/YYYY-MM-DD/<first id>-<last id>.ndjson`), then deleted from D1. The minute sweep runs one
- * step of at most RETENTION_STEP e-mails, oldest first, so a backlog drains in bounded steps. The export is written
- * before anything is deleted, and a step that failed after it writes the same object again. The bodies stay where
- * they are (the bucket's lifecycle rule expires them). Record activities are not exported or removed.
+ * Retention: what is older than the window (`RETENTION_DAYS`) leaves D1 for R2, exported beside the bodies as NDJSON
+ * (`emails/retained/YYYY-MM-DD/…ndjson`, one line `{table, row}` per row, the row as D1 held it), then deleted.
+ *
+ * - **E-mails** (by `created_at`), with their tracking hits, any legacy `links` rows and those of their record
+ *   activities that may go too: one step of at most RETENTION_STEP e-mails of one day, oldest first.
+ * - **Finished record activities** (done, cancelled or failed before the window, by `at`) that sent no e-mail still
+ *   in D1, with their hits left: one step of at most RECORD_ACTIVITY_STEP, one object per day of `at`.
+ *
+ * What stays: every waiting or running record activity; a finished one whose e-mail is still in D1 (an open, click or
+ * bounce of that e-mail updates it and makes its waiting children due, or cancels its `email_not_X` ones; it leaves
+ * with its e-mail); a confirmation e-mail's record activity while a `subscription_confirmed` / `_not_confirmed` child
+ * still waits (the confirmation page reads it). Scenario records stay (unsubscribe tokens, the enter-once rule), and
+ * so do the counts kept on scenario and activity rows: they are kept by triggers on INSERT and UPDATE, and a DELETE
+ * changes none of them.
+ *
+ * The minute sweep runs steps (e-mails first, then record activities) until nothing is old enough or its time budget
+ * is spent (`retentionSweep`). Record-activity steps read from a floor up (`retentionFloor`), so the rows held below
+ * it are not read again at every sweep. Each step writes its export before it deletes anything; a step that failed after the
+ * export writes its rows again (a row may then be in two objects: `table` and the row's `id` name it). The bodies stay
+ * where they are (the bucket's lifecycle rule expires them).
  */
 
 export const DAY_MS = 86_400_000;
-/** E-mails one step exports and deletes at most: one object, three statements. */
+/** E-mails one step exports and deletes at most: one object, one read batch, one delete batch. */
 export const RETENTION_STEP = 500;
+/**
+ * Record activities a record-activity step exports and deletes at most. The ids go to D1 as one JSON parameter
+ * (`json_each`), so a statement stays far inside D1's 100 bound parameters and 100 KB, whatever the step size.
+ */
+export const RECORD_ACTIVITY_STEP = 1_000;
+/** How long one sweep runs retention steps at most (the cron's limit is far above; a step takes well under a second). */
+export const RETENTION_BUDGET_MS = 20_000;
+/** Steps one sweep runs at most, whatever the budget: 100 × 500 e-mails is 50,000 a minute, 72 M a day. */
+export const RETENTION_MAX_STEPS = 100;
 export const RETAINED_PREFIX = "emails/retained/";
 
 export const retainedDayPrefix = (day: string) => `${RETAINED_PREFIX}${day}/`;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+export type RetainedTable = "emails" | "hits" | "links" | "record_activities";
+
 /** One line of an export: the table the row came from and the row as D1 held it (column names, raw values). */
 export interface RetainedLine {
-  table: "emails" | "hits" | "links";
+  table: RetainedTable;
   row: Record<string, unknown>;
 }
 
@@ -30,6 +57,7 @@ export interface RetentionStep {
   emails: number;
   hits: number;
   links: number;
+  record_activities: number;
 }
 
 interface EmailRowRaw extends Record<string, unknown> {
@@ -38,15 +66,57 @@ interface EmailRowRaw extends Record<string, unknown> {
   created_at: number;
 }
 
+interface RecordActivityRowRaw extends Record<string, unknown> {
+  id: number;
+  at: number;
+}
+
+const FINISHED = "('done', 'cancelled', 'failed')";
+
 /**
- * One step: the oldest e-mails (by id, which grows with time) created before `now - days`, all of the same day, at
- * most `limit`, exported with their hits and links to one R2 object, then removed from D1 in one batch.
+ * SQL: the record activity `ra`, finished before `cutoff`, may leave D1 — no e-mail of it stays in D1 (beyond those
+ * in the JSON array `leaving`, which leave in the same batch), and it is not a confirmation e-mail whose
+ * confirmed / not-confirmed child still waits.
+ */
+const REMOVABLE = (cutoff: string, leaving: string) => `ra.state IN ${FINISHED} AND ra.at < ${cutoff}
+  AND NOT EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = ra.id
+                  AND m.id NOT IN (SELECT value FROM json_each(${leaving})))
+  AND NOT EXISTS (SELECT 1 FROM activities c
+                  JOIN record_activities w ON w.scenario_record_id = ra.scenario_record_id AND w.activity_id = c.id
+                  WHERE c.parent_id = ra.activity_id
+                    AND c."on" IN ('subscription_confirmed', 'subscription_not_confirmed')
+                    AND w.state IN ('waiting', 'running'))`;
+
+const ndjson = (lines: RetainedLine[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join("");
+
+async function putExport(e: Engine, key: string, lines: RetainedLine[]) {
+  const count = (table: RetainedTable) => String(lines.filter((l) => l.table === table).length);
+  await e.env.EMAIL_BODIES.put(key, ndjson(lines), {
+    httpMetadata: { contentType: "application/x-ndjson; charset=utf-8" },
+    customMetadata: {
+      emails: count("emails"),
+      hits: count("hits"),
+      links: count("links"),
+      record_activities: count("record_activities"),
+    },
+  });
+}
+
+const lineOf =
+  (table: RetainedTable) =>
+  (row: Record<string, unknown>): RetainedLine => ({ table, row });
+
+/**
+ * One e-mail step: the oldest e-mails (by id, which grows with time) created before `now - days`, all of the same
+ * day, at most `limit`, exported with their hits, links and the record activities that may leave with them to one R2
+ * object, then removed from D1 in one batch.
  */
 export async function retainStep(e: Engine, now: number, days: number, limit = RETENTION_STEP): Promise<RetentionStep> {
   const cutoff = now - days * DAY_MS;
+  const none = { day: null, key: null, emails: 0, hits: 0, links: 0, record_activities: 0 };
   const { results } = await e.d1.prepare("SELECT * FROM emails ORDER BY id LIMIT ?").bind(limit).all<EmailRowRaw>();
   const first = results[0];
-  if (!first || first.created_at >= cutoff) return { day: null, key: null, emails: 0, hits: 0, links: 0 };
+  if (!first || first.created_at >= cutoff) return none;
   const day = dayOf(first.created_at);
   const rows: EmailRowRaw[] = [];
   for (const row of results) {
@@ -55,7 +125,7 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
   }
   const ids = JSON.stringify(rows.map((r) => r.id));
   const ras = JSON.stringify([...new Set(rows.map((r) => r.record_activity_id))]);
-  const [hits, links] = await e.d1.batch<Record<string, unknown>>([
+  const [hits, links, leaving] = await e.d1.batch<Record<string, unknown>>([
     // Through the (record activity, at) index: the hits of these e-mails' record activities, then of these e-mails.
     e.d1
       .prepare(
@@ -64,28 +134,265 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
       )
       .bind(ras, ids),
     e.d1.prepare("SELECT * FROM links WHERE email_id IN (SELECT value FROM json_each(?1)) ORDER BY key").bind(ids),
+    e.d1
+      .prepare(
+        `SELECT ra.* FROM record_activities ra
+         WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ${REMOVABLE("?3", "?2")} ORDER BY ra.id`,
+      )
+      .bind(ras, ids, cutoff),
   ]);
   const hitRows = hits?.results ?? [];
   const linkRows = links?.results ?? [];
-  const lines: RetainedLine[] = [
-    ...rows.map((row) => ({ table: "emails" as const, row })),
-    ...hitRows.map((row) => ({ table: "hits" as const, row })),
-    ...linkRows.map((row) => ({ table: "links" as const, row })),
-  ];
+  const raRows = leaving?.results ?? [];
   const key = `${retainedDayPrefix(day)}${rows[0]?.id}-${rows[rows.length - 1]?.id}.ndjson`;
-  await e.env.EMAIL_BODIES.put(key, lines.map((l) => `${JSON.stringify(l)}\n`).join(""), {
-    httpMetadata: { contentType: "application/x-ndjson; charset=utf-8" },
-    customMetadata: { emails: String(rows.length), hits: String(hitRows.length), links: String(linkRows.length) },
-  });
+  await putExport(e, key, [
+    ...rows.map(lineOf("emails")),
+    ...hitRows.map(lineOf("hits")),
+    ...linkRows.map(lineOf("links")),
+    ...raRows.map(lineOf("record_activities")),
+  ]);
   await e.d1.batch([
     e.d1
       .prepare("DELETE FROM hits WHERE id IN (SELECT value FROM json_each(?1))")
       .bind(JSON.stringify(hitRows.map((h) => h.id))),
     e.d1.prepare("DELETE FROM links WHERE email_id IN (SELECT value FROM json_each(?1))").bind(ids),
     e.d1.prepare("DELETE FROM emails WHERE id IN (SELECT value FROM json_each(?1))").bind(ids),
+    e.d1
+      .prepare(`DELETE FROM record_activities WHERE id IN (SELECT value FROM json_each(?1)) AND state IN ${FINISHED}`)
+      .bind(JSON.stringify(raRows.map((r) => r.id))),
   ]);
-  return { day, key, emails: rows.length, hits: hitRows.length, links: linkRows.length };
+  return {
+    day,
+    key,
+    emails: rows.length,
+    hits: hitRows.length,
+    links: linkRows.length,
+    record_activities: raRows.length,
+  };
 }
+
+export interface RecordActivityStep {
+  /** The objects written, one per day (UTC) of the record activities' `at`; empty when none was old enough. */
+  keys: string[];
+  record_activities: number;
+  hits: number;
+}
+
+/**
+ * Finished record activities in `[floor, cutoff)`, one condition per partial index that holds them: done ones through
+ * `record_activities_done (activity_id, at)` (every activity), cancelled and failed ones through
+ * `record_activities_ended (at)`. Each reads the range in `at` order, without a full scan.
+ */
+const FINISHED_IN_RANGE = (floor: string, cutoff: string) => [
+  `ra.activity_id IN (SELECT id FROM activities) AND ra.state = 'done' AND ra.at >= ${floor} AND ra.at < ${cutoff}`,
+  `ra.state IN ('cancelled', 'failed') AND ra.at >= ${floor} AND ra.at < ${cutoff}`,
+];
+
+/**
+ * The floor of the record-activity steps (a `settings` row): every finished record activity with `at` below it has
+ * been removed or held for good, so a step reads only from there. A record activity finishes with `at` = now, a day
+ * or more after any cutoff, so no row appears below the floor later. 0 until the first sweep has caught up.
+ */
+export const RETENTION_FLOOR_KEY = "retention_floor";
+
+export async function retentionFloor(e: Engine): Promise<number> {
+  const row = await e.d1
+    .prepare("SELECT value FROM settings WHERE key = ?")
+    .bind(RETENTION_FLOOR_KEY)
+    .first<{ value: string }>();
+  return row ? Number(JSON.parse(row.value)) : 0;
+}
+
+/**
+ * Once no record activity of `[floor, cutoff)` may leave: the floor moves up to the oldest one still held by an
+ * e-mail in D1 (it leaves with its e-mail, so it must be read again), or to the cutoff. Confirmation e-mails held for
+ * a pending double opt-in fall below it and stay in D1, like their scenario records.
+ */
+async function raiseFloor(e: Engine, floor: number, cutoff: number): Promise<number> {
+  const held = await e.d1
+    .prepare(
+      `SELECT min(at) AS at FROM (${FINISHED_IN_RANGE("?1", "?2")
+        .map(
+          (range) => `SELECT min(ra.at) AS at FROM record_activities ra
+                      WHERE ${range} AND EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = ra.id)`,
+        )
+        .join(" UNION ALL ")})`,
+    )
+    .bind(floor, cutoff)
+    .first<{ at: number | null }>();
+  const next = held?.at ?? cutoff;
+  if (next > floor) {
+    await e.d1
+      .prepare(
+        `INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .bind(RETENTION_FLOOR_KEY, JSON.stringify(next), Date.now())
+      .run();
+  }
+  return Math.max(next, floor);
+}
+
+/**
+ * One record-activity step: at most `limit` finished record activities that may leave D1 (see REMOVABLE), finished
+ * in `[floor, now - days)`, exported with the hits still in D1 that name them, one object per day of `at`
+ * (`emails/retained/YYYY-MM-DD/record-activities-<first id>-<last id>.ndjson`), then removed from D1 in one batch.
+ */
+export async function retainRecordActivitiesStep(
+  e: Engine,
+  now: number,
+  days: number,
+  limit = RECORD_ACTIVITY_STEP,
+  floor = 0,
+): Promise<RecordActivityStep> {
+  const cutoff = now - days * DAY_MS;
+  const { results: rows } = await e.d1
+    .prepare(
+      FINISHED_IN_RANGE("?3", "?1")
+        .map(
+          (range) => `SELECT * FROM (SELECT ra.* FROM record_activities ra
+                      WHERE ${range} AND ${REMOVABLE("?1", "'[]'")} LIMIT ?2)`,
+        )
+        .join(" UNION ALL "),
+    )
+    .bind(cutoff, limit, floor)
+    .all<RecordActivityRowRaw>();
+  if (rows.length === 0) return { keys: [], record_activities: 0, hits: 0 };
+  rows.sort((a, b) => a.id - b.id);
+  rows.splice(limit);
+  const ids = JSON.stringify(rows.map((r) => r.id));
+  const { results: hitRows } = await e.d1
+    .prepare("SELECT * FROM hits WHERE record_activity_id IN (SELECT value FROM json_each(?1)) ORDER BY id")
+    .bind(ids)
+    .all<{ id: number; record_activity_id: number }>();
+  const byDay = new Map<string, RecordActivityRowRaw[]>();
+  for (const row of rows) {
+    const day = dayOf(row.at);
+    byDay.set(day, [...(byDay.get(day) ?? []), row]);
+  }
+  const keys: string[] = [];
+  for (const [day, dayRows] of [...byDay].sort()) {
+    const mine = new Set(dayRows.map((r) => r.id));
+    const key = `${retainedDayPrefix(day)}record-activities-${dayRows[0]?.id}-${dayRows[dayRows.length - 1]?.id}.ndjson`;
+    await putExport(e, key, [
+      ...dayRows.map(lineOf("record_activities")),
+      ...hitRows.filter((h) => mine.has(h.record_activity_id)).map(lineOf("hits")),
+    ]);
+    keys.push(key);
+  }
+  await e.d1.batch([
+    e.d1
+      .prepare("DELETE FROM hits WHERE id IN (SELECT value FROM json_each(?1))")
+      .bind(JSON.stringify(hitRows.map((h) => h.id))),
+    e.d1
+      .prepare(`DELETE FROM record_activities WHERE id IN (SELECT value FROM json_each(?1)) AND state IN ${FINISHED}`)
+      .bind(ids),
+  ]);
+  return { keys, record_activities: rows.length, hits: hitRows.length };
+}
+
+export interface RetentionSweep {
+  steps: number;
+  emails: number;
+  hits: number;
+  links: number;
+  record_activities: number;
+  /** Objects written. */
+  objects: number;
+  /** False when the sweep stopped on its budget or step count with more left to do. */
+  done: boolean;
+}
+
+/**
+ * What one minute sweep does: e-mail steps until no e-mail is older than the window, then record-activity steps until
+ * no finished record activity that may leave is, within `budgetMs` and `maxSteps`. Each step is bounded on its own,
+ * so a backlog larger than one step drains in one sweep at about a step per second, and a larger one over the next.
+ */
+export async function retentionSweep(
+  e: Engine,
+  now: number,
+  days: number,
+  options: { budgetMs?: number; maxSteps?: number; emailStep?: number; recordActivityStep?: number } = {},
+): Promise<RetentionSweep> {
+  const { budgetMs = RETENTION_BUDGET_MS, maxSteps = RETENTION_MAX_STEPS } = options;
+  const started = Date.now();
+  const total: RetentionSweep = {
+    steps: 0,
+    emails: 0,
+    hits: 0,
+    links: 0,
+    record_activities: 0,
+    objects: 0,
+    done: false,
+  };
+  const more = () => total.steps < maxSteps && Date.now() - started < budgetMs;
+  const limit = options.recordActivityStep ?? RECORD_ACTIVITY_STEP;
+  let emailsLeft = true;
+  let floor: number | null = null;
+  while (more()) {
+    if (emailsLeft) {
+      const step = await retainStep(e, now, days, options.emailStep);
+      if (step.key === null) {
+        emailsLeft = false;
+        continue;
+      }
+      total.steps++;
+      total.objects++;
+      total.emails += step.emails;
+      total.hits += step.hits;
+      total.links += step.links;
+      total.record_activities += step.record_activities;
+    } else {
+      floor ??= await retentionFloor(e);
+      const step = await retainRecordActivitiesStep(e, now, days, limit, floor);
+      if (step.record_activities > 0) {
+        total.steps++;
+        total.objects += step.keys.length;
+        total.hits += step.hits;
+        total.record_activities += step.record_activities;
+      }
+      if (step.record_activities < limit) {
+        await raiseFloor(e, floor, now - days * DAY_MS);
+        total.done = true;
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * What a read answers about data older than the window (reports, record activities, e-mails): since when it is no
+ * longer in D1 and where it is. Null when retention is off (everything stays in D1).
+ */
+export interface RetentionNote {
+  window_days: number;
+  retained_before: string;
+  location: string;
+  listing: string;
+  note: string;
+}
+
+export const RETAINED_LOCATION = `R2 bucket EMAIL_BODIES, ${RETAINED_PREFIX}YYYY-MM-DD/`;
+
+export function retentionNote(days: number | null, now = Date.now()): RetentionNote | null {
+  if (days === null) return null;
+  const before = new Date(now - days * DAY_MS).toISOString();
+  return {
+    window_days: days,
+    retained_before: before,
+    location: RETAINED_LOCATION,
+    listing: "GET /api/retention/{day}",
+    note:
+      `Finished record activities, e-mails and tracking hits from before ${before} are no longer in the database: ` +
+      `they were exported to R2 (${RETAINED_LOCATION}) and are listed by day by GET /api/retention/{day}. ` +
+      "Counts kept on scenarios and activities still include them.",
+  };
+}
+
+/** The retention note for this deployment's RETENTION_DAYS; undefined (no field in a response) when it is off. */
+export const retentionNoteOf = (e: Engine, now = Date.now()) =>
+  retentionNote(getConfig(e.env).retentionDays, now) ?? undefined;
 
 export interface RetainedObject {
   key: string;
@@ -93,6 +400,7 @@ export interface RetainedObject {
   emails: number;
   hits: number;
   links: number;
+  record_activities: number;
 }
 
 /** Where a day's export lives: its objects in the EMAIL_BODIES bucket, with what each holds. */
@@ -109,6 +417,7 @@ export async function retainedDay(e: Engine, day: string): Promise<RetainedObjec
         emails: Number(m.emails ?? 0),
         hits: Number(m.hits ?? 0),
         links: Number(m.links ?? 0),
+        record_activities: Number(m.record_activities ?? 0),
       });
     }
     cursor = page.truncated ? page.cursor : undefined;

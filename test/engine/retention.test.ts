@@ -59,7 +59,7 @@ describe("retention", () => {
     const { engine } = testEngine();
 
     const step = await retainStep(engine, Date.now(), 30);
-    expect(step).toMatchObject({ day: "2020-01-10", emails: 3, hits: 3, links: 1 });
+    expect(step).toMatchObject({ day: "2020-01-10", emails: 3, hits: 3, links: 1, record_activities: 0 });
     expect(step.key).toBe("emails/retained/2020-01-10/101-103.ndjson");
     // Gone from D1: the archive lists only what is left.
     expect(await rowsOf("SELECT id FROM emails ORDER BY id")).toEqual([{ id: 104 }, { id: 105 }]);
@@ -74,12 +74,19 @@ describe("retention", () => {
     expect(lines?.filter((l) => l.table === "links").map((l) => l.row)).toEqual(before.links);
     expect(await ok("GET", "/retention/2020-01-10")).toEqual({
       day: "2020-01-10",
-      objects: [{ key: step.key, size: expect.any(Number), emails: 3, hits: 3, links: 1 }],
+      objects: [{ key: step.key, size: expect.any(Number), emails: 3, hits: 3, links: 1, record_activities: 0 }],
     });
 
     // One day a step, oldest first; nothing inside the window leaves.
     expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: "2020-01-11", emails: 1, hits: 0 });
-    expect(await retainStep(engine, Date.now(), 30)).toEqual({ day: null, key: null, emails: 0, hits: 0, links: 0 });
+    expect(await retainStep(engine, Date.now(), 30)).toEqual({
+      day: null,
+      key: null,
+      emails: 0,
+      hits: 0,
+      links: 0,
+      record_activities: 0,
+    });
     expect(await rowsOf("SELECT id FROM emails")).toEqual([{ id: 105 }]);
     expect((await ok("GET", "/retention/2020-01-12")).objects).toEqual([]);
   });
@@ -95,7 +102,7 @@ describe("retention", () => {
     expect(await readRetained(testEngine().engine, "emails/batches/x.ndjson")).toBeNull();
   });
 
-  it("a timeline older than the window says its old e-mails and hits are in R2", async () => {
+  it("a timeline older than the window says its old record activities, e-mails and hits are in R2", async () => {
     await ok("PUT", "/records/party/ret1", { name: "R", email: "r@example.com" });
     const { scenarioId } = await buildScenario({ name: "Retained", model: "party", domain: [["id", "=", "ret1"]] }, [
       { name: "A" },
@@ -105,9 +112,10 @@ describe("retention", () => {
     const [sr] = (await ok("GET", `/scenarios/${scenarioId}/records`)).items;
     await env.DB.prepare("UPDATE scenario_records SET created_at = ? WHERE id = ?").bind(DAY1, sr.id).run();
     const retaining = buildServices({ ...env, RETENTION_DAYS: "30" } as unknown as Bindings);
-    const retainedBefore = (await timelinePage(retaining, Number(sr.id))).retainedBefore;
-    expect(retainedBefore).toBeGreaterThan(Date.now() - 31 * 86_400_000);
-    expect((await timelinePage(testEngine().engine, Number(sr.id))).retainedBefore).toBeNull();
+    const retention = (await timelinePage(retaining, Number(sr.id))).retention;
+    expect(Date.parse(retention?.retained_before as string)).toBeGreaterThan(Date.now() - 31 * 86_400_000);
+    expect(retention?.note).toContain("GET /api/retention/{day}");
+    expect((await timelinePage(testEngine().engine, Number(sr.id))).retention).toBeNull();
   });
 
   it("the minute sweep runs a step only when RETENTION_DAYS is set", async () => {

@@ -183,7 +183,7 @@ function ActivityItem(props: { node: ActivityNode; range: Range }) {
 }
 
 export function ScenarioPage(props: { data: Data; csrf: string }) {
-  const { scenario: s, roots, trend, range, recordsPage, latest } = props.data;
+  const { scenario: s, roots, trend, range, recordsPage, latest, retention } = props.data;
   return (
     <Layout
       title={s.name}
@@ -255,6 +255,11 @@ export function ScenarioPage(props: { data: Data; csrf: string }) {
       </div>
 
       <h2>Activity tree</h2>
+      {retention !== null && (
+        <p class="notice" data-retained="">
+          {retention.note}
+        </p>
+      )}
       {roots.length === 0 ? (
         <p class="notice">No activity yet.</p>
       ) : (

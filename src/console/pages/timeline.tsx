@@ -1,4 +1,3 @@
-import { RETAINED_PREFIX } from "../../engine/retention";
 import { type HitRow, TIMELINE_HITS, type timelinePage } from "../data";
 import { Badge, Layout, Time } from "../layout";
 
@@ -74,7 +73,7 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
     hitsAfter,
     nextHitsAfter,
     confirmation,
-    retainedBefore,
+    retention,
   } = props.data;
   const here = `/console/scenario-records/${sr.id}`;
   const name = typeof record?.name === "string" ? record.name : null;
@@ -139,11 +138,9 @@ export function TimelinePage(props: { data: Data; csrf: string }) {
       </dl>
 
       <h2>What happened</h2>
-      {retainedBefore !== null && (
+      {retention !== null && (
         <p class="notice" data-retained="">
-          E-mails and tracking hits from before {new Date(retainedBefore).toISOString().slice(0, 10)} are no longer
-          here: they were exported to R2 (bucket EMAIL_BODIES, {RETAINED_PREFIX}YYYY-MM-DD/) and removed from the
-          database.
+          {retention.note}
         </p>
       )}
       {hitsAfter !== null && (

@@ -79,6 +79,8 @@ export const recordActivities = sqliteTable(
     index("record_activities_due").on(t.shard, t.parked, t.at).where(sql`state = 'waiting'`),
     // Reports: an activity's done rows in a period, with their flags, without reading the rows.
     index("record_activities_done").on(t.activityId, t.at, t.emailOpened, t.emailClicked).where(sql`state = 'done'`),
+    // Retention: cancelled and failed rows by the time they ended (rarer than done ones, so few entries written).
+    index("record_activities_ended").on(t.at).where(sql`state IN ('cancelled', 'failed')`),
     index("record_activities_scenario").on(t.scenarioId, t.id),
   ],
 );
