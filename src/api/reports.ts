@@ -1,8 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Engine } from "../engine/context";
 import {
   type ActivityReportRow,
   activityReport,
   MAX_PERIODS,
+  type ReportRange,
   rangeDates,
   reportRange,
   type ScenarioReportRow,
@@ -94,6 +96,14 @@ const presentActivityRow = (r: ActivityReportRow) => ({
   machine_clicks: r.machineClicks,
 });
 
+/** A report's answer: its period and range, its rows, and where rows older than the retention window are. */
+const reportBody = <T>(engine: Engine, range: ReportRange, items: T[]) => ({
+  period: range.period,
+  ...rangeDates(range),
+  items,
+  retention: retentionNoteOf(engine),
+});
+
 const reportRoute = (path: string, summary: string, schema: z.ZodTypeAny) =>
   createRoute({
     method: "get",
@@ -119,14 +129,8 @@ export const reportsApi = router()
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
       const range = reportRange(c.req.valid("query"));
-      const items = await scenarioReport(c.get("engine"), id, range);
       return c.json(
-        {
-          period: range.period,
-          ...rangeDates(range),
-          items: items.map(presentScenarioRow),
-          retention: retentionNoteOf(c.get("engine")),
-        },
+        reportBody(c.get("engine"), range, (await scenarioReport(c.get("engine"), id, range)).map(presentScenarioRow)),
         200,
       );
     },
@@ -140,14 +144,8 @@ export const reportsApi = router()
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "activity");
       const range = reportRange(c.req.valid("query"));
-      const items = await activityReport(c.get("engine"), id, range);
       return c.json(
-        {
-          period: range.period,
-          ...rangeDates(range),
-          items: items.map(presentActivityRow),
-          retention: retentionNoteOf(c.get("engine")),
-        },
+        reportBody(c.get("engine"), range, (await activityReport(c.get("engine"), id, range)).map(presentActivityRow)),
         200,
       );
     },

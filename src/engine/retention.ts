@@ -1,4 +1,3 @@
-import { SHARD_COUNT } from "../db/shards";
 import { getConfig } from "../env";
 import type { Engine } from "./context";
 

@@ -1,7 +1,10 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { packLinkUrls } from "../../src/email/link-urls";
+import type { Bindings } from "../../src/env";
 import { randomHex, randomKey } from "../../src/ids";
 import worker from "../../src/index";
+import { signKey } from "../../src/tracking/keys";
 
 export const ORIGIN = "https://ma.example";
 export const CHROME =
@@ -210,4 +213,19 @@ export async function recordActivity(id: number) {
   return env.DB.prepare("SELECT state, at, email_opened, email_clicked, reason FROM record_activities WHERE id = ?")
     .bind(id)
     .first<{ state: string; at: number | null; email_opened: number; email_clicked: number; reason: string | null }>();
+}
+
+/**
+ * A sent e-mail with signed keys over `urls`: its URLs in `link_urls`, the keys computed as the rewriter would (each
+ * call its own e-mail, so no cache holds its keys yet).
+ */
+export async function signedEmail(urls: string[], options: Parameters<typeof sentEmail>[0] = {}) {
+  const sent = await sentEmail(options);
+  await env.DB.prepare("UPDATE emails SET link_urls = ? WHERE id = ?")
+    .bind(await packLinkUrls(urls), sent.emailId)
+    .run();
+  const secret = (env as unknown as Bindings).TRACKING_SECRET as string;
+  const key = (kind: "click" | "open" | "next", position: number) =>
+    signKey(secret, { emailId: sent.emailId, kind, position });
+  return { ...sent, key };
 }

@@ -1,24 +1,12 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { packLinkUrls } from "../../src/email/link-urls";
 import type { Bindings } from "../../src/env";
-import { signKey } from "../../src/tracking/keys";
 import { findLink, forgetLinks } from "../../src/tracking/links";
 import { recordingD1 } from "../db/recording-d1";
-import { addLink, hitsOf, ORIGIN, request, sentEmail } from "./fixtures";
+import { addLink, hitsOf, ORIGIN, request, sentEmail, signedEmail } from "./fixtures";
 
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
-
-/** A sent e-mail with signed keys over `urls` (each test its own e-mail, so no cache holds its keys yet). */
-async function signedEmail(urls: string[], options: Parameters<typeof sentEmail>[0] = {}) {
-  const sent = await sentEmail(options);
-  await env.DB.prepare("UPDATE emails SET link_urls = ? WHERE id = ?")
-    .bind(await packLinkUrls(urls), sent.emailId)
-    .run();
-  const key = (kind: "click" | "open", position: number) => signKey(SECRET, { emailId: sent.emailId, kind, position });
-  return { ...sent, key };
-}
 
 const EMAIL_READ = /FROM emails WHERE id = \?/;
 const WRITES = /^\s*(INSERT|UPDATE|DELETE)/i;

@@ -1,27 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getBody } from "../../src/email/archive";
-import { packLinkUrls } from "../../src/email/link-urls";
 import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
 import { signKey, verifyKey } from "../../src/tracking/keys";
 import { forgetLinks } from "../../src/tracking/links";
 import { recordingD1 } from "../db/recording-d1";
 import { job } from "../email/fixtures";
-import { addLink, hitsOf, recordActivity, request, sentEmail } from "./fixtures";
+import { addLink, hitsOf, recordActivity, request, sentEmail, signedEmail } from "./fixtures";
 
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
-
-/** Gives the fixture's e-mail signed keys: its URLs in `link_urls`, the keys computed as the rewriter would. */
-async function signedEmail(urls: string[], options: Parameters<typeof sentEmail>[0] = {}) {
-  const sent = await sentEmail(options);
-  await env.DB.prepare("UPDATE emails SET link_urls = ? WHERE id = ?")
-    .bind(await packLinkUrls(urls), sent.emailId)
-    .run();
-  const key = (kind: "click" | "open" | "next", position: number) =>
-    signKey(SECRET, { emailId: sent.emailId, kind, position });
-  return { ...sent, key };
-}
 
 /** Counts the statements D1 is asked to run during one request, on the binding or in a session. */
 function countingDb(): { db: D1Database; statements: string[] } {
