@@ -155,27 +155,46 @@ export async function activityReports(
 ): Promise<Map<number, ActivityReportRow[]>> {
   const reports = new Map<number, ActivityReportRow[]>();
   if (activityIds.length === 0) return reports;
-  const params = [FORMAT[range.period], JSON.stringify(activityIds), range.start, range.end] as const;
+  const params = [
+    FORMAT[range.period],
+    JSON.stringify(activityIds),
+    range.start,
+    range.end,
+    periodKey("day", range.start),
+    periodKey("day", range.end),
+  ] as const;
   type Done = { activity_id: number; period: string; n: number; opened: number; clicked: number };
   type Machine = { activity_id: number; period: string; opens: number; clicks: number };
   type Converted = { activity_id: number; period: string; n: number };
   const [done, machine, converted] = await e.d1.batch<Done | Machine | Converted>([
     e.d1
       .prepare(
-        `SELECT activity_id, strftime(?1, at / 1000, 'unixepoch') AS period, count(*) AS n,
-           coalesce(sum(email_opened), 0) AS opened, coalesce(sum(email_clicked), 0) AS clicked
-         FROM record_activities
-         WHERE activity_id IN (SELECT value FROM json_each(?2)) AND state = 'done' AND at >= ?3 AND at < ?4
+        `SELECT activity_id, period, sum(n) AS n, sum(opened) AS opened, sum(clicked) AS clicked FROM (
+           SELECT activity_id, strftime(?1, at / 1000, 'unixepoch') AS period, count(*) AS n,
+             coalesce(sum(email_opened), 0) AS opened, coalesce(sum(email_clicked), 0) AS clicked
+           FROM record_activities
+           WHERE activity_id IN (SELECT value FROM json_each(?2)) AND state = 'done' AND at >= ?3 AND at < ?4
+           GROUP BY 1, 2
+           UNION ALL
+           -- What retention removed, counted by day (activity_days).
+           SELECT activity_id, strftime(?1, day) AS period, done, opened, clicked FROM activity_days
+           WHERE activity_id IN (SELECT value FROM json_each(?2)) AND day >= ?5 AND day < ?6 AND done > 0)
          GROUP BY 1, 2`,
       )
       .bind(...params),
     e.d1
       .prepare(
-        `SELECT activity_id, strftime(?1, at / 1000, 'unixepoch') AS period,
-           coalesce(sum(kind = 'open'), 0) AS opens, coalesce(sum(kind = 'click'), 0) AS clicks
-         FROM hits
-         WHERE activity_id IN (SELECT value FROM json_each(?2)) AND human = 0 AND kind IN ('open', 'click')
-           AND at >= ?3 AND at < ?4
+        `SELECT activity_id, period, sum(opens) AS opens, sum(clicks) AS clicks FROM (
+           SELECT activity_id, strftime(?1, at / 1000, 'unixepoch') AS period,
+             coalesce(sum(kind = 'open'), 0) AS opens, coalesce(sum(kind = 'click'), 0) AS clicks
+           FROM hits
+           WHERE activity_id IN (SELECT value FROM json_each(?2)) AND human = 0 AND kind IN ('open', 'click')
+             AND at >= ?3 AND at < ?4
+           GROUP BY 1, 2
+           UNION ALL
+           SELECT activity_id, strftime(?1, day) AS period, machine_opens, machine_clicks FROM activity_days
+           WHERE activity_id IN (SELECT value FROM json_each(?2)) AND day >= ?5 AND day < ?6
+             AND machine_opens + machine_clicks > 0)
          GROUP BY 1, 2`,
       )
       .bind(...params),
@@ -187,7 +206,7 @@ export async function activityReports(
          WHERE goal_activity_id IN (SELECT value FROM json_each(?2)) AND goal_reached_at >= ?3 AND goal_reached_at < ?4
          GROUP BY 1, 2`,
       )
-      .bind(...params),
+      .bind(...params.slice(0, 4)),
   ]);
   const key = (activityId: number, period: string) => `${activityId} ${period}`;
   const doneBy = new Map(((done?.results ?? []) as Done[]).map((r) => [key(r.activity_id, r.period), r]));

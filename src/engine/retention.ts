@@ -86,6 +86,39 @@ const REMOVABLE = (cutoff: string, leaving: string) => `ra.state IN ${FINISHED} 
                     AND c."on" IN ('subscription_confirmed', 'subscription_not_confirmed')
                     AND w.state IN ('waiting', 'running'))`;
 
+/**
+ * Before rows leave, what reports count of them is added to `activity_days` (same batch as the deletes): the done
+ * record activities among `raIds` by activity and day finished, with their opens and clicks, and the machine hits
+ * among `hitIds` by activity and day. Reports add those rows to what is still in D1, so a period keeps its counts.
+ */
+function foldIntoDays(d1: D1Database, raIds: number[], hitIds: number[]): D1PreparedStatement[] {
+  const day = (column: string) => `strftime('%Y-%m-%d', ${column} / 1000, 'unixepoch')`;
+  return [
+    d1
+      .prepare(
+        `INSERT INTO activity_days (activity_id, day, done, opened, clicked)
+         SELECT activity_id, ${day("at")}, count(*), coalesce(sum(email_opened), 0), coalesce(sum(email_clicked), 0)
+         FROM record_activities WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'done'
+         GROUP BY 1, 2
+         ON CONFLICT (activity_id, day) DO UPDATE SET done = done + excluded.done, opened = opened + excluded.opened,
+           clicked = clicked + excluded.clicked`,
+      )
+      .bind(JSON.stringify(raIds)),
+    d1
+      .prepare(
+        `INSERT INTO activity_days (activity_id, day, machine_opens, machine_clicks)
+         SELECT activity_id, ${day("at")}, coalesce(sum(kind = 'open'), 0), coalesce(sum(kind = 'click'), 0)
+         FROM hits
+         WHERE id IN (SELECT value FROM json_each(?1)) AND human = 0 AND kind IN ('open', 'click')
+           AND activity_id IS NOT NULL
+         GROUP BY 1, 2
+         ON CONFLICT (activity_id, day) DO UPDATE SET machine_opens = machine_opens + excluded.machine_opens,
+           machine_clicks = machine_clicks + excluded.machine_clicks`,
+      )
+      .bind(JSON.stringify(hitIds)),
+  ];
+}
+
 const ndjson = (lines: RetainedLine[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join("");
 
 async function putExport(e: Engine, key: string, lines: RetainedLine[]) {
@@ -151,6 +184,11 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
     ...raRows.map(lineOf("record_activities")),
   ]);
   await e.d1.batch([
+    ...foldIntoDays(
+      e.d1,
+      raRows.map((r) => r.id as number),
+      hitRows.map((h) => h.id as number),
+    ),
     e.d1
       .prepare("DELETE FROM hits WHERE id IN (SELECT value FROM json_each(?1))")
       .bind(JSON.stringify(hitRows.map((h) => h.id))),
@@ -280,6 +318,11 @@ export async function retainRecordActivitiesStep(
     keys.push(key);
   }
   await e.d1.batch([
+    ...foldIntoDays(
+      e.d1,
+      rows.map((r) => r.id),
+      hitRows.map((h) => h.id),
+    ),
     e.d1
       .prepare("DELETE FROM hits WHERE id IN (SELECT value FROM json_each(?1))")
       .bind(JSON.stringify(hitRows.map((h) => h.id))),
@@ -385,7 +428,7 @@ export function retentionNote(days: number | null, now = Date.now()): RetentionN
     note:
       `Finished record activities, e-mails and tracking hits from before ${before} are no longer in the database: ` +
       `they were exported to R2 (${RETAINED_LOCATION}) and are listed by day by GET /api/retention/{day}. ` +
-      "Counts kept on scenarios and activities still include them.",
+      "Counts kept on scenarios and activities, and reports, still include them.",
   };
 }
 

@@ -151,9 +151,24 @@ describe("retention of finished record activities", () => {
     // Four e-mails were done; p4's was then set to failed by hand, which no engine transition does (counts follow those).
     expect(countsBefore.activities[0]).toMatchObject({ record_count: 4 });
 
+    // The activities' reports of that day, which retention must not change: what leaves is counted by day first.
+    const reports = async () =>
+      Promise.all(
+        Object.values(mail).map(
+          async (id) => (await ok("GET", `/activities/${id}/report?from=${OLD_DAY}&to=${OLD_DAY}`)).items,
+        ),
+      );
+    const reportsBefore = await reports();
+    expect(reportsBefore[0]).toMatchObject([{ period: OLD_DAY, record_count: 3 }]);
+
     const { engine } = testEngine();
     const sweep = await retentionSweep(engine, Date.now(), 30);
     expect(sweep).toMatchObject({ emails: 5, record_activities: 5, hits: 2, done: true });
+    expect(await reports()).toEqual(reportsBefore);
+    expect(await rowsOf("SELECT activity_id, day, done FROM activity_days")).toEqual([
+      { activity_id: Number(mail.Mail), day: OLD_DAY, done: 2 },
+      { activity_id: Number(mail.Later), day: OLD_DAY, done: 1 },
+    ]);
 
     const left = new Set((await rowsOf("SELECT id FROM record_activities")).map((r) => r.id));
     const kept = (name: string) => left.has(ra[name]?.id as number);

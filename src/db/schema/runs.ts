@@ -103,3 +103,24 @@ export const claims = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.key, t.shard] }), index("claims_shard").on(t.shard, t.until)],
 );
+
+/**
+ * What retention removed, counted per activity and UTC day (`YYYY-MM-DD`), so reports keep answering for periods whose
+ * rows left D1: done record activities (by the day they finished) with their opens and clicks, and machine hits (by
+ * the day of the hit). Written by the retention step in the same batch as its deletes; one row an activity and day.
+ */
+export const activityDays = sqliteTable(
+  "activity_days",
+  {
+    activityId: integer("activity_id")
+      .notNull()
+      .references(() => activities.id, { onDelete: "cascade" }),
+    day: text("day").notNull(),
+    done: integer("done").notNull().default(0),
+    opened: integer("opened").notNull().default(0),
+    clicked: integer("clicked").notNull().default(0),
+    machineOpens: integer("machine_opens").notNull().default(0),
+    machineClicks: integer("machine_clicks").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.activityId, t.day] })],
+);
