@@ -5,7 +5,8 @@ import { previewActivityEmail } from "../email/preview";
 import { retentionNoteOf } from "../engine/retention";
 import type { Address } from "../env";
 import { AppError } from "../errors";
-import { idString, iso, parseId } from "../ids";
+import { iso, parseId } from "../ids";
+import { presentPage } from "./present";
 import { idOr404, numericCursor, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, Page, retainedListOf, Timestamp } from "./schemas";
 
@@ -129,8 +130,7 @@ export const emailsApi = router()
       });
       return c.json(
         {
-          items: page.items.map(presentEmail),
-          next_cursor: idString(page.nextCursor),
+          ...presentPage(page, presentEmail),
           retention: retentionNoteOf(c.get("engine")),
         },
         200,

@@ -97,3 +97,12 @@ export const presentRecordActivity = (r: RecordActivityRow) => ({
   reason: r.reason,
   attempts: r.attempts,
 });
+
+/** A page of a list as the API gives it: its items presented, and the cursor of the next page (a string, or null). */
+export const presentPage = <T, R>(
+  page: { items: T[]; nextCursor: number | string | null },
+  present: (row: T) => R,
+) => ({
+  items: page.items.map(present),
+  next_cursor: page.nextCursor === null ? null : String(page.nextCursor),
+});

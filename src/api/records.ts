@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { noteRecordWrites } from "../engine/passes";
 import { recordsWritten } from "../engine/record-changes";
 import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
-import { presentRecord } from "./present";
+import { presentPage, presentRecord } from "./present";
 import { router } from "./router";
 import { errorResponses, json, jsonBody, listOf, Page, RecordOut } from "./schemas";
 
@@ -91,7 +91,7 @@ export const recordsApi = router()
       const { model } = c.req.valid("param");
       const { limit, cursor } = c.req.valid("query");
       const page = await listRecords(c.get("engine").db, model, { limit, cursor: cursor ?? null });
-      return c.json({ items: page.items.map(presentRecord), next_cursor: page.nextCursor }, 200);
+      return c.json(presentPage(page, presentRecord), 200);
     },
   )
   .openapi(

@@ -6,7 +6,7 @@ import { retentionNoteOf } from "../engine/retention";
 import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
 import { invalid } from "../errors";
 import { iso, parseId } from "../ids";
-import { presentRecordActivity, presentScenarioRecord } from "./present";
+import { presentPage, presentRecordActivity, presentScenarioRecord } from "./present";
 import { idOr404, numericCursor, router } from "./router";
 import {
   Confirmation,
@@ -81,10 +81,7 @@ export const runsApi = router()
         cursor: numericCursor(q.cursor),
         blocked: q.blocked,
       });
-      return c.json(
-        { items: page.items.map(presentScenarioRecord), next_cursor: page.nextCursor?.toString() ?? null },
-        200,
-      );
+      return c.json(presentPage(page, presentScenarioRecord), 200);
     },
   )
   .openapi(
@@ -138,8 +135,7 @@ export const runsApi = router()
       });
       return c.json(
         {
-          items: page.items.map(presentRecordActivity),
-          next_cursor: page.nextCursor?.toString() ?? null,
+          ...presentPage(page, presentRecordActivity),
           retention: retentionNoteOf(c.get("engine")),
         },
         200,
@@ -169,14 +165,13 @@ export const runsApi = router()
       });
       return c.json(
         {
-          items: page.items.map((r) => ({
+          ...presentPage(page, (r) => ({
             scenario_record_id: String(r.scenarioRecordId),
             record_id: r.recordId,
             party_id: r.partyId,
             client: r.client,
             confirmed_at: iso(r.confirmedAt) as string,
           })),
-          next_cursor: page.nextCursor?.toString() ?? null,
         },
         200,
       );

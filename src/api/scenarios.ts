@@ -8,7 +8,7 @@ import {
   type ScenarioInput as ScenarioFields,
   updateScenario,
 } from "../engine/scenarios";
-import { presentScenario } from "./present";
+import { presentPage, presentScenario } from "./present";
 import { idOr404, numericCursor, router } from "./router";
 import {
   Domain,
@@ -136,7 +136,7 @@ export const scenariosApi = router()
         cursor: numericCursor(q.cursor),
         state: q.state,
       });
-      return c.json({ items: page.items.map(presentScenario), next_cursor: page.nextCursor?.toString() ?? null }, 200);
+      return c.json(presentPage(page, presentScenario), 200);
     },
   )
   .openapi(

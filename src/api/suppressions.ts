@@ -8,6 +8,7 @@ import {
   type Suppression,
 } from "../engine/suppressions";
 import { iso } from "../ids";
+import { presentPage } from "./present";
 import { router } from "./router";
 import { errorResponses, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
 
@@ -61,7 +62,7 @@ export const suppressionsApi = router()
     async (c) => {
       const { limit, cursor, reason } = c.req.valid("query");
       const page = await listSuppressions(c.get("engine").db, { limit, cursor: cursor ?? null, reason });
-      return c.json({ items: page.items.map(present), next_cursor: page.nextCursor }, 200);
+      return c.json(presentPage(page, present), 200);
     },
   )
   .openapi(
