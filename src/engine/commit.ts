@@ -36,18 +36,23 @@ export async function commitClaim(
     at: o.state === "waiting" ? o.at : now,
     uncount: o.state === "waiting" && o.uncount ? 1 : 0,
   }));
-  const statements = [
-    // Done ones counted on their activity's row before the update below makes them done (same transaction, same
-    // guard): one row written an activity a batch, where a row trigger would write one a record activity.
-    e.d1
-      .prepare(
-        `UPDATE activities SET count_done = count_done + c.n, count_waiting = count_waiting - c.n
+  const statements: D1PreparedStatement[] = [];
+  // Done ones counted on their activity's row before the update below makes them done (same transaction, same
+  // guard): one row written an activity a batch, where a row trigger would write one a record activity.
+  if (doneIds.length > 0) {
+    statements.push(
+      e.d1
+        .prepare(
+          `UPDATE activities SET count_done = count_done + c.n, count_waiting = count_waiting - c.n
          FROM (SELECT ra.activity_id, count(*) AS n FROM record_activities ra
                WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ra.state = 'running' AND ra.claim_key = ?2
                GROUP BY ra.activity_id) AS c
          WHERE activities.id = c.activity_id`,
-      )
-      .bind(JSON.stringify(doneIds), claimKey),
+        )
+        .bind(JSON.stringify(doneIds), claimKey),
+    );
+  }
+  statements.push(
     e.d1
       .prepare(
         `UPDATE record_activities
@@ -63,7 +68,7 @@ export async function commitClaim(
          WHERE record_activities.id = u.id AND record_activities.state = 'running' AND record_activities.claim_key = ?3`,
       )
       .bind(JSON.stringify(rows), now, claimKey),
-  ];
+  );
   statements.push(...settleSendingEmails(e.d1, claimed, settlements, now));
   statements.push(e.d1.prepare("DELETE FROM claims WHERE key = ?").bind(claimKey));
   let childrenAt = -1;
@@ -227,13 +232,18 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
 function settleSendingEmails(d1: D1Database, claimed: Claimed[], settlements: Settlement[], now: number) {
   const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
   const ids = JSON.stringify(claimed.map((c) => c.id));
-  return [
-    d1
-      .prepare(
-        `UPDATE emails SET status = 'sent', error = NULL, sent_at = coalesce(sent_at, ?2)
-         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'sending'`,
-      )
-      .bind(JSON.stringify(sent), now),
+  const statements: D1PreparedStatement[] = [];
+  if (sent.length > 0) {
+    statements.push(
+      d1
+        .prepare(
+          `UPDATE emails SET status = 'sent', error = NULL, sent_at = coalesce(sent_at, ?2)
+           WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'sending'`,
+        )
+        .bind(JSON.stringify(sent), now),
+    );
+  }
+  statements.push(
     d1
       .prepare(
         `UPDATE emails SET status = 'abandoned', error = ?3
@@ -241,5 +251,6 @@ function settleSendingEmails(d1: D1Database, claimed: Claimed[], settlements: Se
            AND id NOT IN (SELECT value FROM json_each(?2))`,
       )
       .bind(ids, JSON.stringify(sent), ABANDONED_UNRECORDED),
-  ];
+  );
+  return statements;
 }
