@@ -35,10 +35,12 @@ export async function commitClaim(
     reason: "reason" in o ? o.reason : null,
     at: o.state === "waiting" ? o.at : now,
     uncount: o.state === "waiting" && o.uncount ? 1 : 0,
+    emailed: o.state === "done" && o.emailId !== undefined ? 1 : 0,
   }));
   const statements: D1PreparedStatement[] = [];
-  // Done ones counted on their activity's row before the update below makes them done (same transaction, same
-  // guard): one row written an activity a batch, where a row trigger would write one a record activity.
+  // Done ones counted on their activity's row, and for reports on its day, before the update below makes them done
+  // (same transaction, same guard): one row written an activity a batch, where a row trigger would write one a record
+  // activity.
   if (doneIds.length > 0) {
     statements.push(
       e.d1
@@ -50,6 +52,7 @@ export async function commitClaim(
          WHERE activities.id = c.activity_id`,
         )
         .bind(JSON.stringify(doneIds), claimKey),
+      countDoneByDay(e.d1, doneIds, claimKey, now),
     );
   }
   statements.push(
@@ -59,11 +62,11 @@ export async function commitClaim(
          SET state = u.state, reason = u.reason, at = u.at,
              due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
              parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
-             attempts = max(record_activities.attempts - u.uncount, 0),
+             attempts = max(record_activities.attempts - u.uncount, 0), emailed = u.emailed,
              claim_key = NULL, claimed_until = NULL, updated_at = ?2
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
                       json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
-                      json_extract(value, '$.uncount') AS uncount
+                      json_extract(value, '$.uncount') AS uncount, json_extract(value, '$.emailed') AS emailed
                FROM json_each(?1)) AS u
          WHERE record_activities.id = u.id AND record_activities.state = 'running' AND record_activities.claim_key = ?3`,
       )
@@ -101,6 +104,28 @@ export async function commitClaim(
     if (child.at !== null) wake.push({ shard: child.shard, at: child.at });
   }
   if (wake.length > 0) await e.wake(wake);
+}
+
+/**
+ * The done ones counted for reports on their activity's day (`activity_days`, the UTC day of `now`, which becomes their
+ * `at`), with the opens and clicks they already carry (an event that came while the e-mail was being sent): one row
+ * written an activity a batch, and no index entry a record activity. Same guard as `count_done`'s statement (the rows
+ * still held by this claim, read before the update that makes them done), so a commit that lost its claim adds nothing.
+ * Later opens and clicks of done rows are added by the `record_activities_count_update` trigger.
+ */
+function countDoneByDay(d1: D1Database, doneIds: number[], claimKey: string, now: number) {
+  return d1
+    .prepare(
+      `INSERT INTO activity_days (activity_id, day, done, opened, clicked)
+       SELECT ra.activity_id, strftime('%Y-%m-%d', ?3 / 1000, 'unixepoch'), count(*), coalesce(sum(ra.email_opened), 0),
+         coalesce(sum(ra.email_clicked), 0)
+       FROM record_activities ra
+       WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ra.state = 'running' AND ra.claim_key = ?2
+       GROUP BY ra.activity_id
+       ON CONFLICT (activity_id, day) DO UPDATE SET done = done + excluded.done, opened = opened + excluded.opened,
+         clicked = clicked + excluded.clicked`,
+    )
+    .bind(JSON.stringify(doneIds), claimKey, now);
 }
 
 interface Child {

@@ -7,15 +7,16 @@ import type { Engine } from "./context";
  *
  * - **E-mails** (by `created_at`), with their tracking hits, any legacy `links` rows and those of their record
  *   activities that may go too: one step of at most RETENTION_STEP e-mails of one day, oldest first.
- * - **Finished record activities** (done, cancelled or failed before the window, by `at`) that sent no e-mail still
- *   in D1, with their hits left: one step of at most RECORD_ACTIVITY_STEP, one object per day of `at`.
+ * - **Finished record activities** (before the window, by `at`: done ones that sent no e-mail, cancelled and failed
+ *   ones) with no e-mail still in D1, with their hits left: one step of at most RECORD_ACTIVITY_STEP, one object per
+ *   day of `at`. A done one that sent an e-mail (`emailed`) leaves with its e-mail.
  *
  * What stays: every waiting or running record activity; a finished one whose e-mail is still in D1 (an open, click or
  * bounce of that e-mail updates it and makes its waiting children due, or cancels its `email_not_X` ones; it leaves
  * with its e-mail); a confirmation e-mail's record activity while a `subscription_confirmed` / `_not_confirmed` child
- * still waits (the confirmation page reads it). Scenario records stay (unsubscribe tokens, the enter-once rule), and
- * so do the counts kept on scenario and activity rows: they are kept by triggers on INSERT and UPDATE, and a DELETE
- * changes none of them.
+ * still waits (the confirmation page reads it; it then stays in D1, like its scenario record). Scenario records stay
+ * (unsubscribe tokens, the enter-once rule), and so do the counts kept on scenario and activity rows and the report
+ * counts by day (`activity_days`): they are written as the work happens, and a DELETE changes none of them.
  *
  * The minute sweep runs steps (e-mails first, then record activities) until nothing is old enough or its time budget
  * is spent (`retentionSweep`). Record-activity steps read from a floor up (`retentionFloor`), so the rows held below
@@ -87,36 +88,24 @@ const REMOVABLE = (cutoff: string, leaving: string) => `ra.state IN ${FINISHED} 
                     AND w.state IN ('waiting', 'running'))`;
 
 /**
- * Before rows leave, what reports count of them is added to `activity_days` (same batch as the deletes): the done
- * record activities among `raIds` by activity and day finished, with their opens and clicks, and the machine hits
- * among `hitIds` by activity and day. Reports add those rows to what is still in D1, so a period keeps its counts.
+ * Before hits leave, the machine ones among `hitIds` are added to `activity_days` by activity and day (same batch as
+ * the deletes): reports read machine hits from `hits` and add those rows, so a period keeps its counts. Done record
+ * activities, opens and clicks are there already (counted when they happened), so nothing of them is added here.
  */
-function foldIntoDays(d1: D1Database, raIds: number[], hitIds: number[]): D1PreparedStatement[] {
+function foldMachineHits(d1: D1Database, hitIds: number[]): D1PreparedStatement {
   const day = (column: string) => `strftime('%Y-%m-%d', ${column} / 1000, 'unixepoch')`;
-  return [
-    d1
-      .prepare(
-        `INSERT INTO activity_days (activity_id, day, done, opened, clicked)
-         SELECT activity_id, ${day("at")}, count(*), coalesce(sum(email_opened), 0), coalesce(sum(email_clicked), 0)
-         FROM record_activities WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'done'
-         GROUP BY 1, 2
-         ON CONFLICT (activity_id, day) DO UPDATE SET done = done + excluded.done, opened = opened + excluded.opened,
-           clicked = clicked + excluded.clicked`,
-      )
-      .bind(JSON.stringify(raIds)),
-    d1
-      .prepare(
-        `INSERT INTO activity_days (activity_id, day, machine_opens, machine_clicks)
-         SELECT activity_id, ${day("at")}, coalesce(sum(kind = 'open'), 0), coalesce(sum(kind = 'click'), 0)
-         FROM hits
-         WHERE id IN (SELECT value FROM json_each(?1)) AND human = 0 AND kind IN ('open', 'click')
-           AND activity_id IS NOT NULL
-         GROUP BY 1, 2
-         ON CONFLICT (activity_id, day) DO UPDATE SET machine_opens = machine_opens + excluded.machine_opens,
-           machine_clicks = machine_clicks + excluded.machine_clicks`,
-      )
-      .bind(JSON.stringify(hitIds)),
-  ];
+  return d1
+    .prepare(
+      `INSERT INTO activity_days (activity_id, day, machine_opens, machine_clicks)
+       SELECT activity_id, ${day("at")}, coalesce(sum(kind = 'open'), 0), coalesce(sum(kind = 'click'), 0)
+       FROM hits
+       WHERE id IN (SELECT value FROM json_each(?1)) AND human = 0 AND kind IN ('open', 'click')
+         AND activity_id IS NOT NULL
+       GROUP BY 1, 2
+       ON CONFLICT (activity_id, day) DO UPDATE SET machine_opens = machine_opens + excluded.machine_opens,
+         machine_clicks = machine_clicks + excluded.machine_clicks`,
+    )
+    .bind(JSON.stringify(hitIds));
 }
 
 const ndjson = (lines: RetainedLine[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join("");
@@ -184,9 +173,8 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
     ...raRows.map(lineOf("record_activities")),
   ]);
   await e.d1.batch([
-    ...foldIntoDays(
+    foldMachineHits(
       e.d1,
-      raRows.map((r) => r.id as number),
       hitRows.map((h) => h.id as number),
     ),
     e.d1
@@ -216,12 +204,13 @@ export interface RecordActivityStep {
 }
 
 /**
- * Finished record activities in `[floor, cutoff)`, one condition per partial index that holds them: done ones through
- * `record_activities_done (activity_id, at)` (every activity), cancelled and failed ones through
- * `record_activities_ended (at)`. Each reads the range in `at` order, without a full scan.
+ * Finished record activities in `[floor, cutoff)` that the e-mail steps do not take, one condition per partial index
+ * that holds them: done ones that sent no e-mail through `record_activities_done_unemailed (at)` (one that sent an
+ * e-mail leaves with it), cancelled and failed ones through `record_activities_ended (at)`. Each reads the range in
+ * `at` order, without a full scan.
  */
 const FINISHED_IN_RANGE = (floor: string, cutoff: string) => [
-  `ra.activity_id IN (SELECT id FROM activities) AND ra.state = 'done' AND ra.at >= ${floor} AND ra.at < ${cutoff}`,
+  `ra.state = 'done' AND ra.emailed = 0 AND ra.at >= ${floor} AND ra.at < ${cutoff}`,
   `ra.state IN ('cancelled', 'failed') AND ra.at >= ${floor} AND ra.at < ${cutoff}`,
 ];
 
@@ -318,9 +307,8 @@ export async function retainRecordActivitiesStep(
     keys.push(key);
   }
   await e.d1.batch([
-    ...foldIntoDays(
+    foldMachineHits(
       e.d1,
-      rows.map((r) => r.id),
       hitRows.map((h) => h.id),
     ),
     e.d1

@@ -126,6 +126,14 @@ beforeAll(async () => {
       Number(mail.Later),
     )
     .run();
+  // The work was counted for reports on the day it happened (today); the rows were aged by hand, so their counts by
+  // day are made again from the rows, as the commits of that day would have made them (and as the upgrade backfills).
+  await env.DB.prepare("DELETE FROM activity_days").run();
+  await env.DB.prepare(
+    `INSERT INTO activity_days (activity_id, day, done, opened, clicked)
+     SELECT activity_id, strftime('%Y-%m-%d', at / 1000, 'unixepoch'), count(*), sum(email_opened), sum(email_clicked)
+     FROM record_activities WHERE state = 'done' GROUP BY 1, 2`,
+  ).run();
   for (const p of PARTIES)
     for (const name of ["Mail", "Opened", "Later"]) ra[`${p} ${name}`] = await raOf(p, mail[name] as string);
   for (const name of ["Confirm", "Welcome", "Expired"]) ra[`d1 ${name}`] = await raOf("d1", doi[name] as string);
@@ -151,7 +159,7 @@ describe("retention of finished record activities", () => {
     // Four e-mails were done; p4's was then set to failed by hand, which no engine transition does (counts follow those).
     expect(countsBefore.activities[0]).toMatchObject({ record_count: 4 });
 
-    // The activities' reports of that day, which retention must not change: what leaves is counted by day first.
+    // The activities' reports of that day, which retention must not change: what leaves was counted by day already.
     const reports = async () =>
       Promise.all(
         Object.values(mail).map(
@@ -160,15 +168,17 @@ describe("retention of finished record activities", () => {
       );
     const reportsBefore = await reports();
     expect(reportsBefore[0]).toMatchObject([{ period: OLD_DAY, record_count: 3 }]);
+    const daysBefore = await rowsOf("SELECT * FROM activity_days ORDER BY activity_id, day");
 
     const { engine } = testEngine();
     const sweep = await retentionSweep(engine, Date.now(), 30);
     expect(sweep).toMatchObject({ emails: 5, record_activities: 5, hits: 2, done: true });
     expect(await reports()).toEqual(reportsBefore);
-    expect(await rowsOf("SELECT activity_id, day, done FROM activity_days")).toEqual([
-      { activity_id: Number(mail.Mail), day: OLD_DAY, done: 2 },
-      { activity_id: Number(mail.Later), day: OLD_DAY, done: 1 },
-    ]);
+    // Done record activities were counted by day when they finished: retention adds nothing to that.
+    expect(await rowsOf("SELECT * FROM activity_days ORDER BY activity_id, day")).toEqual(daysBefore);
+    expect(daysBefore).toContainEqual(
+      expect.objectContaining({ activity_id: Number(mail.Mail), day: OLD_DAY, done: 3 }),
+    );
 
     const left = new Set((await rowsOf("SELECT id FROM record_activities")).map((r) => r.id));
     const kept = (name: string) => left.has(ra[name]?.id as number);
@@ -222,8 +232,9 @@ describe("retention of finished record activities", () => {
     );
     expect(confirmPage.status).toBe(200);
 
-    // The next record-activity steps read from the oldest row still held by an e-mail in D1 up.
-    expect(await retentionFloor(engine)).toBe(OLD);
+    // p2's Mail, held by its e-mail still in D1, sent that e-mail: it leaves with it (an e-mail step) and is in no
+    // index the record-activity steps read, so it does not hold their floor, which moves up to the cutoff.
+    expect(await retentionFloor(engine)).toBeGreaterThan(Date.now() - 30 * DAY_MS - 60_000);
 
     // Nothing more is old enough: a second sweep removes nothing.
     expect(await retentionSweep(engine, Date.now(), 30)).toMatchObject({ steps: 0, record_activities: 0, done: true });

@@ -62,6 +62,11 @@ export const recordActivities = sqliteTable(
     emailClicked: integer("email_clicked", { mode: "boolean" }).notNull().default(false),
     /** When the (first human) click happened: conversions go to the e-mail clicked last. */
     emailClickedAt: integer("email_clicked_at"),
+    /**
+     * Set by the commit that made it done when it sent an e-mail (the same row write): such a row leaves D1 with its
+     * e-mail, so retention's index of done rows holds only the others.
+     */
+    emailed: integer("emailed", { mode: "boolean" }).notNull().default(false),
     reason: text("reason"),
     attempts: integer("attempts").notNull().default(0),
     /** While running: the claim's key and when the claim lapses (a Worker that died mid-way loses it then). */
@@ -72,13 +77,13 @@ export const recordActivities = sqliteTable(
   },
   (t) => [
     // D1 bills every index entry written as a row; entries removed cost nothing. So the due index holds only waiting
-    // rows (a claim writes only its row) and the done index only done ones (finishing writes the row and one entry).
-    // Counts by activity and state are kept on the activity's row, not read from an index.
+    // rows (a claim writes only its row), and a record activity that finishes by sending an e-mail enters no index:
+    // counts by activity and state are kept on the activity's row, reports read `activity_days`.
     uniqueIndex("record_activities_once").on(t.scenarioRecordId, t.activityId),
     // What a shard's claims and wake-ups read: waiting rows by due time.
     index("record_activities_due").on(t.shard, t.parked, t.at).where(sql`state = 'waiting'`),
-    // Reports: an activity's done rows in a period, with their flags, without reading the rows.
-    index("record_activities_done").on(t.activityId, t.at, t.emailOpened, t.emailClicked).where(sql`state = 'done'`),
+    // Retention: done rows that sent no e-mail (the others leave with their e-mails), by the time they finished.
+    index("record_activities_done_unemailed").on(t.at).where(sql`state = 'done' AND emailed = 0`),
     // Retention: cancelled and failed rows by the time they ended (rarer than done ones, so few entries written).
     index("record_activities_ended").on(t.at).where(sql`state IN ('cancelled', 'failed')`),
     index("record_activities_scenario").on(t.scenarioId, t.id),
@@ -105,9 +110,14 @@ export const claims = sqliteTable(
 );
 
 /**
- * What retention removed, counted per activity and UTC day (`YYYY-MM-DD`), so reports keep answering for periods whose
- * rows left D1: done record activities (by the day they finished) with their opens and clicks, and machine hits (by
- * the day of the hit). Written by the retention step in the same batch as its deletes; one row an activity and day.
+ * What activity reports read, per activity and UTC day (`YYYY-MM-DD`), so they read no record activity and keep
+ * answering for periods whose rows left D1. One row an activity and day:
+ * - `done`, `opened`, `clicked`: record activities done that day (by `at`), and of those the ones whose e-mail was
+ *   opened / clicked. Written as the work happens: the commit that makes them done adds them (with the flags they
+ *   already carry) in its batch, and the trigger that counts an open or click on the activity adds one to the day
+ *   of a done row. Retention deletes nothing from here.
+ * - `machine_opens`, `machine_clicks`: machine hits of periods retention removed (by the day of the hit), added by
+ *   the retention step in the same batch as its deletes; reports read the hits still in D1 from `hits`.
  */
 export const activityDays = sqliteTable(
   "activity_days",
