@@ -29,7 +29,8 @@ export const HELD_BY = (key: string) => `SELECT hb.value FROM claims hc, json_ea
  * before the claim's rows are deleted.
  */
 export const STILL_CLAIMED = (row: string, key: string) =>
-  `(${row}.state = 'waiting' AND ${row}.id IN (${HELD_BY(key)}))`;
+  // `+`: the claim's list is read once and checked, never made to drive the statement (a scan of its JSON a row).
+  `(${row}.state = 'waiting' AND +${row}.id IN (${HELD_BY(key)}))`;
 
 /**
  * SQL: the record activity `row` is being executed — `waiting` and listed by a claim of its shard (live, or lapsed and
@@ -112,7 +113,7 @@ async function claimShard(
     d1
       .prepare(
         `UPDATE record_activities SET attempts = attempts + 1
-         WHERE id IN (${taken}) AND id IN (${LAPSED_HELD} AND pc.key != ?3)`,
+         WHERE id IN (${LAPSED_HELD} AND pc.key != ?3 AND pj.value IN (${taken}))`,
       )
       .bind(o.shard, o.now, o.claimKey),
     d1
