@@ -231,7 +231,9 @@ export const RecordActivity = z
     id: Id,
     scenario_record_id: Id,
     activity_id: Id,
-    state: RecordActivityState,
+    state: RecordActivityState.openapi({
+      description: "running: a claim holds it, it is being executed (the activity's waiting_count counts it)",
+    }),
     at: Timestamp.nullable().openapi({ description: "due time while waiting, execution time once done" }),
     due_at: Timestamp.nullable().openapi({ description: "when it was (last) due; kept after execution" }),
     email_opened: z.boolean(),

@@ -1,12 +1,12 @@
 import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import { ABANDONED_UNRECORDED } from "../email/archive";
-import { type Claimed, PAUSED } from "./claim";
+import { type Claimed, PAUSED, STILL_CLAIMED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
 import { recordChangedCreated } from "./wait-until";
 
-/** What becomes of a claimed record activity: its new state. `uncount` gives back the claim's attempt (deferred). */
+/** What becomes of a claimed record activity: its new state. `uncount`: the attempt is not counted (deferred). */
 export type Settlement =
   | { id: number; state: "done"; emailId?: number }
   | { id: number; state: "cancelled" | "failed"; reason: string }
@@ -14,8 +14,9 @@ export type Settlement =
 
 /**
  * Writes the settlements back in one D1 batch (a transaction): states, children of what is done, and the `email_X`
- * siblings cancelled by an `email_not_X` that ran. Only rows still held by this claim are touched. Then wakes the
- * scheduler for what became due.
+ * siblings cancelled by an `email_not_X` that ran. Only rows still held by this claim are touched (`STILL_CLAIMED`:
+ * a cancellation or a takeover meanwhile wins); this is where their row is written, and the attempt counted. Then wakes
+ * the scheduler for what became due.
  */
 export async function commitClaim(
   e: Engine,
@@ -47,7 +48,7 @@ export async function commitClaim(
         .prepare(
           `UPDATE activities SET count_done = count_done + c.n, count_waiting = count_waiting - c.n
          FROM (SELECT ra.activity_id, count(*) AS n FROM record_activities ra
-               WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ra.state = 'running' AND ra.claim_key = ?2
+               WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ${STILL_CLAIMED("ra", "?2")}
                GROUP BY ra.activity_id) AS c
          WHERE activities.id = c.activity_id`,
         )
@@ -62,13 +63,12 @@ export async function commitClaim(
          SET state = u.state, reason = u.reason, at = u.at,
              due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
              parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
-             attempts = max(record_activities.attempts - u.uncount, 0), emailed = u.emailed,
-             claim_key = NULL, claimed_until = NULL, updated_at = ?2
+             attempts = record_activities.attempts + 1 - u.uncount, emailed = u.emailed, updated_at = ?2
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
                       json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
                       json_extract(value, '$.uncount') AS uncount, json_extract(value, '$.emailed') AS emailed
                FROM json_each(?1)) AS u
-         WHERE record_activities.id = u.id AND record_activities.state = 'running' AND record_activities.claim_key = ?3`,
+         WHERE record_activities.id = u.id AND ${STILL_CLAIMED("record_activities", "?3")}`,
       )
       .bind(JSON.stringify(rows), now, claimKey),
   );
@@ -120,7 +120,7 @@ function countDoneByDay(d1: D1Database, doneIds: number[], claimKey: string, now
        SELECT ra.activity_id, strftime('%Y-%m-%d', ?3 / 1000, 'unixepoch'), count(*), coalesce(sum(ra.email_opened), 0),
          coalesce(sum(ra.email_clicked), 0)
        FROM record_activities ra
-       WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ra.state = 'running' AND ra.claim_key = ?2
+       WHERE ra.id IN (SELECT value FROM json_each(?1)) AND ${STILL_CLAIMED("ra", "?2")}
        GROUP BY ra.activity_id
        ON CONFLICT (activity_id, day) DO UPDATE SET done = done + excluded.done, opened = opened + excluded.opened,
          clicked = clicked + excluded.clicked`,

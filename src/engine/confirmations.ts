@@ -1,6 +1,7 @@
 import { takePage } from "../db/page";
 import { shardOf } from "../db/shards";
 import { shiftBy } from "../domain/duration";
+import { RUNNING } from "./claim";
 import type { Engine } from "./context";
 import { getScenarioRow } from "./scenarios";
 
@@ -35,7 +36,7 @@ const CONFIRMATION_ACTIVITY = `EXISTS (SELECT 1 FROM activities c WHERE c.parent
 
 /** The not-confirmed branch ran, or is running now: too late to confirm. */
 const EXPIRED = `EXISTS (SELECT 1 FROM record_activities x JOIN activities xa ON xa.id = x.activity_id
-  WHERE x.scenario_record_id = sr.id AND xa."on" = 'subscription_not_confirmed' AND x.state IN ('done', 'running'))`;
+  WHERE x.scenario_record_id = sr.id AND xa."on" = 'subscription_not_confirmed' AND (x.state = 'done' OR ${RUNNING("x")}))`;
 
 /**
  * The subscription behind a recipient's token (the scenario record's id and secret, see ids.ts); null when the token
@@ -54,7 +55,7 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
        LEFT JOIN subscription_confirmations sc ON sc.scenario_record_id = sr.id
        LEFT JOIN record_activities ra ON ra.id = (
          SELECT ra.id FROM record_activities ra
-         WHERE ra.scenario_record_id = sr.id AND ra.state IN ('done', 'running') AND ${CONFIRMATION_ACTIVITY}
+         WHERE ra.scenario_record_id = sr.id AND (ra.state = 'done' OR ${RUNNING("ra")}) AND ${CONFIRMATION_ACTIVITY}
          ORDER BY ra.id DESC LIMIT 1)
        WHERE sr.id = ?1 AND sr.token = ?2`,
     )
@@ -117,7 +118,7 @@ export async function confirmSubscription(
         `INSERT OR IGNORE INTO subscription_confirmations (scenario_record_id, scenario_id, party_id, client, confirmed_at)
          SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (
            SELECT 1 FROM record_activities x JOIN activities xa ON xa.id = x.activity_id
-           WHERE x.scenario_record_id = ?1 AND xa."on" = 'subscription_not_confirmed' AND x.state IN ('done', 'running'))`,
+           WHERE x.scenario_record_id = ?1 AND xa."on" = 'subscription_not_confirmed' AND (x.state = 'done' OR ${RUNNING("x")}))`,
       )
       .bind(sub.scenarioRecordId, sub.scenarioId, sub.partyId, client, now),
     e.d1

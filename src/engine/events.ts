@@ -1,5 +1,6 @@
 import { shiftBy } from "../domain/duration";
 import { conflict, notFound } from "../errors";
+import { RUNNING } from "./claim";
 import type { Engine } from "./context";
 
 export type EmailEvent = "opened" | "clicked";
@@ -29,7 +30,8 @@ interface Target {
 export async function recordEmailEvent(e: Engine, recordActivityId: number, event: EmailEvent): Promise<EventResult> {
   const target = await e.d1
     .prepare(
-      `SELECT ra.id, ra.scenario_record_id, ra.activity_id, ra.shard, ra.state, ra.email_opened, ra.email_clicked, a.action
+      `SELECT ra.id, ra.scenario_record_id, ra.activity_id, ra.shard, ra.email_opened, ra.email_clicked, a.action,
+              CASE WHEN ${RUNNING("ra")} THEN 'running' ELSE ra.state END AS state
        FROM record_activities ra JOIN activities a ON a.id = ra.activity_id WHERE ra.id = ?`,
     )
     .bind(recordActivityId)
@@ -40,6 +42,7 @@ export async function recordEmailEvent(e: Engine, recordActivityId: number, even
       `record activity ${recordActivityId} did not send an e-mail: its activity's action is not "send_email"`,
     );
   }
+  // `running`: its claim holds it, so the e-mail may be out already (an open can come before the commit).
   if (target.state !== "done" && target.state !== "running") {
     throw conflict(`record activity ${recordActivityId} is ${target.state}: it has not sent an e-mail`);
   }

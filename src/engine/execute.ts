@@ -69,8 +69,18 @@ async function execute(e: Engine, claimed: Claimed[], now: number): Promise<Sett
   const { jobs, gone } = await loadDueJobs(e, claimed);
   const outcomes = new Map<number, ActionOutcome>();
   for (const [id, reason] of gone) outcomes.set(id, { status: "cancelled", reason });
+  // Past the last attempt only when the Workers of the earlier ones died before settling them (a takeover counts the
+  // dead attempt): a record activity that stops its Worker every time is not run again.
+  for (const c of claimed) {
+    if (c.attempts > MAX_ATTEMPTS && !outcomes.has(c.id)) {
+      outcomes.set(c.id, {
+        status: "failed",
+        error: `gave up after ${c.attempts - 1} attempts: the Worker executing it stopped before it finished`,
+      });
+    }
+  }
 
-  let open = jobs;
+  let open = jobs.filter((j) => !outcomes.has(j.claimed.id));
   for (const gate of GATES) {
     if (open.length === 0) break;
     const settled = await gate.check(open, { engine: e, now });

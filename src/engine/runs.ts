@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import { takePage } from "../db/page";
 import { activities, type RecordActivityState, recordActivities, scenarioRecords } from "../db/schema";
 import { notFound } from "../errors";
@@ -61,7 +61,7 @@ export async function listRecordActivities(
     .where(
       and(
         eq(recordActivities.scenarioId, scenarioId),
-        filter.state === undefined ? undefined : eq(recordActivities.state, filter.state),
+        filter.state === undefined ? undefined : stateIs(filter.state),
         filter.activityId === undefined ? undefined : eq(recordActivities.activityId, filter.activityId),
         filter.scenarioRecordId === undefined
           ? undefined
@@ -72,11 +72,41 @@ export async function listRecordActivities(
     .orderBy(asc(recordActivities.id))
     .limit(filter.limit + 1)
     .all();
-  return takePage(rows, filter.limit, (r) => r.id);
+  return takePage(await showRunning(e, rows), filter.limit, (r) => r.id);
 }
 
 export async function getRecordActivity(e: Engine, id: number): Promise<RecordActivityRow> {
   const row = await e.db.select().from(recordActivities).where(eq(recordActivities.id, id)).get();
   if (!row) throw notFound("record activity", id);
-  return row;
+  return (await showRunning(e, [row]))[0] as RecordActivityRow;
+}
+
+/** SQL: every record activity a claim lists (the claims table holds only the claims in flight: it is small). */
+const HELD = sql`SELECT j.value FROM claims c, json_each(c.ids) j`;
+
+/**
+ * The state as shown: a record activity a claim holds is `waiting` in its row (a claim writes only its `claims` row)
+ * and shown `running`; rows claimed before the upgrade are `running` in their row.
+ */
+function stateIs(state: RecordActivityState): SQL {
+  if (state === "running") {
+    return sql`(${recordActivities.state} = 'running' OR (${recordActivities.state} = 'waiting' AND ${recordActivities.id} IN (${HELD})))`;
+  }
+  if (state === "waiting")
+    return sql`(${recordActivities.state} = 'waiting' AND ${recordActivities.id} NOT IN (${HELD}))`;
+  return eq(recordActivities.state, state);
+}
+
+/** Shows the waiting rows that a claim holds as `running`: one read of the claims table, none when none waits. */
+async function showRunning(e: Engine, rows: RecordActivityRow[]): Promise<RecordActivityRow[]> {
+  const waiting = rows.filter((r) => r.state === "waiting").map((r) => r.id);
+  if (waiting.length === 0) return rows;
+  const { results } = await e.d1
+    .prepare(
+      `SELECT DISTINCT j.value AS id FROM claims c, json_each(c.ids) j WHERE j.value IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(waiting))
+    .all<{ id: number }>();
+  const held = new Set(results.map((r) => r.id));
+  return rows.map((r) => (held.has(r.id) ? { ...r, state: "running" } : r));
 }

@@ -72,10 +72,24 @@ export async function recordActivityOf(scenarioId: string, activityId: string, r
 }
 
 /**
- * Record activities claimed by a Worker that then died (key `dead`): `running` under a claim that lapses at `until`,
- * as the claim writes them (their rows and the claim's row a shard).
+ * Record activities claimed by a Worker that then died (key `dead`), as a claim leaves them: still `waiting`, listed
+ * by the claim's rows (one a shard), which lapse at `until`.
  */
-export async function deadClaim(where: string, bind: unknown[], until: number, attempts = 1) {
+export async function deadClaim(where: string, bind: unknown[], until: number) {
+  await env.DB.prepare(
+    `INSERT INTO claims (key, shard, until, ids, created_at)
+     SELECT 'dead', shard, ?, json_group_array(id), ? FROM record_activities WHERE state = 'waiting' AND ${where}
+     GROUP BY shard`,
+  )
+    .bind(until, until, ...bind)
+    .run();
+}
+
+/**
+ * The same, as claims wrote them before the upgrade: the rows `running` under the claim's key with the attempt counted
+ * (`attempts`), and the claim's rows a shard.
+ */
+export async function legacyDeadClaim(where: string, bind: unknown[], until: number, attempts = 1) {
   await env.DB.prepare(
     `UPDATE record_activities SET state = 'running', claim_key = 'dead', claimed_until = ?, attempts = ? WHERE ${where}`,
   )

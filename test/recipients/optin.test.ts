@@ -3,9 +3,17 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { confirmSubscription } from "../../src/engine/confirmations";
 import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
+import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
 import { login, visit } from "../console/helpers";
-import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, sent, testEngine } from "../engine/fixtures";
+import {
+  buildScenario,
+  deadClaim,
+  recordActivityOf,
+  ScriptedMailer,
+  sendEmail,
+  sent,
+  testEngine,
+} from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 import { CHROME } from "../tracking/fixtures";
 
@@ -271,6 +279,36 @@ describe("double opt-in", () => {
     expect(Date.parse(welcome?.at as string)).toBeGreaterThan(Date.now() + 3_500_000);
     const expired = await recordActivityOf(race.scenarioId, race.activity.Expired as string, "dan");
     expect([expired?.state, expired?.reason]).toEqual(["cancelled", "the subscription was confirmed"]);
+  });
+
+  it("refuses a confirmation while a claim holds the not-confirmed branch: it is running", async () => {
+    await ok("PUT", "/records/party/eve", { name: "eve", email: "eve@example.com" });
+    const held = await buildScenario({ name: "Held expiry", model: "party", domain: [["id", "=", "eve"]] }, [
+      { name: "Confirm", action: "send_email", email_title: "Confirm", email_template: CONFIRM_TEMPLATE },
+      { name: "Welcome", parent: "Confirm", on: "subscription_confirmed", delay: "PT1H" },
+      { name: "Expired", parent: "Confirm", on: "subscription_not_confirmed", delay: "P7D" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running', double_opt_in = 1 WHERE id = ?")
+      .bind(Number(held.scenarioId))
+      .run();
+    const { engine } = testEngine();
+    await enroll(engine, { scenarioId: Number(held.scenarioId) });
+    await processDue({ ...engine, mailer: new ScriptedMailer() });
+    const expiry = await recordActivityOf(held.scenarioId, held.activity.Expired as string, "eve");
+    // Its deadline came and a claim holds it (a claim writes only its claims row: the row stays waiting).
+    await env.DB.prepare("UPDATE record_activities SET at = ? WHERE id = ?")
+      .bind(Date.now() - 1000, Number(expiry?.id))
+      .run();
+    await deadClaim("id = ?", [Number(expiry?.id)], Date.now() + CLAIM_TIMEOUT_MS);
+    const sub = {
+      scenarioRecordId: Number(expiry?.scenario_record_id),
+      scenarioId: Number(held.scenarioId),
+      partyId: "eve",
+    };
+    expect(await confirmSubscription(engine, sub, "test")).toEqual({ changed: false, state: "expired" });
+    expect(await recordActivityOf(held.scenarioId, held.activity.Expired as string, "eve")).toMatchObject({
+      state: "running",
+    });
   });
 
   it("cancels an expiry claimed after the recipient confirmed", async () => {

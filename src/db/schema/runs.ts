@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { activities, scenarios } from "./scenarios";
 
+/** `running` is stored only by claims of earlier versions: a claimed row stays `waiting` (shown `running`). */
 export type RecordActivityState = "waiting" | "running" | "done" | "cancelled" | "failed";
 
 /** A record that entered a scenario. A record enters a scenario at most once, ever (the unique index). */
@@ -69,7 +70,10 @@ export const recordActivities = sqliteTable(
     emailed: integer("emailed", { mode: "boolean" }).notNull().default(false),
     reason: text("reason"),
     attempts: integer("attempts").notNull().default(0),
-    /** While running: the claim's key and when the claim lapses (a Worker that died mid-way loses it then). */
+    /**
+     * Written by claims of earlier versions only (a `running` row's claim key and deadline): a claim now writes its
+     * `claims` row alone. Read to take over such rows once their claim lapses (src/engine/claim.ts).
+     */
     claimKey: text("claim_key"),
     claimedUntil: integer("claimed_until"),
     createdAt: integer("created_at").notNull(),
@@ -77,8 +81,9 @@ export const recordActivities = sqliteTable(
   },
   (t) => [
     // D1 bills every index entry written as a row; entries removed cost nothing. So the due index holds only waiting
-    // rows (a claim writes only its row), and a record activity that finishes by sending an e-mail enters no index:
-    // counts by activity and state are kept on the activity's row, reports read `activity_days`.
+    // rows (a claim writes none: claimed rows stay waiting, listed by the `claims` row), and a record activity that
+    // finishes by sending an e-mail enters no index: counts by activity and state are kept on the activity's row,
+    // reports read `activity_days`.
     uniqueIndex("record_activities_once").on(t.scenarioRecordId, t.activityId),
     // What a shard's claims and wake-ups read: waiting rows by due time.
     index("record_activities_due").on(t.shard, t.parked, t.at).where(sql`state = 'waiting'`),
@@ -91,9 +96,10 @@ export const recordActivities = sqliteTable(
 );
 
 /**
- * A claim that is held: the record activities one Worker took at once (they are `running` under its key). When it
- * lapses (`until`) another claim takes them over. One row a batch of up to 100, so a claim writes one row in all, not
- * an index entry for each record activity it takes; the commit deletes it.
+ * A claim that is held: the record activities one Worker took at once. They stay `waiting` in their rows; this row is
+ * what holds them (other claims skip them while `until` has not passed, and the API shows them `running`). When it
+ * lapses another claim takes them over and removes them from `ids`, so this claim's late commit settles nothing. One
+ * row a batch of up to 100, so a claim writes one row in all, not one for each record activity; the commit deletes it.
  */
 export const claims = sqliteTable(
   "claims",
