@@ -27,13 +27,14 @@ describe("signed tracking keys", () => {
     });
     const [outcome] = await createMailer(env as unknown as Bindings).sendBatch([j], Date.now() - 60_000);
     const emailId = (outcome as { emailId: number }).emailId;
-    const row = await env.DB.prepare("SELECT body_key, body_offset, body_length FROM emails WHERE id = ?")
+    const row = await env.DB.prepare("SELECT body_key, body_offset, body_length, created_at FROM emails WHERE id = ?")
       .bind(emailId)
-      .first<{ body_key: string; body_offset: number; body_length: number }>();
+      .first<{ body_key: string; body_offset: number; body_length: number; created_at: number }>();
     const body = await getBody(env.EMAIL_BODIES, {
       bodyKey: row?.body_key ?? "",
       bodyOffset: row?.body_offset ?? null,
       bodyLength: row?.body_length ?? null,
+      createdAt: row?.created_at ?? 0,
     });
     const keys = [...(body?.html ?? "").matchAll(/\/l\/([^"]+)"/g)].map((m) => m[1] as string);
     expect(keys).toHaveLength(2);
