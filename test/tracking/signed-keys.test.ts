@@ -125,6 +125,25 @@ describe("signed tracking keys", () => {
     expect(unsubscribed.headers.get("location")).toBe("https://shop.example/bye");
   });
 
+  it("signed keys of e-mails whose URLs were stored the older way (deflated or plain JSON) keep redirecting", async () => {
+    const urls = ["https://shop.example/old-1?utm_source=mail", "https://shop.example/old-2?utm_source=mail"];
+    const json = JSON.stringify(urls);
+    const deflated = new Uint8Array(
+      await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream("deflate-raw"))).arrayBuffer(),
+    );
+    for (const stored of [`z:${btoa(String.fromCharCode(...deflated))}`, json]) {
+      const sent = await sentEmail();
+      await env.DB.prepare("UPDATE emails SET link_urls = ? WHERE id = ?").bind(stored, sent.emailId).run();
+      const click = await signKey(SECRET, { emailId: sent.emailId, kind: "click", position: 1 });
+      const res = await request(`/l/${click}`);
+      expect(res.status, stored).toBe(302);
+      expect(res.headers.get("location")).toBe(urls[1]);
+      const next = await signKey(SECRET, { emailId: sent.emailId, kind: "next", position: 0 });
+      const unsubscribed = await request(`/u/${sent.token}/${next}`, { method: "POST" });
+      expect(unsubscribed.headers.get("location")).toBe(urls[0]);
+    }
+  });
+
   it("verifyKey reads back what signKey wrote", async () => {
     const key = await signKey(SECRET, { emailId: 123, kind: "next", position: 7 });
     expect(await verifyKey(SECRET, key)).toEqual({ emailId: 123, kind: "next", position: 7 });
