@@ -21,7 +21,10 @@ const EmailSummary = z
     to: z.string().openapi({ example: '"Michael Scott" <michael@example.com>' }),
     from: z.string().openapi({ example: "Marketing <marketing@example.com>" }),
     subject: z.string(),
-    message_id: z.string().openapi({ example: "<3f9c…@example.com>" }),
+    message_id: z.string().openapi({
+      description: "the Message-ID sent: `<{id}.{mac}@{domain of from}>` (e-mails sent before: as they were sent)",
+      example: "<48213.Qx0b2yDI0msYF43D@example.com>",
+    }),
     provider_message_id: z.string().nullable().openapi({
       description:
         "the provider's id of the accepted message (MailChannels' request id), which its delivery events name",

@@ -29,7 +29,9 @@ export function benchRoutes() {
   // When the transport answered each attempt of a scenario's e-mails (any status): the send rate the provider saw.
   routes.get("/deliverability/calls", async (c) => {
     const { results } = await c.env.DB.prepare(
-      "SELECT answered_at AS t FROM emails WHERE scenario_id = ? AND answered_at IS NOT NULL ORDER BY answered_at",
+      // answered_at is NULL when the transport answered at sent_at (src/email/columns.ts).
+      `SELECT coalesce(answered_at, sent_at) AS t FROM emails
+       WHERE scenario_id = ? AND coalesce(answered_at, sent_at) IS NOT NULL ORDER BY t`,
     )
       .bind(Number(c.req.query("scenario_id")))
       .all<{ t: number }>();

@@ -1,6 +1,7 @@
 import type { EmailStatus } from "../db/schema/emails";
 import { LAPSED_CLAIMS } from "../engine/claim";
 import type { EmailJob } from "../engine/mailer";
+import { randomHex } from "../ids";
 import type { ComposedEmail } from "./compose";
 import { packLinkUrls } from "./link-urls";
 
@@ -32,6 +33,17 @@ export interface BodyObject {
 /** The R2 object of one delivery batch's bodies. */
 export const batchKey = (now: number, nonce: string) =>
   `emails/batches/${new Date(now).toISOString().slice(0, 10)}/${now}-${nonce}.ndjson`;
+
+/** A delivery batch's nonce: 48 random bits, 12 hex. Its rows store it as `body_key`. */
+export const batchNonce = () => randomHex(6);
+const NONCE = /^[0-9a-f]{12}$/;
+
+/**
+ * The R2 key of an e-mail's body object. Rows store only their batch's nonce: the key is `batchKey(created_at, nonce)`,
+ * the batch's `now` being each row's `created_at` (`archiveAttempts`). Rows written before store the whole key.
+ */
+export const bodyObjectKey = (row: { bodyKey: string; createdAt: number }): string =>
+  NONCE.test(row.bodyKey) ? batchKey(row.createdAt, row.bodyKey) : row.bodyKey;
 
 /**
  * The bodies of a batch as one newline-delimited JSON object, and where each body sits in it: one R2 write for the
@@ -69,8 +81,9 @@ export async function reserveEmailIds(d1: D1Database, count: number): Promise<nu
 }
 
 /**
- * Inserts one `emails` row per attempt (status `sending`, with its reserved id, where its body will be and its links'
- * URLs) before anything is delivered, so a click on a link that was sent always finds its e-mail. Rows travel as one
+ * Inserts one `emails` row per attempt (status `sending`, with its reserved id, where its body will be — the batch's
+ * `nonce`, its object being `batchKey(now, nonce)` with `now` the rows' `created_at` — and its links' URLs) before
+ * anything is delivered, so a click on a link that was sent always finds its e-mail. Rows travel as one
  * JSON parameter a statement; all statements go in one D1 batch (a transaction). No `links` row is written: the keys
  * are signed and name the e-mail and a position in `link_urls`.
  */
@@ -79,7 +92,7 @@ export async function archiveAttempts(
   attempts: Attempt[],
   transport: string,
   now: number,
-  objectKey: string,
+  nonce: string,
 ): Promise<number[]> {
   const emailRows = await Promise.all(
     attempts.map(async ({ id, job, email, body }) => ({
@@ -91,7 +104,8 @@ export async function archiveAttempts(
       to: email.headers.To,
       from: email.headers.From,
       subject: email.subject,
-      mid: email.messageId,
+      // The Message-ID is derived from the id (src/email/columns.ts): none is stored.
+      mid: "",
       attempt: job.attempt,
       off: body.offset,
       len: body.length,
@@ -108,13 +122,13 @@ export async function archiveAttempts(
       )
       .bind(JSON.stringify(attempts.map((a) => a.job.recordActivityId)), ABANDONED_RETRIED),
   ];
-  for (const chunk of chunkBySize(emailRows)) statements.push(insertEmails(d1, chunk, transport, now, objectKey));
+  for (const chunk of chunkBySize(emailRows)) statements.push(insertEmails(d1, chunk, transport, now, nonce));
   await d1.batch(statements);
   return attempts.map(({ id }) => id);
 }
 
 // The headers live in the body object in R2 (the raw message holds them anyway): `'{}'` keeps D1 rows small.
-function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: number, objectKey: string) {
+function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: number, nonce: string) {
   const v = (path: string) => `json_extract(value, '$.${path}')`;
   return d1
     .prepare(
@@ -126,7 +140,7 @@ function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: n
          ${v("urls")}, NULL, ?3
        FROM json_each(?1)`,
     )
-    .bind(JSON.stringify(rows), transport, now, objectKey);
+    .bind(JSON.stringify(rows), transport, now, nonce);
 }
 
 export interface Delivery {
@@ -140,14 +154,17 @@ export interface Delivery {
   answeredAt: number | null;
 }
 
-/** Records how each delivery went, in one statement a chunk. */
+/**
+ * Records how each delivery went, in one statement a chunk. `answered_at` is left NULL when the transport answered at
+ * `sent_at` (readers take `sent_at` then: `answeredAtOf`), which saves its bytes on almost every row.
+ */
 export async function recordDeliveries(d1: D1Database, deliveries: Delivery[]): Promise<void> {
   if (deliveries.length === 0) return;
   const statements = chunkBySize(deliveries).map((chunk) =>
     d1
       .prepare(
         `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at, provider_message_id = u.provider_id,
-           answered_at = u.answered_at
+           answered_at = NULLIF(u.answered_at, u.sent_at)
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.status') AS status,
                       json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at,
                       json_extract(value, '$.providerId') AS provider_id,
@@ -193,12 +210,12 @@ export async function putBodies(bucket: R2Bucket, key: string, bytes: Uint8Array
 /** One e-mail's body: a ranged read of its batch's object (or the whole object for a body stored alone). */
 export async function getBody(
   bucket: R2Bucket,
-  row: { bodyKey: string; bodyOffset: number | null; bodyLength: number | null },
+  row: { bodyKey: string; bodyOffset: number | null; bodyLength: number | null; createdAt: number },
 ): Promise<BodyObject | null> {
   if (!row.bodyKey) return null;
   const ranged = row.bodyOffset !== null && row.bodyLength !== null;
   const object = await bucket.get(
-    row.bodyKey,
+    bodyObjectKey(row),
     ranged ? { range: { offset: row.bodyOffset as number, length: row.bodyLength as number } } : undefined,
   );
   return object ? object.json<BodyObject>() : null;

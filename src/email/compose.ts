@@ -1,9 +1,9 @@
 import type { EmailJob } from "../engine/mailer";
 import type { Address, Config } from "../env";
-import { randomHex } from "../ids";
 import type { OutgoingEmail } from "../mail/transport";
 import { pickLanguage } from "../recipients/language";
 import { signKey } from "../tracking/keys";
+import { derivedMessageId } from "./columns";
 import { displayAddress, rfc5322Date } from "./headers";
 import { buildMime } from "./mime";
 import { ComposeError, renderBody, renderSubject, templateView } from "./render";
@@ -43,7 +43,8 @@ export async function composeEmail(
   });
   const text = htmlToText(html);
   const { from, replyTo } = sendersOf(job.activity.emailFrom, config.emailFrom);
-  const messageId = `<${randomHex(16)}@${domainOf(from.address)}>`;
+  // Derived from the e-mail's id, so its row stores none (src/email/columns.ts).
+  const messageId = await derivedMessageId(config.trackingSecret, emailId, domainOf(from.address));
   const listHeaders = {
     "List-Unsubscribe": `<${config.automationBase}/u/${token}>`,
     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -3,9 +3,14 @@ import { takePage } from "../db/page";
 import { type EmailStatus, emails } from "../db/schema/emails";
 import type { Engine } from "../engine/context";
 import { notFound } from "../errors";
+import { trackingSecretOf } from "../tracking/keys";
 import { type BodyObject, getBody } from "./archive";
+import { withDerivedColumns } from "./columns";
 
-/** The read side of the e-mail archive: rows from D1, bodies from R2. */
+/**
+ * The read side of the e-mail archive: rows from D1 with their derived columns filled in (the Message-ID, the body's
+ * key, when the transport answered: src/email/columns.ts), bodies from R2.
+ */
 
 export type EmailRow = typeof emails.$inferSelect;
 
@@ -43,13 +48,14 @@ export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: Em
     .orderBy(desc(emails.id))
     .limit(f.limit + 1)
     .all();
-  return takePage(rows, f.limit, (r) => r.id);
+  const secret = trackingSecretOf(e.env);
+  return takePage(await Promise.all(rows.map((r) => withDerivedColumns(secret, r))), f.limit, (r) => r.id);
 }
 
 export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {
   const row = await e.db.select().from(emails).where(eq(emails.id, id)).get();
   if (!row) throw notFound("e-mail", id);
-  return row;
+  return withDerivedColumns(trackingSecretOf(e.env), row);
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { EmailJob, Mailer, SendOutcome } from "../engine/mailer";
 import { type Bindings, type Config, getConfig } from "../env";
-import { randomHex } from "../ids";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
 import { reserveSends } from "../scheduler/client";
@@ -8,6 +7,7 @@ import {
   type Attempt,
   archiveAttempts,
   batchKey,
+  batchNonce,
   type Delivery,
   packBodies,
   putBodies,
@@ -85,8 +85,9 @@ export function createMailer(env: Bindings): Mailer {
         ...c,
         body: packed.ranges[i] as Attempt["body"],
       }));
-      const objectKey = batchKey(now, randomHex(6));
-      const ids = await archiveAttempts(env.DB, attempts, transport.name, now, objectKey);
+      const nonce = batchNonce();
+      const objectKey = batchKey(now, nonce);
+      const ids = await archiveAttempts(env.DB, attempts, transport.name, now, nonce);
       let deliveries: Delivered[];
       try {
         await putBodies(env.EMAIL_BODIES, objectKey, packed.bytes);

@@ -39,8 +39,8 @@ const EXPIRED = `EXISTS (SELECT 1 FROM record_activities x JOIN activities xa ON
   WHERE x.scenario_record_id = sr.id AND xa."on" = 'subscription_not_confirmed' AND (x.state = 'done' OR ${RUNNING("x")}))`;
 
 /**
- * The subscription behind a recipient's token (the scenario record's id and secret, see ids.ts); null when the token
- * matches no scenario record.
+ * The subscription behind a recipient's token (the scenario record's id and the secret half as its row stores it, see
+ * `tokenToMatch`); null when the token matches no scenario record.
  */
 export async function subscriptionOf(e: Engine, token: { id: number; secret: string }): Promise<Subscription | null> {
   const row = await e.d1

@@ -1,5 +1,7 @@
 import type { ActionJob } from "../actions/action";
 import { unsubscribeToken } from "../ids";
+import { trackingSecretOf } from "../tracking/keys";
+import { unsubscribeSecretOf } from "../tracking/tokens";
 import type { Claimed } from "./claim";
 import type { Engine } from "./context";
 
@@ -82,6 +84,7 @@ export async function loadDueJobs(
   );
   const jobs: DueJob[] = [];
   const gone = new Map<number, string>();
+  const trackingSecret = trackingSecretOf(e.env);
   for (const c of claimed) {
     const ctx = contextById.get(c.id);
     const activity = activityById.get(c.activity_id);
@@ -102,7 +105,13 @@ export async function loadDueJobs(
         attempt: c.attempts,
         scenario: { id: c.scenario_id, name: scenarioName.get(c.scenario_id) ?? "" },
         activity: { id: activity.id, name: activity.name, settings: null },
-        scenarioRecord: { id: c.scenario_record_id, token: unsubscribeToken(c.scenario_record_id, ctx.token) },
+        scenarioRecord: {
+          id: c.scenario_record_id,
+          token: unsubscribeToken(
+            c.scenario_record_id,
+            await unsubscribeSecretOf(trackingSecret, { id: c.scenario_record_id, token: ctx.token }),
+          ),
+        },
         record: { model: ctx.model, id: ctx.record_id, fields: JSON.parse(ctx.record_fields ?? "{}") },
         party:
           ctx.party_id !== null && ctx.party_fields !== null

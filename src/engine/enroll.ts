@@ -1,6 +1,7 @@
 import { SHARD_COUNT, shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import type { Domain } from "../domain/types";
+import { trackingSecretOf } from "../tracking/keys";
 import type { Engine } from "./context";
 import { recordFilter } from "./matching";
 import { directEnrollmentDone, owePass, passBegins } from "./passes";
@@ -149,11 +150,13 @@ export async function enrollScenario(
     // A rowid range is read from the table itself: left to choose, the planner takes the (model, party) index and
     // walks every record of the model for each chunk, which makes a pass quadratic.
     const source = range ? `records r NOT INDEXED ${filter.partyJoin}` : filter.from;
+    // With a TRACKING_SECRET the unsubscribe token's secret is derived from the id (src/tracking/tokens.ts): none stored.
+    const storedToken = trackingSecretOf(e.env) === null ? "lower(hex(randomblob(16)))" : "''";
     const insertRecords = e.d1
       .prepare(
         `INSERT OR IGNORE INTO scenario_records
            (scenario_id, model, record_id, party_id, blocked, token, created_at)
-         SELECT ?, r.model, r.id, r.party_id, 0, lower(hex(randomblob(16))), ?
+         SELECT ?, r.model, r.id, r.party_id, 0, ${storedToken}, ?
          FROM ${source}
          WHERE ${filter.where} ${subset}
            AND NOT EXISTS (SELECT 1 FROM scenario_records sr

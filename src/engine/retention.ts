@@ -1,9 +1,12 @@
+import { withDerivedColumnsRaw } from "../email/columns";
 import { getConfig } from "../env";
+import { trackingSecretOf } from "../tracking/keys";
 import type { Engine } from "./context";
 
 /**
  * Retention: what is older than the window (`RETENTION_DAYS`) leaves D1 for R2, exported beside the bodies as NDJSON
- * (`emails/retained/YYYY-MM-DD/…ndjson`, one line `{table, row}` per row, the row as D1 held it), then deleted.
+ * (`emails/retained/YYYY-MM-DD/…ndjson`, one line `{table, row}` per row, the row as D1 held it, an e-mail's derived
+ * Message-ID and body key filled in: src/email/columns.ts), then deleted.
  *
  * - **E-mails** (by `created_at`), with their tracking hits, any legacy `links` rows and those of their record
  *   activities that may go too: one step of at most RETENTION_STEP e-mails of one day, oldest first.
@@ -166,8 +169,11 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
   const linkRows = links?.results ?? [];
   const raRows = leaving?.results ?? [];
   const key = `${retainedDayPrefix(day)}${rows[0]?.id}-${rows[rows.length - 1]?.id}.ndjson`;
+  // E-mails are exported with their derived Message-ID and body key filled in: the export reads on its own.
+  const secret = trackingSecretOf(e.env);
+  const exported = await Promise.all(rows.map((r) => withDerivedColumnsRaw(secret, r)));
   await putExport(e, key, [
-    ...rows.map(lineOf("emails")),
+    ...exported.map(lineOf("emails")),
     ...hitRows.map(lineOf("hits")),
     ...linkRows.map(lineOf("links")),
     ...raRows.map(lineOf("record_activities")),

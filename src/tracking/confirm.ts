@@ -1,18 +1,18 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
 import { confirmSubscription, type Subscription, subscriptionOf } from "../engine/confirmations";
-import { parseUnsubscribeToken } from "../ids";
 import { buildServices } from "../services";
 import { classify } from "./classify";
 import { recordHit, requestFacts } from "./hits";
 import { messagesFor } from "./messages";
 import { notFoundPage, optInDonePage, optInExpiredPage, optInPage, sendPage } from "./pages";
+import { tokenToMatch } from "./tokens";
 
 type ConfirmContext = Context<AppEnv>;
 
 /** The subscription behind `/c/:token` (the scenario record's token), when a confirmation e-mail went out for it. */
 async function load(c: ConfirmContext): Promise<Subscription | null> {
-  const parsed = parseUnsubscribeToken(c.req.param("token") ?? "");
+  const parsed = await tokenToMatch(c.env, c.req.param("token"));
   if (!parsed) return null;
   const sub = await subscriptionOf(buildServices(c.env), parsed);
   return sub && sub.state !== "none" ? sub : null;

@@ -45,10 +45,17 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-async function mac(secret: string, payload: string): Promise<string> {
+/**
+ * The first `bytes` bytes of HMAC-SHA256 of `payload` under `secret`. Tracking keys sign `{emailId}-{kind}{position}`;
+ * the other values derived under the secret (Message-IDs, unsubscribe secrets) sign payloads of another shape, so no
+ * MAC of one kind is ever a valid MAC of another.
+ */
+export async function hmacBytes(secret: string, payload: string, bytes: number): Promise<Uint8Array> {
   const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(payload));
-  return base64url(new Uint8Array(signature, 0, 12));
+  return new Uint8Array(signature, 0, bytes);
 }
+
+const mac = async (secret: string, payload: string) => base64url(await hmacBytes(secret, payload, 12));
 
 const payloadOf = (k: SignedKey) => `${k.emailId}-${KIND_CODE[k.kind]}${k.position}`;
 
@@ -71,7 +78,8 @@ export async function verifyKey(secret: string, key: string): Promise<SignedKey 
   return timingSafeEqual(expected, m[4] as string) ? k : null;
 }
 
-function timingSafeEqual(a: string, b: string): boolean {
+/** Compares two strings in time that does not depend on where they differ. */
+export function timingSafeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);

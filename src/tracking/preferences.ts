@@ -1,16 +1,16 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
 import { getPreferences, setPreferences } from "../engine/preferences";
-import { parseUnsubscribeToken } from "../ids";
 import { buildServices } from "../services";
 import { messagesFor } from "./messages";
 import { notFoundPage, preferencesPage, sendPage } from "./pages";
+import { tokenToMatch } from "./tokens";
 
 type PreferencesContext = Context<AppEnv>;
 
 /** The party behind a recipient's token (the scenario record's unsubscribe token), and its language. */
 async function partyOf(c: PreferencesContext): Promise<{ partyId: string; lang: unknown } | null> {
-  const parsed = parseUnsubscribeToken(c.req.param("token") ?? "");
+  const parsed = await tokenToMatch(c.env, c.req.param("token"));
   if (!parsed) return null;
   const row = await c.env.DB.prepare(
     `SELECT sr.party_id, json_extract(p.fields, '$.lang') AS lang

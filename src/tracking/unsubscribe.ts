@@ -3,13 +3,13 @@ import type { AppEnv } from "../api/router";
 import { unpackLinkUrls } from "../email/link-urls";
 import { blockScenarioRecord } from "../engine/blocking";
 import { AppError } from "../errors";
-import { parseUnsubscribeToken } from "../ids";
 import { buildServices } from "../services";
 import { recordHit, requestFacts } from "./hits";
 import { isSignedKey, trackingSecretOf, verifyKey } from "./keys";
 import { httpUrl, isLinkKey } from "./links";
 import { messagesFor } from "./messages";
 import { confirmPage, donePage, notFoundPage, sendPage } from "./pages";
+import { tokenToMatch } from "./tokens";
 
 type UnsubscribeContext = Context<AppEnv>;
 
@@ -75,7 +75,7 @@ async function nextPageQuery(
 /** The scenario record behind a token, and the page to show afterwards when the URL names a valid one. */
 async function load(c: UnsubscribeContext): Promise<{ sub: Subscription; next: NextPage | null } | null> {
   const { token, nextKey } = params(c);
-  const parsed = parseUnsubscribeToken(token);
+  const parsed = await tokenToMatch(c.env, token);
   if (!parsed) return null;
   const subscription = c.env.DB.prepare(SUBSCRIPTION_SQL).bind(parsed.id, parsed.secret);
   const nextQuery = nextKey === undefined || !isLinkKey(nextKey) ? null : await nextPageQuery(c, nextKey, parsed);

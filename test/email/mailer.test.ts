@@ -1,11 +1,14 @@
 import PostalMime from "postal-mime";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getBody } from "../../src/email/archive";
+import { batchKey, getBody } from "../../src/email/archive";
+import { messageIdOf } from "../../src/email/columns";
 import { unpackLinkUrls } from "../../src/email/link-urls";
 import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
 import { AppError } from "../../src/errors";
 import { BASE, bindings, job } from "./fixtures";
+
+const SECRET = bindings.TRACKING_SECRET as string;
 
 interface EmailRecord {
   id: number;
@@ -27,6 +30,7 @@ interface EmailRecord {
   attempt: number;
   sent_at: number | null;
   link_urls: string | null;
+  created_at: number;
 }
 
 const emailRow = (id: number) => bindings.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first<EmailRecord>();
@@ -67,7 +71,10 @@ describe("sendBatch with the local transport", () => {
       error: null,
       attempt: 2,
     });
-    expect(row?.body_key).toMatch(/^emails\/batches\/\d{4}-\d{2}-\d{2}\/\d+-[0-9a-f]{12}\.ndjson$/);
+    // The row keeps the batch's nonce; the object's key is derived from it and the row's created_at.
+    expect(row?.body_key).toMatch(/^[0-9a-f]{12}$/);
+    expect(row?.created_at).toBe(now);
+    expect(await bindings.EMAIL_BODIES.head(batchKey(now, row?.body_key ?? ""))).not.toBeNull();
     expect(row?.sent_at).toBeGreaterThanOrEqual(now);
     // No row per link: the URLs live with the e-mail, and the keys are signed with its id.
     expect(await linkRows(id)).toEqual([]);
@@ -78,8 +85,13 @@ describe("sendBatch with the local transport", () => {
       bodyKey: row?.body_key ?? "",
       bodyOffset: row?.body_offset ?? null,
       bodyLength: row?.body_length ?? null,
+      createdAt: row?.created_at ?? 0,
     });
-    expect(body?.headers?.["Message-ID"]).toBe(row?.message_id);
+    // The Message-ID is derived from the e-mail's id and the sender's domain: the row stores none.
+    expect(row?.message_id).toBe("");
+    const messageId = body?.headers?.["Message-ID"];
+    expect(messageId).toMatch(new RegExp(`^<${id}\\.[A-Za-z0-9_-]{16}@example\\.com>$`));
+    expect(await messageIdOf(SECRET, { id, from: row?.from ?? "", messageId: row?.message_id ?? "" })).toBe(messageId);
     expect(body?.headers?.["List-Unsubscribe"]).toBe(`<${BASE}/u/${ok.scenarioRecord.token}>`);
     const click = new RegExp(`${BASE}/l/(${id}-c0-[A-Za-z0-9_-]{16})"`).exec(body?.html ?? "")?.[1];
     const open = new RegExp(`${BASE}/o/(${id}-o0-[A-Za-z0-9_-]{16})\\.gif"`).exec(body?.html ?? "")?.[1];
@@ -89,7 +101,7 @@ describe("sendBatch with the local transport", () => {
     expect(body?.html).toContain(`src="${BASE}/o/${open}.gif"`);
     expect(body?.text).toContain(`${BASE}/l/${click}`);
     const parsed = await PostalMime.parse(body?.raw ?? "");
-    expect(parsed.messageId).toBe(row?.message_id);
+    expect(parsed.messageId).toBe(messageId);
 
     const none = await bindings.DB.prepare("SELECT count(*) AS n FROM emails WHERE record_activity_id IN (?, ?)")
       .bind(noParty.recordActivityId, badTemplate.recordActivityId)
@@ -110,6 +122,7 @@ describe("sendBatch with the local transport", () => {
         bodyKey: row?.body_key ?? "",
         bodyOffset: row?.body_offset ?? null,
         bodyLength: row?.body_length ?? null,
+        createdAt: row?.created_at ?? 0,
       });
       expect(body?.html).toContain(`/l/${id}-c0-`);
     }
@@ -147,11 +160,15 @@ describe("sendBatch with the local transport", () => {
           bodyKey: r?.body_key ?? "",
           bodyOffset: r?.body_offset ?? null,
           bodyLength: r?.body_length ?? null,
+          createdAt: r?.created_at ?? 0,
         }),
       ),
     );
     expect(new Set(bodies.map((b) => b?.raw)).size).toBe(3);
-    for (const [i, b] of bodies.entries()) expect(b?.raw).toContain(rows[i]?.message_id);
+    for (const [i, b] of bodies.entries()) {
+      const r = rows[i];
+      expect(b?.raw).toContain(await messageIdOf(SECRET, { id: r?.id ?? 0, from: r?.from ?? "", messageId: "" }));
+    }
   });
 });
 

@@ -30,7 +30,7 @@ describe("MIME message", () => {
     expect(parsed.subject).toBe("Hello Michael Scott & friends");
     expect(head(raw)).toContain("Subject: Hello Michael Scott & friends"); // plain ASCII is not encoded
     expect(parsed.messageId).toBe(m.messageId);
-    expect(m.messageId).toMatch(/^<[0-9a-f]{32}@example\.com>$/);
+    expect(m.messageId).toMatch(/^<1\.[A-Za-z0-9_-]{16}@example\.com>$/);
     expect(header(parsed, "Date")).toBe("Fri, 27 Nov 2026 14:00:00 +0000");
     expect(header(parsed, "MIME-Version")).toBe("1.0");
     expect(header(parsed, "List-Unsubscribe")).toBe(`<${BASE}/u/${j.scenarioRecord.token}>`);

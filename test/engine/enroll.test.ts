@@ -50,6 +50,24 @@ describe("enrollment", () => {
     expect((await ok("GET", `/scenarios/${scenarioId}`)).record_count).toBe(3);
   });
 
+  it("stores no unsubscribe token with a TRACKING_SECRET (it is derived), a random one without", async () => {
+    const tokens = async (name: string, engine: ReturnType<typeof testEngine>["engine"]) => {
+      const { scenarioId } = await buildScenario({ name, model: "party", domain: [["id", "=", "michael"]] }, [
+        { name: "Now", delay: null },
+      ]);
+      await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+      await enroll(engine, { scenarioId: Number(scenarioId) });
+      const { results } = await env.DB.prepare("SELECT token FROM scenario_records WHERE scenario_id = ?")
+        .bind(Number(scenarioId))
+        .all<{ token: string }>();
+      return results.map((r) => r.token);
+    };
+    const { engine } = testEngine();
+    expect(await tokens("Derived tokens", engine)).toEqual([""]);
+    const noSecret = { ...engine, env: { ...engine.env, TRACKING_SECRET: "" } };
+    expect(await tokens("Stored tokens", noSecret)).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/)]);
+  });
+
   it("wakes every scheduler shard at the earliest root due time", async () => {
     const { scenarioId } = await buildScenario({ name: "Wake", model: "party" }, [
       { name: "Soon", delay: "PT10S" },

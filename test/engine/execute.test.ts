@@ -2,6 +2,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../src/engine/execute";
+import type { Bindings } from "../../src/env";
+import { derivedUnsubscribeSecret } from "../../src/tracking/tokens";
 import { api, ok } from "../helpers";
 import {
   buildScenario,
@@ -15,6 +17,7 @@ import {
 } from "./fixtures";
 
 const DAY = 86_400_000;
+const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 
 beforeAll(async () => {
   await ok("POST", "/records/party/batch", {
@@ -68,6 +71,14 @@ describe("execution", () => {
       scenario: { name: "Tree" },
     });
     expect(mailer.jobs[0]?.scenarioRecord.token).toMatch(/^[1-9][0-9]*-[0-9a-f]{32}$/);
+    // The scenario record stores no token: its secret half is derived from its id under TRACKING_SECRET.
+    const record = await env.DB.prepare("SELECT id, token FROM scenario_records WHERE scenario_id = ?")
+      .bind(Number(scenarioId))
+      .first<{ id: number; token: string }>();
+    expect(record?.token).toBe("");
+    expect(mailer.jobs[0]?.scenarioRecord.token).toBe(
+      `${record?.id}-${await derivedUnsubscribeSecret(SECRET, record?.id as number)}`,
+    );
 
     const mail = await recordActivityOf(scenarioId, activity.Mail as string, "michael");
     expect(mail).toMatchObject({ state: "done", attempts: 1, reason: null });

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CRON_SWEEP, runCron } from "../../src/crons";
+import { batchKey } from "../../src/email/archive";
 import {
   DAY_MS,
   RETENTION_FLOOR_KEY,
@@ -14,11 +15,13 @@ import {
 } from "../../src/engine/retention";
 import type { Bindings } from "../../src/env";
 import worker from "../../src/index";
+import { unsubscribeSecretOf } from "../../src/tracking/tokens";
 import { login } from "../console/helpers";
 import { api, expectError, ok, TOKEN } from "../helpers";
 import { buildScenario, sendEmail, testEngine } from "./fixtures";
 
 /** Every row this file ages is 40 days old: outside a 30-day window, all on one UTC day. */
+const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 const OLD = Math.floor((Date.now() - 40 * DAY_MS) / DAY_MS) * DAY_MS + 12 * 3_600_000;
 const OLD_DAY = new Date(OLD).toISOString().slice(0, 10);
 const PARTIES = ["p1", "p2", "p3", "p4"];
@@ -207,7 +210,14 @@ describe("retention of finished record activities", () => {
     const removed = (rows: Row[], leftIds: Set<number>) => rows.filter((r) => !leftIds.has(r.id));
     expect(exported("record_activities")).toEqual(removed(before.record_activities, left));
     const emailsLeft = new Set((await rowsOf("SELECT id FROM emails")).map((r) => r.id));
-    expect(exported("emails")).toEqual(removed(before.emails, emailsLeft));
+    // E-mails with their derived columns filled in: the whole Message-ID and the body's R2 key.
+    const full = (r: Row) => ({
+      ...r,
+      message_id: expect.stringMatching(new RegExp(`^<${r.id}\\.[A-Za-z0-9_-]{16}@example\\.com>$`)),
+      body_key: batchKey(r.created_at as number, r.body_key as string),
+    });
+    expect(before.emails[0]).toMatchObject({ message_id: "", body_key: expect.stringMatching(/^[0-9a-f]{12}$/) });
+    expect(exported("emails")).toEqual(removed(before.emails, emailsLeft).map(full));
     expect(exported("hits")).toEqual(before.hits);
     // A record activity leaving with its e-mail is in the e-mail's object.
     const withMail = lines.find((l) => l.table === "record_activities" && l.row.id === ra["p1 Mail"]?.id);
@@ -225,8 +235,9 @@ describe("retention of finished record activities", () => {
       "SELECT id, token FROM scenario_records WHERE scenario_id = ?",
       Number(doiScenario),
     );
+    const doiToken = await unsubscribeSecretOf(SECRET, { id: Number(doiRecord?.id), token: String(doiRecord?.token) });
     const confirmPage = await worker.fetch(
-      new Request(`https://ma.example/c/${doiRecord?.id}-${doiRecord?.token}`),
+      new Request(`https://ma.example/c/${doiRecord?.id}-${doiToken}`),
       env as never,
       createExecutionContext(),
     );

@@ -1,9 +1,12 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Bindings } from "../../src/env";
+import { unsubscribeSecretOf } from "../../src/tracking/tokens";
 import { buildScenario, recordActivities, sendEmail } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 
+const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 const page = (path: string, init?: RequestInit) => SELF.fetch(`https://ma.example${path}`, init);
 const form = (body: string): RequestInit => ({
   method: "POST",
@@ -11,12 +14,12 @@ const form = (body: string): RequestInit => ({
   body,
 });
 
-/** The preference-centre token of a party in a scenario (the scenario record's own token). */
+/** The preference-centre token of a party in a scenario (the scenario record's own token, derived when none is stored). */
 async function tokenOf(scenarioId: string, partyId: string): Promise<string> {
   const row = await env.DB.prepare("SELECT id, token FROM scenario_records WHERE scenario_id = ? AND record_id = ?")
     .bind(Number(scenarioId), partyId)
     .first<{ id: number; token: string }>();
-  return `${row?.id}-${row?.token}`;
+  return `${row?.id}-${await unsubscribeSecretOf(SECRET, { id: row?.id as number, token: row?.token ?? "" })}`;
 }
 
 async function stateOf(scenarioId: string, partyId: string) {

@@ -27,13 +27,14 @@ describe("signed tracking keys", () => {
     });
     const [outcome] = await createMailer(env as unknown as Bindings).sendBatch([j], Date.now() - 60_000);
     const emailId = (outcome as { emailId: number }).emailId;
-    const row = await env.DB.prepare("SELECT body_key, body_offset, body_length FROM emails WHERE id = ?")
+    const row = await env.DB.prepare("SELECT body_key, body_offset, body_length, created_at FROM emails WHERE id = ?")
       .bind(emailId)
-      .first<{ body_key: string; body_offset: number; body_length: number }>();
+      .first<{ body_key: string; body_offset: number; body_length: number; created_at: number }>();
     const body = await getBody(env.EMAIL_BODIES, {
       bodyKey: row?.body_key ?? "",
       bodyOffset: row?.body_offset ?? null,
       bodyLength: row?.body_length ?? null,
+      createdAt: row?.created_at ?? 0,
     });
     const keys = [...(body?.html ?? "").matchAll(/\/l\/([^"]+)"/g)].map((m) => m[1] as string);
     expect(keys).toHaveLength(2);
@@ -122,6 +123,25 @@ describe("signed tracking keys", () => {
     const next = await addLink("next", sent.emailId, sent.recordActivityId, "https://shop.example/bye");
     const unsubscribed = await request(`/u/${sent.token}/${next}`, { method: "POST" });
     expect(unsubscribed.headers.get("location")).toBe("https://shop.example/bye");
+  });
+
+  it("signed keys of e-mails whose URLs were stored the older way (deflated or plain JSON) keep redirecting", async () => {
+    const urls = ["https://shop.example/old-1?utm_source=mail", "https://shop.example/old-2?utm_source=mail"];
+    const json = JSON.stringify(urls);
+    const deflated = new Uint8Array(
+      await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream("deflate-raw"))).arrayBuffer(),
+    );
+    for (const stored of [`z:${btoa(String.fromCharCode(...deflated))}`, json]) {
+      const sent = await sentEmail();
+      await env.DB.prepare("UPDATE emails SET link_urls = ? WHERE id = ?").bind(stored, sent.emailId).run();
+      const click = await signKey(SECRET, { emailId: sent.emailId, kind: "click", position: 1 });
+      const res = await request(`/l/${click}`);
+      expect(res.status, stored).toBe(302);
+      expect(res.headers.get("location")).toBe(urls[1]);
+      const next = await signKey(SECRET, { emailId: sent.emailId, kind: "next", position: 0 });
+      const unsubscribed = await request(`/u/${sent.token}/${next}`, { method: "POST" });
+      expect(unsubscribed.headers.get("location")).toBe(urls[0]);
+    }
   });
 
   it("verifyKey reads back what signKey wrote", async () => {

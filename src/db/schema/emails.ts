@@ -19,6 +19,7 @@ export const emails = sqliteTable(
     to: text("to").notNull(),
     from: text("from").notNull(),
     subject: text("subject").notNull(),
+    /** `''` for e-mails whose Message-ID is derived from the id (src/email/columns.ts); the whole Message-ID before. */
     messageId: text("message_id").notNull(),
     /** The provider's id of the accepted message (MailChannels' request id, the binding's message id), for its events. */
     providerMessageId: text("provider_message_id"),
@@ -26,7 +27,10 @@ export const emails = sqliteTable(
     transport: text("transport").notNull(),
     status: text("status").$type<EmailStatus>().notNull(),
     error: text("error"),
-    /** R2 object holding the body: one object per delivery batch, the body at [bodyOffset, bodyOffset + bodyLength). */
+    /**
+     * R2 object holding the body: one object per delivery batch, the body at [bodyOffset, bodyOffset + bodyLength).
+     * The batch's nonce, the key being `batchKey(createdAt, nonce)` (`bodyObjectKey`); the whole key before.
+     */
     bodyKey: text("body_key").notNull(),
     bodyOffset: integer("body_offset"),
     bodyLength: integer("body_length"),
@@ -37,7 +41,10 @@ export const emails = sqliteTable(
      */
     linkUrls: text("link_urls"),
     sentAt: integer("sent_at"),
-    /** When the transport answered this attempt, whatever it said (null while sending, or when it was never called). */
+    /**
+     * When the transport answered this attempt, whatever it said (null while sending, or when it was never called).
+     * NULL too when it answered at `sentAt`, which readers take then (`answeredAtOf`).
+     */
     answeredAt: integer("answered_at"),
     createdAt: integer("created_at").notNull(),
   },

@@ -17,7 +17,10 @@ export const scenarioRecords = sqliteTable(
     recordId: text("record_id").notNull(),
     partyId: text("party_id"),
     blocked: integer("blocked", { mode: "boolean" }).notNull().default(false),
-    /** 128 random bits, hex: the secret half of this recipient's unsubscribe token (`${id}-${token}`, see ids.ts). */
+    /**
+     * The secret half of this recipient's unsubscribe token (`${id}-${secret}`, see ids.ts): `''` when it is derived
+     * from the id under TRACKING_SECRET (src/tracking/tokens.ts); 128 random bits, hex, for records enrolled before.
+     */
     token: text("token").notNull(),
     /** When the record reached the scenario's goal (it left the scenario then); null while it has not. */
     goalReachedAt: integer("goal_reached_at"),
