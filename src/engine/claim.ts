@@ -1,4 +1,5 @@
 import { SHARD_COUNT } from "../db/shards";
+import { archiveStagedOfLapsed } from "../email/archive";
 
 /** SQL: 1 when the record activity (aliased `row`) cannot run now — its scenario is not running or its record is blocked. */
 export const PAUSED = (row: string) =>
@@ -53,8 +54,9 @@ const DUE_HEAD = `
 
 /**
  * One shard's claim, in one D1 batch (a transaction): the `claims` row is written with the ids of the head rows that
- * can run, those rows become `running` under its key, and the lapsed claims left with nothing running are deleted.
- * The record activities' rows are the only other writes: `running` rows are in neither the due nor the stats index.
+ * can run, those rows become `running` under its key, the e-mails the lapsed claims had staged are archived
+ * `abandoned` (src/email/archive.ts), and the lapsed claims left with nothing running are deleted. The record
+ * activities' rows are the only other writes: `running` rows are in neither the due nor the stats index.
  */
 async function claimShard(
   d1: D1Database,
@@ -82,6 +84,7 @@ async function claimShard(
          RETURNING id, scenario_record_id, activity_id, scenario_id, shard, attempts`,
       )
       .bind(o.claimKey, until, o.now, o.shard),
+    ...archiveStagedOfLapsed(d1, o),
     d1
       .prepare(
         `DELETE FROM claims
