@@ -141,11 +141,11 @@ export async function archiveBeforeDelivery(d1: D1Database, rows: ArchiveRow[], 
   }
   const results = await d1.batch<{ ids: string }>(statements);
   if (!canStage) return;
-  const staged = new Set<number>();
+  const held = new Set<number>();
   for (const r of results.slice(1)) {
-    for (const row of r.results ?? []) for (const id of JSON.parse(row.ids) as number[]) staged.add(id);
+    for (const row of r.results ?? []) for (const id of JSON.parse(row.ids) as number[]) held.add(id);
   }
-  const left = rows.filter((r) => !staged.has(r.id));
+  const left = rows.filter((r) => !held.has(r.ra));
   if (left.length > 0) await d1.batch(chunkBySize(left).map((chunk) => insertSending(d1, chunk)));
 }
 
@@ -163,21 +163,25 @@ function abandonSending(d1: D1Database, rows: ArchiveRow[]) {
 }
 
 /**
- * Appends to each claims row of the claim the rows of the record activities it holds (`staged`, a JSON array);
- * returns, for each claims row written, the ids it staged.
+ * Appends to each claims row of the claim the rows of the record activities it holds (`staged`, a JSON array); each
+ * claims row written returns its ids (the record activities it holds). The rows come as one JSON object by record
+ * activity id, looked up for each id held: staging reads each id once, not every row for each id.
  */
 function stageInClaim(d1: D1Database, claimKey: string, rows: ArchiveRow[]) {
-  const held = `json_extract(value, '$.ra') IN (SELECT value FROM json_each(claims.ids))`;
+  const byRa = Object.fromEntries(rows.map((r) => [String(r.ra), r]));
+  const row = `json_extract(?2, '$."' || i.value || '"')`;
   return d1
     .prepare(
-      `UPDATE claims SET staged = (
-         SELECT json_group_array(json(s.value)) FROM (
-           SELECT value FROM json_each(coalesce(claims.staged, '[]'))
-           UNION ALL SELECT value FROM json_each(?2) WHERE ${held}) AS s)
-       WHERE key = ?1 AND EXISTS (SELECT 1 FROM json_each(?2) WHERE ${held})
-       RETURNING (SELECT json_group_array(json_extract(value, '$.id')) FROM json_each(?2) WHERE ${held}) AS ids`,
+      `UPDATE claims SET staged = CASE WHEN claims.staged IS NULL THEN n.rows ELSE (
+           SELECT json_group_array(json(value)) FROM (
+             SELECT value FROM json_each(claims.staged) UNION ALL SELECT value FROM json_each(n.rows))) END
+       FROM (SELECT c.shard, json_group_array(json(${row})) AS rows
+             FROM claims c, json_each(c.ids) i
+             WHERE c.key = ?1 AND ${row} IS NOT NULL GROUP BY c.shard) AS n
+       WHERE claims.key = ?1 AND claims.shard = n.shard
+       RETURNING claims.ids`,
     )
-    .bind(claimKey, JSON.stringify(rows));
+    .bind(claimKey, JSON.stringify(byRa));
 }
 
 /** SQL: a field of the archive row in JSON (`value`, from `json_each`). */
@@ -262,7 +266,8 @@ function insertStaged(d1: D1Database, where: string, outcome: { status: string; 
   const values = emailValues({ ...outcome, providerId: "NULL", answeredAt: "NULL" });
   return d1.prepare(
     `INSERT OR IGNORE INTO emails (${EMAIL_COLUMNS})
-     SELECT ${values} FROM claims c, json_each(c.staged) WHERE c.staged IS NOT NULL AND ${where}`,
+     SELECT ${values} FROM claims c, json_each(c.staged)
+     WHERE c.staged IS NOT NULL AND ${where} AND NOT EXISTS (SELECT 1 FROM emails e WHERE e.id = ${v("id")})`,
   );
 }
 
