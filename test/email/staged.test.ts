@@ -148,6 +148,40 @@ describe("the archive row written once", () => {
     expect(hits.results.map((h) => h.kind)).toContain("click");
   });
 
+  it("a confirmation posted between the delivery and the archive's insert is judged too soon, as a scanner's", async () => {
+    await ok("PUT", "/records/party/staged6", { name: "staged6", email: "staged6@example.com" });
+    const built = await buildScenario({ name: "Staged opt-in", model: "party", domain: [["id", "=", "staged6"]] }, [
+      { name: "Confirm", action: "send_email", email_title: "Confirm", email_template: '<a href="confirm">Yes</a>' },
+      { name: "Welcome", parent: "Confirm", on: "subscription_confirmed", delay: "PT1H" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running', double_opt_in = 1 WHERE id = ?")
+      .bind(Number(built.scenarioId))
+      .run();
+    await enroll(engineOver(bindings), { scenarioId: Number(built.scenarioId) });
+    const raId = Number((await recordActivityOf(built.scenarioId, built.activity.Confirm as string, "staged6"))?.id);
+    const during: { archived: number; page: string }[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (_url, init) => {
+      const token = /\/c\/([A-Za-z0-9_-]+)/.exec(String(init?.body ?? ""))?.[1] as string;
+      const res = await request(`/c/${token}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "",
+      });
+      during.push({ archived: (await emailsOf(raId)).length, page: await res.text() });
+      return accepted();
+    });
+    expect(await processDue(engineOver(mailchannels))).toMatchObject({ done: 1 });
+    expect(during).toHaveLength(1);
+    expect(during[0]?.archived).toBe(0);
+    // Not confirmed: the page still asks, and the hit is a machine's, too soon after delivery.
+    expect(during[0]?.page).toContain("Confirm my subscription");
+    expect((await ok("GET", `/scenarios/${built.scenarioId}/confirmations`)).items).toEqual([]);
+    const hits = await env.DB.prepare("SELECT human, reason FROM hits WHERE kind = 'confirm' AND scenario_id = ?")
+      .bind(Number(built.scenarioId))
+      .all<{ human: number; reason: string }>();
+    expect(hits.results).toEqual([{ human: 0, reason: "too_soon_after_delivery" }]);
+  });
+
   it("a Worker that dies after staging: the takeover archives the attempt abandoned and sends it again, once", async () => {
     const { raId } = await enrolled("Staged death", "staged2");
     let deliveries = 0;
