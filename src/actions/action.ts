@@ -33,6 +33,14 @@ export interface ActionJob<S = unknown> {
   party: { id: string; fields: Record<string, unknown> } | null;
 }
 
+/** What an action's batch runs with. */
+export interface ActionContext {
+  engine: Engine;
+  now: number;
+  /** The claim that holds the batch's record activities (`claims.key`); absent outside a claim. */
+  claimKey?: string;
+}
+
 /** The fields of an activity an action reads its settings from. */
 export interface ActivitySettingsSource {
   settings: Record<string, unknown> | null;
@@ -61,7 +69,7 @@ export interface Action<S = unknown> {
   /** Checks of the settings that depend on the configuration (throw `invalid(…)`), when the activity is saved. */
   readonly validate?: (settings: S, env: Bindings) => void;
   /** Performs the batch (concurrently where it can): one outcome per job, in order. */
-  execute(jobs: ActionJob<S>[], ctx: { engine: Engine; now: number }): Promise<ActionOutcome[]>;
+  execute(jobs: ActionJob<S>[], ctx: ActionContext): Promise<ActionOutcome[]>;
   /** The outcome of every job of a batch whose `execute` threw; by default a retry with the error's message. */
   readonly onError?: (err: unknown) => ActionOutcome;
 }

@@ -32,7 +32,7 @@ export const sendEmail: Action<SendEmailSettings> = {
     email_translations: a.emailTranslations ?? null,
   }),
   settingsPrefix: "",
-  async execute(jobs, { engine, now }) {
+  async execute(jobs, { engine, now, claimKey }) {
     const { results } = await engine.d1
       .prepare(
         "SELECT DISTINCT record_activity_id AS id FROM emails WHERE status = 'sent' AND record_activity_id IN (SELECT value FROM json_each(?1))",
@@ -59,7 +59,7 @@ export const sendEmail: Action<SendEmailSettings> = {
       record: job.record,
       party: job.party,
     }));
-    const delivered = await engine.mailer.sendBatch(emails, now);
+    const delivered = await engine.mailer.sendBatch(emails, now, claimKey);
     toSend.forEach(({ index }, i) => {
       const r = delivered[i];
       if (!r) outcomes[index] = { status: "retry", error: "the mailer gave no outcome", retryAfterMs: null };

@@ -7,7 +7,8 @@ import { packLinkUrls } from "./link-urls";
 
 /**
  * The write side of the e-mail archive. Rows travel as one JSON parameter a statement (D1 binds at most 100), so a
- * whole batch is archived in one D1 round trip and finished in another, whatever its size.
+ * whole batch is staged in its claim in one D1 round trip before delivery and archived in another after, whatever its
+ * size: each `emails` row is written once, with its outcome (the lifecycle is in docs/email.md).
  */
 
 /** What one statement carries at most: D1 caps a bound string at 2 MB. */
@@ -81,28 +82,46 @@ export async function reserveEmailIds(d1: D1Database, count: number): Promise<nu
 }
 
 /**
- * Inserts one `emails` row per attempt (status `sending`, with its reserved id, where its body will be — the batch's
- * `nonce`, its object being `batchKey(now, nonce)` with `now` the rows' `created_at` — and its links' URLs) before
- * anything is delivered, so a click on a link that was sent always finds its e-mail. Rows travel as one
- * JSON parameter a statement; all statements go in one D1 batch (a transaction). No `links` row is written: the keys
- * are signed and name the e-mail and a position in `link_urls`.
+ * One attempt's archive row as it travels in JSON: staged in its claim before delivery, then inserted with its
+ * outcome. Short names keep the staged JSON small; the statements below read them with `json_extract`.
  */
-export async function archiveAttempts(
-  d1: D1Database,
+export interface ArchiveRow {
+  id: number;
+  ra: number;
+  scenario: number;
+  activity: number;
+  sr: number;
+  to: string;
+  from: string;
+  subject: string;
+  mid: string;
+  attempt: number;
+  off: number;
+  len: number;
+  urls: string | null;
+  transport: string;
+  /** The batch's nonce (`body_key`): its R2 object is `batchKey(at, key)`. */
+  key: string;
+  /** When the attempt was archived (`created_at`). */
+  at: number;
+}
+
+/** The attempts' archive rows, with their links' URLs (no `links` row is written: the keys are signed). */
+export async function archiveRows(
   attempts: Attempt[],
   transport: string,
   now: number,
   nonce: string,
-): Promise<number[]> {
-  const emailRows = await Promise.all(
+): Promise<ArchiveRow[]> {
+  return Promise.all(
     attempts.map(async ({ id, job, email, body }) => ({
       id,
       ra: job.recordActivityId,
       scenario: job.scenario.id,
       activity: job.activity.id,
       sr: job.scenarioRecord.id,
-      to: email.headers.To,
-      from: email.headers.From,
+      to: email.headers.To as string,
+      from: email.headers.From as string,
       subject: email.subject,
       // The Message-ID is derived from the id (src/email/columns.ts): none is stored.
       mid: "",
@@ -110,37 +129,103 @@ export async function archiveAttempts(
       off: body.offset,
       len: body.length,
       urls: await packLinkUrls(email.links.filter((l) => l.kind !== "open").map((l) => l.url as string)),
+      transport,
+      key: nonce,
+      at: now,
     })),
   );
-  // A row this record activity left `sending` belongs to a claim whose Worker died before the transport answered:
-  // this claim now holds the record activity, so that attempt will never be recorded. It is not known to be delivered.
-  const statements: D1PreparedStatement[] = [
-    d1
-      .prepare(
-        `UPDATE emails SET status = 'abandoned', error = ?2
-         WHERE status = 'sending' AND record_activity_id IN (SELECT value FROM json_each(?1))`,
-      )
-      .bind(JSON.stringify(attempts.map((a) => a.job.recordActivityId)), ABANDONED_RETRIED),
-  ];
-  for (const chunk of chunkBySize(emailRows)) statements.push(insertEmails(d1, chunk, transport, now, nonce));
-  await d1.batch(statements);
-  return attempts.map(({ id }) => id);
 }
 
-// The headers live in the body object in R2 (the raw message holds them anyway): `'{}'` keeps D1 rows small.
-function insertEmails(d1: D1Database, rows: unknown[], transport: string, now: number, nonce: string) {
-  const v = (path: string) => `json_extract(value, '$.${path}')`;
+/** What one claims row may hold staged: D1 caps a row at 2 MB. A larger batch is archived `sending` instead. */
+const MAX_STAGED_BYTES = 1024 * 1024;
+
+/**
+ * Before anything is delivered, the batch's rows are staged in the claim that holds their record activities: one
+ * write per claims row (a claim has one a shard), not one per e-mail. So a click on a link that was sent finds its
+ * e-mail (`stagedEmailRow`), and a Worker that dies mid-way leaves a trace that the takeover or the sweep archives
+ * `abandoned`. Rows that no claims row holds (sent outside a claim, a claim taken over meanwhile, or a batch too large
+ * to stage) are inserted `sending` instead, as before. One D1 batch (a second one only for such rows).
+ */
+export async function archiveBeforeDelivery(d1: D1Database, rows: ArchiveRow[], claimKey?: string): Promise<void> {
+  const statements = [abandonSending(d1, rows)];
+  const canStage = claimKey !== undefined && JSON.stringify(rows).length <= MAX_STAGED_BYTES;
+  for (const chunk of chunkBySize(rows)) {
+    statements.push(canStage ? stageInClaim(d1, claimKey as string, chunk) : insertSending(d1, chunk));
+  }
+  const results = await d1.batch<{ ids: string }>(statements);
+  if (!canStage) return;
+  const held = new Set<number>();
+  for (const r of results.slice(1)) {
+    for (const row of r.results ?? []) for (const id of JSON.parse(row.ids) as number[]) held.add(id);
+  }
+  const left = rows.filter((r) => !held.has(r.ra));
+  if (left.length > 0) await d1.batch(chunkBySize(left).map((chunk) => insertSending(d1, chunk)));
+}
+
+/**
+ * A row this record activity left `sending` belongs to a claim whose Worker died before the transport answered (rows
+ * archived before staging existed): this claim now holds the record activity, so that attempt will never be recorded.
+ */
+function abandonSending(d1: D1Database, rows: ArchiveRow[]) {
   return d1
     .prepare(
-      `INSERT INTO emails (id, record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
-         message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, link_urls,
-         sent_at, created_at)
-       SELECT ${v("id")}, ${v("ra")}, ${v("scenario")}, ${v("activity")}, ${v("sr")}, ${v("to")}, ${v("from")},
-         ${v("subject")}, ${v("mid")}, '{}', ?2, 'sending', NULL, ?4, ${v("off")}, ${v("len")}, ${v("attempt")},
-         ${v("urls")}, NULL, ?3
-       FROM json_each(?1)`,
+      `UPDATE emails SET status = 'abandoned', error = ?2
+       WHERE status = 'sending' AND record_activity_id IN (SELECT value FROM json_each(?1))`,
     )
-    .bind(JSON.stringify(rows), transport, now, nonce);
+    .bind(JSON.stringify(rows.map((r) => r.ra)), ABANDONED_RETRIED);
+}
+
+/**
+ * Appends to each claims row of the claim the rows of the record activities it holds (`staged`, a JSON array); each
+ * claims row written returns its ids (the record activities it holds). The rows come as one JSON object by record
+ * activity id, looked up for each id held: staging reads each id once, not every row for each id.
+ */
+function stageInClaim(d1: D1Database, claimKey: string, rows: ArchiveRow[]) {
+  const byRa = Object.fromEntries(rows.map((r) => [String(r.ra), r]));
+  const row = `json_extract(?2, '$."' || i.value || '"')`;
+  return d1
+    .prepare(
+      `UPDATE claims SET staged = CASE WHEN claims.staged IS NULL THEN n.rows ELSE (
+           SELECT json_group_array(json(value)) FROM (
+             SELECT value FROM json_each(claims.staged) UNION ALL SELECT value FROM json_each(n.rows))) END
+       FROM (SELECT c.shard, json_group_array(json(${row})) AS rows
+             FROM claims c, json_each(c.ids) i
+             WHERE c.key = ?1 AND ${row} IS NOT NULL GROUP BY c.shard) AS n
+       WHERE claims.key = ?1 AND claims.shard = n.shard
+       RETURNING claims.ids`,
+    )
+    .bind(claimKey, JSON.stringify(byRa));
+}
+
+/** SQL: a field of the archive row in JSON (`value`, from `json_each`). */
+const v = (path: string) => `json_extract(value, '$.${path}')`;
+
+/** The `emails` columns an archive row fills. */
+const EMAIL_COLUMNS = `id, record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
+  message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, link_urls, sent_at,
+  provider_message_id, answered_at, created_at`;
+
+/**
+ * SQL: the values of EMAIL_COLUMNS from an archive row in JSON and its outcome. The headers live in the body object in
+ * R2 (the raw message holds them anyway): `'{}'` keeps D1 rows small.
+ */
+const emailValues = (o: { status: string; error: string; sentAt: string; providerId: string; answeredAt: string }) =>
+  `${v("id")}, ${v("ra")}, ${v("scenario")}, ${v("activity")}, ${v("sr")}, ${v("to")}, ${v("from")}, ${v("subject")},
+   ${v("mid")}, '{}', ${v("transport")}, ${o.status}, ${o.error}, ${v("key")}, ${v("off")}, ${v("len")},
+   ${v("attempt")}, ${v("urls")}, ${o.sentAt}, ${o.providerId}, ${o.answeredAt}, ${v("at")}`;
+
+/** Rows that could not be staged, inserted `sending` before delivery as they were before staging existed. */
+function insertSending(d1: D1Database, rows: ArchiveRow[]) {
+  const values = emailValues({
+    status: "'sending'",
+    error: "NULL",
+    sentAt: "NULL",
+    providerId: "NULL",
+    answeredAt: "NULL",
+  });
+  return d1
+    .prepare(`INSERT INTO emails (${EMAIL_COLUMNS}) SELECT ${values} FROM json_each(?1)`)
+    .bind(JSON.stringify(rows));
 }
 
 export interface Delivery {
@@ -155,51 +240,130 @@ export interface Delivery {
 }
 
 /**
- * Records how each delivery went, in one statement a chunk. `answered_at` is left NULL when the transport answered at
- * `sent_at` (readers take `sent_at` then: `answeredAtOf`), which saves its bytes on almost every row.
+ * Archives each attempt once, with how its delivery went: one INSERT a chunk, all in one D1 batch. A row already
+ * there (inserted `sending`, or `abandoned` by a takeover while this Worker was slow) takes the outcome instead. The
+ * staged copies are left to the commit, which deletes its claims rows anyway (and inserts nothing it finds archived).
  */
-export async function recordDeliveries(d1: D1Database, deliveries: Delivery[]): Promise<void> {
-  if (deliveries.length === 0) return;
-  const statements = chunkBySize(deliveries).map((chunk) =>
-    d1
-      .prepare(
-        `UPDATE emails SET status = u.status, error = u.error, sent_at = u.sent_at, provider_message_id = u.provider_id,
-           answered_at = NULLIF(u.answered_at, u.sent_at)
-         FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.status') AS status,
-                      json_extract(value, '$.error') AS error, json_extract(value, '$.sentAt') AS sent_at,
-                      json_extract(value, '$.providerId') AS provider_id,
-                      json_extract(value, '$.answeredAt') AS answered_at
-               FROM json_each(?1)) AS u
-         WHERE emails.id = u.id`,
-      )
-      .bind(JSON.stringify(chunk)),
+export async function recordDeliveries(d1: D1Database, rows: ArchiveRow[], deliveries: Delivery[]): Promise<void> {
+  const byId = new Map(deliveries.map((d) => [d.id, d]));
+  const archived = rows.flatMap((row) => {
+    const d = byId.get(row.id);
+    return d ? [{ ...row, st: d.status, err: d.error, sent: d.sentAt, pid: d.providerId, ans: d.answeredAt }] : [];
+  });
+  if (archived.length === 0) return;
+  const values = emailValues({
+    status: v("st"),
+    error: v("err"),
+    sentAt: v("sent"),
+    providerId: v("pid"),
+    // NULL when the transport answered at `sent_at` (readers take `sent_at` then: `answeredAtOf`).
+    answeredAt: `NULLIF(${v("ans")}, ${v("sent")})`,
+  });
+  await d1.batch(
+    chunkBySize(archived).map((chunk) =>
+      d1
+        .prepare(
+          `INSERT INTO emails (${EMAIL_COLUMNS}) SELECT ${values} FROM json_each(?1) WHERE true
+           ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, sent_at = excluded.sent_at,
+             provider_message_id = excluded.provider_message_id, answered_at = excluded.answered_at`,
+        )
+        .bind(JSON.stringify(chunk)),
+    ),
   );
-  await d1.batch(statements);
+}
+
+/**
+ * SQL: the staged rows of the claims rows matching `where` (aliased `c`) not archived yet, inserted with the given
+ * outcome (SQL over the row, `value`). The caller binds the parameters.
+ */
+function insertStaged(d1: D1Database, where: string, outcome: { status: string; error: string; sentAt: string }) {
+  const values = emailValues({ ...outcome, providerId: "NULL", answeredAt: "NULL" });
+  return d1.prepare(
+    `INSERT OR IGNORE INTO emails (${EMAIL_COLUMNS})
+     SELECT ${values} FROM claims c, json_each(c.staged)
+     WHERE c.staged IS NOT NULL AND ${where} AND NOT EXISTS (SELECT 1 FROM emails e WHERE e.id = ${v("id")})`,
+  );
+}
+
+/**
+ * The commit's half, in its transaction and before its claims rows are deleted: what this claim staged and did not
+ * get to archive (the archive's write failed) is inserted `sent` when the engine heard sent, else `abandoned`.
+ */
+export function archiveStagedOfClaim(d1: D1Database, claimKey: string, sentIds: number[], now: number) {
+  const sent = `${v("id")} IN (SELECT value FROM json_each(?2))`;
+  return insertStaged(d1, "c.key = ?1", {
+    status: `CASE WHEN ${sent} THEN 'sent' ELSE 'abandoned' END`,
+    error: `CASE WHEN ${sent} THEN NULL ELSE ?3 END`,
+    sentAt: `CASE WHEN ${sent} THEN ?4 END`,
+  }).bind(claimKey, JSON.stringify(sentIds), ABANDONED_UNRECORDED, now);
+}
+
+/**
+ * The takeover's half, in the claim's transaction before lapsed claims rows are deleted: the rows staged by the
+ * shard's lapsed claims (other than `claimKey`) are archived `abandoned` (their Worker is presumed dead: not known to
+ * be delivered), then cleared. A Worker that was only slow still records its outcome over them.
+ */
+export function archiveStagedOfLapsed(d1: D1Database, o: { shard: number; now: number; claimKey: string }) {
+  const lapsed = "c.shard = ?1 AND c.until <= ?2 AND c.key != ?3";
+  return [
+    insertStaged(d1, lapsed, { status: "'abandoned'", error: "?4", sentAt: "NULL" }).bind(
+      o.shard,
+      o.now,
+      o.claimKey,
+      ABANDONED_TAKEN_OVER,
+    ),
+    d1
+      .prepare("UPDATE claims SET staged = NULL WHERE shard = ?1 AND until <= ?2 AND key != ?3 AND staged IS NOT NULL")
+      .bind(o.shard, o.now, o.claimKey),
+  ];
+}
+
+/**
+ * A staged e-mail by id, in the columns the tracking routes read from `emails` (status `sending`: not archived yet),
+ * for a lookup that missed the archive: a click between the delivery and the insert. The `claims` table is tiny (a
+ * few rows a shard). Pass the primary (the binding, not a replica's session): staged rows are seconds old.
+ */
+export function stagedEmailRow<T>(d1: D1Database, id: number): Promise<T | null> {
+  return d1
+    .prepare(
+      `SELECT ${v("id")} AS id, ${v("ra")} AS record_activity_id, ${v("scenario")} AS scenario_id,
+         ${v("activity")} AS activity_id, ${v("sr")} AS scenario_record_id, NULL AS sent_at, 'sending' AS status,
+         ${v("urls")} AS link_urls
+       FROM claims c, json_each(c.staged) WHERE c.staged IS NOT NULL AND ${v("id")} = ?1 LIMIT 1`,
+    )
+    .bind(id)
+    .first<T>();
 }
 
 const ABANDONED_RETRIED =
   "the Worker stopped before the transport answered: not known to be delivered; its record activity sent it again";
 const ABANDONED =
   "the Worker stopped before the transport answered: not known to be delivered; its record activity did not send it again";
+const ABANDONED_TAKEN_OVER =
+  "the Worker stopped before its answer was archived: not known to be delivered; its claim was taken over";
 /** An attempt whose answer was never recorded, settled when its record activity's claim commits. */
 export const ABANDONED_UNRECORDED =
   "the transport's answer was never recorded: not known to be delivered; its record activity did not send it again";
 
 /**
- * The sweep's half of the no-orphan rule. A commit settles every e-mail of its record activities still `sending`
- * (src/engine/commit.ts); what is left is the e-mails of record activities whose claim lapsed and that nobody has
- * claimed again (a stopped scenario's parked backlog, say): those are `abandoned`, not known to be delivered. They are
- * found from the lapsed claims (the small `claims` table), so the archive needs no index of its own for rows being sent. Returns how many it settled.
+ * The sweep's half of the no-orphan rule: what is left of lapsed claims that nobody has taken over (a stopped
+ * scenario's parked backlog, say). Their staged rows are archived `abandoned`, not known to be delivered, and cleared;
+ * rows left `sending` (archived before staging existed, or not staged) of their record activities are settled
+ * `abandoned` too. Found from the lapsed claims (the small `claims` table), so the archive needs no index of its own
+ * for e-mails being sent. Returns how many it settled.
  */
 export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeoutMs: number): Promise<number> {
-  const result = await d1
-    .prepare(
-      `UPDATE emails SET status = 'abandoned', error = ?3
-       WHERE status = 'sending' AND created_at <= ?1 - ?2 AND record_activity_id IN (${LAPSED_CLAIMS})`,
-    )
-    .bind(now, claimTimeoutMs, ABANDONED)
-    .run();
-  return result.meta.changes ?? 0;
+  const [sending, staged] = await d1.batch([
+    d1
+      .prepare(
+        `UPDATE emails SET status = 'abandoned', error = ?3
+         WHERE status = 'sending' AND created_at <= ?1 - ?2 AND record_activity_id IN (${LAPSED_CLAIMS})`,
+      )
+      .bind(now, claimTimeoutMs, ABANDONED),
+    insertStaged(d1, "c.until <= ?1", { status: "'abandoned'", error: "?2", sentAt: "NULL" }).bind(now, ABANDONED),
+    d1.prepare("UPDATE claims SET staged = NULL WHERE until <= ?1 AND staged IS NOT NULL").bind(now),
+  ]);
+  return (sending?.meta.changes ?? 0) + (staged?.meta.changes ?? 0);
 }
 
 /** Writes a batch's packed bodies: one R2 object. */

@@ -5,7 +5,8 @@ import { errorMessage, type SendResult, type Transport } from "../mail/transport
 import { reserveSends } from "../scheduler/client";
 import {
   type Attempt,
-  archiveAttempts,
+  archiveBeforeDelivery,
+  archiveRows,
   batchKey,
   batchNonce,
   type Delivery,
@@ -28,14 +29,14 @@ const QUOTA_WAIT_MS = 60_000;
 
 /**
  * The e-mail module behind the engine's Mailer. For a batch: reserve the archive rows' ids (the tracking keys name
- * them), compose every e-mail (no I/O), take their turns under the send rate, archive every attempt with its links'
- * URLs in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and record how each went in
- * one more statement. The configuration is checked when a batch starts: a misconfigured transport throws
+ * them), compose every e-mail (no I/O), take their turns under the send rate, stage every attempt's archive row (with
+ * its links' URLs) in the claim in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and
+ * archive each attempt with how it went in one more D1 batch: one row written an e-mail, once. The configuration is checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
 export function createMailer(env: Bindings): Mailer {
   return {
-    async sendBatch(jobs, now) {
+    async sendBatch(jobs, now, claimKey) {
       const config = getConfig(env);
       const transport = createTransport(env, config);
       const outcomes: SendOutcome[] = new Array(jobs.length);
@@ -87,7 +88,9 @@ export function createMailer(env: Bindings): Mailer {
       }));
       const nonce = batchNonce();
       const objectKey = batchKey(now, nonce);
-      const ids = await archiveAttempts(env.DB, attempts, transport.name, now, nonce);
+      const rows = await archiveRows(attempts, transport.name, now, nonce);
+      await archiveBeforeDelivery(env.DB, rows, claimKey);
+      const ids = rows.map((r) => r.id);
       let deliveries: Delivered[];
       try {
         await putBodies(env.EMAIL_BODIES, objectKey, packed.bytes);
@@ -100,9 +103,10 @@ export function createMailer(env: Bindings): Mailer {
         deliveries = ids.map((id) => delivery(id, { ok: false, retry: true, error }));
       }
       try {
-        await recordDeliveries(env.DB, deliveries);
+        await recordDeliveries(env.DB, rows, deliveries);
       } catch (err) {
-        // What was delivered must not be delivered again: the outcomes still go back to the engine, which records them.
+        // What was delivered must not be delivered again: the outcomes still go back to the engine, whose commit
+        // archives the staged rows with them.
         console.error("the e-mail archive could not record deliveries", err);
       }
       attempts.forEach(({ index }, i) => {

@@ -1,4 +1,5 @@
 import { SHARD_COUNT } from "../db/shards";
+import { archiveStagedOfLapsed } from "../email/archive";
 
 /** SQL: 1 when the record activity (aliased `row`) cannot run now — its scenario is not running or its record is blocked. */
 export const PAUSED = (row: string) =>
@@ -79,7 +80,8 @@ const DUE_HEAD = `
  * One shard's claim, in one D1 batch (a transaction): the `claims` row is written with the ids of the head rows that
  * can run. That row is all a claim writes, unless it takes over rows of lapsed claims: those get the dead attempt
  * counted (`attempts + 1`, so a row whose Worker dies every time still runs out of attempts), and leave the lapsed
- * claim's list, so that claim's late commit can no longer settle them; lapsed claims left holding nothing are deleted.
+ * claim's list, so that claim's late commit can no longer settle them; the e-mails the lapsed claims
+ * had staged are archived `abandoned` (src/email/archive.ts); lapsed claims left holding nothing are deleted.
  */
 async function claimShard(
   d1: D1Database,
@@ -123,6 +125,7 @@ async function claimShard(
            AND EXISTS (SELECT 1 FROM json_each(claims.ids) j WHERE j.value IN (${taken}))`,
       )
       .bind(o.shard, o.now, o.claimKey),
+    ...archiveStagedOfLapsed(d1, o),
     d1
       .prepare(
         `DELETE FROM claims
@@ -137,7 +140,7 @@ async function claimShard(
       )
       .bind(o.shard, o.now, o.claimKey),
   ]);
-  const claimed = results[5]?.results ?? [];
+  const claimed = results[results.length - 1]?.results ?? [];
   if (claimed.length === o.limit) return { claimed, healed: 0 };
   // A short claim: rows at the head that cannot run (their scenario stopped, or their record was blocked, while a
   // pass or a transition was still writing them) may stand in front of rows that can. Parked now, they never will.

@@ -1,6 +1,6 @@
 import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
-import { ABANDONED_UNRECORDED } from "../email/archive";
+import { ABANDONED_UNRECORDED, archiveStagedOfClaim } from "../email/archive";
 import { type Claimed, PAUSED, STILL_CLAIMED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
@@ -72,7 +72,7 @@ export async function commitClaim(
       )
       .bind(JSON.stringify(rows), now, claimKey),
   );
-  statements.push(...settleSendingEmails(e.d1, claimed, settlements, now));
+  statements.push(...settleSendingEmails(e.d1, claimKey, claimed, settlements, now));
   statements.push(e.d1.prepare("DELETE FROM claims WHERE key = ?").bind(claimKey));
   let childrenAt = -1;
   if (doneIds.length > 0) {
@@ -249,15 +249,23 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
 }
 
 /**
- * The archive's half of the no-orphan rule, in the commit's transaction: an e-mail of these record activities still
- * `sending` was either this claim's, delivered while the archive could not record it (the engine heard "sent": it is
- * `sent`), or one a dead Worker's claim left behind (not known to be delivered: `abandoned`). Nothing is written when
- * the deliveries were recorded, which is the rule; the e-mails are found through their record activity's index.
+ * The archive's half of the no-orphan rule, in the commit's transaction, before the claims rows go: an e-mail this
+ * claim staged but did not get to archive (the archive's write failed after delivery) is inserted, `sent` when the
+ * engine heard "sent", else `abandoned`. Rows still `sending` (archived that way: before staging existed, or not
+ * staged) are settled the same way, or, when a dead Worker's claim left them behind, `abandoned`. Nothing is written
+ * when the deliveries were archived, which is the rule; the e-mails are found through the claim's rows and their
+ * record activity's index.
  */
-function settleSendingEmails(d1: D1Database, claimed: Claimed[], settlements: Settlement[], now: number) {
+function settleSendingEmails(
+  d1: D1Database,
+  claimKey: string,
+  claimed: Claimed[],
+  settlements: Settlement[],
+  now: number,
+) {
   const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
   const ids = JSON.stringify(claimed.map((c) => c.id));
-  const statements: D1PreparedStatement[] = [];
+  const statements: D1PreparedStatement[] = [archiveStagedOfClaim(d1, claimKey, sent, now)];
   if (sent.length > 0) {
     statements.push(
       d1

@@ -28,6 +28,11 @@ export interface Subscription {
   activityId: number | null;
   emailId: number | null;
   sentAt: number | null;
+  /**
+   * The confirmation e-mail's record activity is running and has no archive row yet: its e-mail is being delivered
+   * (its row is inserted once the transport answered, docs/email.md), so it has no send time yet.
+   */
+  beingSent: boolean;
 }
 
 /** Activities whose children wait for the confirmation: confirmation e-mails. */
@@ -46,7 +51,7 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
   const row = await e.d1
     .prepare(
       `SELECT sr.id, sr.scenario_id, sr.party_id, s.name AS scenario_name, json_extract(p.fields, '$.lang') AS lang,
-              sc.confirmed_at, ${EXPIRED} AS expired, ra.id AS ra_id, ra.activity_id,
+              sc.confirmed_at, ${EXPIRED} AS expired, ra.id AS ra_id, ra.activity_id, CASE WHEN ${RUNNING("ra")} THEN 'running' ELSE ra.state END AS ra_state,
               (SELECT m.id FROM emails m WHERE m.record_activity_id = ra.id ORDER BY m.id DESC LIMIT 1) AS email_id,
               (SELECT m.sent_at FROM emails m WHERE m.record_activity_id = ra.id ORDER BY m.id DESC LIMIT 1) AS sent_at
        FROM scenario_records sr
@@ -69,6 +74,7 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
       confirmed_at: number | null;
       expired: number;
       ra_id: number | null;
+      ra_state: string | null;
       activity_id: number | null;
       email_id: number | null;
       sent_at: number | null;
@@ -88,6 +94,7 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
     activityId: row.activity_id,
     emailId: row.email_id,
     sentAt: row.sent_at,
+    beingSent: row.ra_state === "running" && row.email_id === null,
   };
 }
 

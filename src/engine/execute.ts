@@ -52,7 +52,7 @@ export async function processDue(
   counts.claimed = claimed.length;
   // Rows parked by the claim's repair may have hidden due ones behind them: look again.
   if (claimed.length === 0) return { ...counts, more: healed > 0 };
-  const settlements = await execute(e, claimed, now);
+  const settlements = await execute(e, claimKey, claimed, now);
   // `at` of what is done is when it finished (after the e-mail went out), and children are due from then.
   await commitClaim(e, claimKey, claimed, settlements, Date.now());
   for (const s of settlements) {
@@ -65,7 +65,7 @@ export async function processDue(
 }
 
 /** Gates first (in order), then each action for its jobs in one batch; every claimed row gets its settlement. */
-async function execute(e: Engine, claimed: Claimed[], now: number): Promise<Settlement[]> {
+async function execute(e: Engine, claimKey: string, claimed: Claimed[], now: number): Promise<Settlement[]> {
   const { jobs, gone } = await loadDueJobs(e, claimed);
   const outcomes = new Map<number, ActionOutcome>();
   for (const [id, reason] of gone) outcomes.set(id, { status: "cancelled", reason });
@@ -130,7 +130,7 @@ async function execute(e: Engine, claimed: Claimed[], now: number): Promise<Sett
     try {
       results = await action.execute(
         list.map((l) => l.job),
-        { engine: e, now },
+        { engine: e, now, claimKey },
       );
     } catch (err) {
       const outcome = action.onError?.(err) ?? { status: "retry", error: errorMessage(err), retryAfterMs: null };

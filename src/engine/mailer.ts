@@ -37,6 +37,10 @@ export type SendOutcome =
   | { status: "failed"; error: string; emailId: number | null };
 
 export interface Mailer {
-  /** Sends every job (concurrently where the transport allows); one outcome per job, in order. Never throws per job. */
-  sendBatch(jobs: EmailJob[], now: number): Promise<SendOutcome[]>;
+  /**
+   * Sends every job (concurrently where the transport allows); one outcome per job, in order. Never throws per job.
+   * `claimKey` names the claim that holds the jobs' record activities: the mailer may keep what it must write before
+   * delivery in that claim's `claims` rows, which the commit, a takeover or the sweep then finish (docs/email.md).
+   */
+  sendBatch(jobs: EmailJob[], now: number, claimKey?: string): Promise<SendOutcome[]>;
 }

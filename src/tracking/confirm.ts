@@ -52,7 +52,8 @@ export async function confirm(c: ConfirmContext): Promise<Response> {
     recordActivityId: sub.recordActivityId,
     scenarioId: sub.scenarioId,
     activityId: sub.activityId,
-    sentAt: sub.emailId === null ? undefined : sub.sentAt,
+    // No archive row: being delivered (no send time yet, the timing rule applies), or no e-mail known (it cannot).
+    sentAt: sub.emailId !== null ? sub.sentAt : sub.beingSent ? null : undefined,
   };
   if (sub.state !== "pending") return answer(c, sub, sub.state);
   recordHit(c.env, target, facts, waitUntil);

@@ -1,4 +1,5 @@
 import type { LinkKind } from "../db/schema/emails";
+import { stagedEmailRow } from "../email/archive";
 import { unpackLinkUrls } from "../email/link-urls";
 import { isSignedKey, type SignedKey, verifyKey } from "./keys";
 import { Lru } from "./lru";
@@ -94,12 +95,17 @@ async function linkRow<T extends { status: string | null }>(
   return d1.prepare(sql).bind(value).first<T>();
 }
 
-/** The e-mail row a signed key names and the URL at its position; null when there is no such e-mail or position. */
+/**
+ * The e-mail row a signed key names and the URL at its position; null when there is no such e-mail or position. An
+ * e-mail delivered but not archived yet (its row is inserted once the transport answered) is found staged in its
+ * claim: only after the archive missed, on the primary.
+ */
 export async function signedLinkTarget(
   d1: D1Database,
   k: SignedKey,
 ): Promise<{ row: EmailLinkRow; url: string | null } | null> {
-  const row = await linkRow<EmailLinkRow>(d1, EMAIL_SQL, k.emailId);
+  const row =
+    (await linkRow<EmailLinkRow>(d1, EMAIL_SQL, k.emailId)) ?? (await stagedEmailRow<EmailLinkRow>(d1, k.emailId));
   if (!row) return null;
   if (k.kind === "open") return { row, url: null };
   const urls = await unpackLinkUrls(row.link_urls);

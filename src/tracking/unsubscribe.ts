@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../api/router";
+import { stagedEmailRow } from "../email/archive";
 import { unpackLinkUrls } from "../email/link-urls";
 import { blockScenarioRecord } from "../engine/blocking";
 import { AppError } from "../errors";
@@ -59,9 +60,13 @@ async function nextPageQuery(
   c: UnsubscribeContext,
   nextKey: string,
   parsed: { id: number; secret: string },
-): Promise<{ statement: D1PreparedStatement; position: number | null } | null> {
+): Promise<{ statement: D1PreparedStatement; position: number | null; emailId: number | null } | null> {
   if (!isSignedKey(nextKey)) {
-    return { statement: c.env.DB.prepare(NEXT_SQL).bind(nextKey, parsed.id, parsed.secret), position: null };
+    return {
+      statement: c.env.DB.prepare(NEXT_SQL).bind(nextKey, parsed.id, parsed.secret),
+      position: null,
+      emailId: null,
+    };
   }
   const secret = trackingSecretOf(c.env);
   const k = secret === null ? null : await verifyKey(secret, nextKey);
@@ -69,7 +74,18 @@ async function nextPageQuery(
   return {
     statement: c.env.DB.prepare(SIGNED_NEXT_SQL).bind(k.emailId, parsed.id, parsed.secret),
     position: k.position,
+    emailId: k.emailId,
   };
+}
+
+/**
+ * A signed next key's e-mail delivered but not archived yet, found staged in its claim (on the primary): it counts
+ * only when it went to the token's scenario record.
+ */
+async function stagedNextPage(d1: D1Database, emailId: number, scenarioRecordId: number) {
+  const row = await stagedEmailRow<NextPage & { scenario_record_id: number; id: number }>(d1, emailId);
+  if (row?.scenario_record_id !== scenarioRecordId) return undefined;
+  return { ...row, email_id: row.id };
 }
 
 /** The scenario record behind a token, and the page to show afterwards when the URL names a valid one. */
@@ -87,6 +103,7 @@ async function load(c: UnsubscribeContext): Promise<{ sub: Subscription; next: N
   const sub = subs?.results[0] as Subscription | undefined;
   let next = nexts?.results[0] as NextPage | undefined;
   if (!sub) return null;
+  if (!next && nextQuery.emailId !== null) next = await stagedNextPage(c.env.DB, nextQuery.emailId, parsed.id);
   if (next && nextQuery.position !== null) {
     const stored = (next as NextPage & { link_urls: string | null }).link_urls;
     const url = (await unpackLinkUrls(stored))[nextQuery.position];

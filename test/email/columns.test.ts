@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { batchKey, bodyObjectKey, recordDeliveries } from "../../src/email/archive";
+import { type ArchiveRow, batchKey, bodyObjectKey, recordDeliveries } from "../../src/email/archive";
 import { derivedMessageId, messageIdOf } from "../../src/email/columns";
 import type { Bindings } from "../../src/env";
 import { randomHex } from "../../src/ids";
@@ -67,7 +67,8 @@ describe("the e-mail row's derived columns", () => {
   it("leaves answered_at NULL when the transport answered at sent_at, and keeps it otherwise", async () => {
     const [same, later, failed] = await Promise.all([sentEmail(), sentEmail(), sentEmail()]);
     const t = Date.now();
-    await recordDeliveries(env.DB, [
+    const rows = await Promise.all([same, later, failed].map((m) => archiveRowOf(m.emailId)));
+    await recordDeliveries(env.DB, rows, [
       { id: same.emailId, status: "sent", error: null, sentAt: t, providerId: "p1", answeredAt: t },
       { id: later.emailId, status: "sent", error: null, sentAt: t, providerId: "p2", answeredAt: t + 5 },
       { id: failed.emailId, status: "failed", error: "no", sentAt: null, providerId: null, answeredAt: t },
@@ -77,3 +78,45 @@ describe("the e-mail row's derived columns", () => {
     expect(await columnsOf(failed.emailId)).toMatchObject({ sent_at: null, answered_at: t });
   });
 });
+
+interface EmailSqlRow {
+  id: number;
+  record_activity_id: number;
+  scenario_id: number;
+  activity_id: number;
+  scenario_record_id: number;
+  to: string;
+  from: string;
+  subject: string;
+  message_id: string;
+  attempt: number;
+  body_offset: number;
+  body_length: number;
+  link_urls: string | null;
+  transport: string;
+  body_key: string;
+  created_at: number;
+}
+
+/** An archived e-mail's row as the archive carries it (`ArchiveRow`), to record a delivery over it. */
+async function archiveRowOf(id: number): Promise<ArchiveRow> {
+  const r = (await env.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first()) as unknown as EmailSqlRow;
+  return {
+    id: r.id,
+    ra: r.record_activity_id,
+    scenario: r.scenario_id,
+    activity: r.activity_id,
+    sr: r.scenario_record_id,
+    to: r.to,
+    from: r.from,
+    subject: r.subject,
+    mid: r.message_id,
+    attempt: r.attempt,
+    off: r.body_offset,
+    len: r.body_length,
+    urls: r.link_urls,
+    transport: r.transport,
+    key: r.body_key,
+    at: r.created_at,
+  };
+}

@@ -113,6 +113,12 @@ export const claims = sqliteTable(
     until: integer("until").notNull(),
     /** The ids of the record activities claimed, a JSON array. */
     ids: text("ids").notNull(),
+    /**
+     * The archive rows of the e-mails this claim is delivering, a JSON array, staged before delivery (one write a
+     * batch): the `emails` row is inserted once, with its outcome, after the transport answered. Whoever removes the
+     * claims row first inserts the rows still missing (src/email/archive.ts). Null when nothing is staged.
+     */
+    staged: text("staged"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.key, t.shard] }), index("claims_shard").on(t.shard, t.until)],
