@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../api/router";
+import { emailOfRecordActivity } from "../email/of-record-activity";
 import { getConfig } from "../env";
 import { type RenderMode, runRenders } from "./render";
 import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend } from "./storage";
@@ -29,7 +30,8 @@ export function benchRoutes() {
   // When the transport answered each attempt of a scenario's e-mails (any status): the send rate the provider saw.
   routes.get("/deliverability/calls", async (c) => {
     const { results } = await c.env.DB.prepare(
-      "SELECT answered_at AS t FROM emails WHERE scenario_id = ? AND answered_at IS NOT NULL ORDER BY answered_at",
+      `SELECT m.answered_at AS t FROM record_activities r JOIN emails m ON ${emailOfRecordActivity("m", (c) => `${c} = r.id`)}
+       WHERE r.scenario_id = ? AND m.answered_at IS NOT NULL ORDER BY m.answered_at`,
     )
       .bind(Number(c.req.query("scenario_id")))
       .all<{ t: number }>();

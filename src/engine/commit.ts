@@ -1,6 +1,7 @@
 import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import { ABANDONED_UNRECORDED } from "../email/archive";
+import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
 import { type Claimed, PAUSED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
@@ -227,7 +228,7 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
  * The archive's half of the no-orphan rule, in the commit's transaction: an e-mail of these record activities still
  * `sending` was either this claim's, delivered while the archive could not record it (the engine heard "sent": it is
  * `sent`), or one a dead Worker's claim left behind (not known to be delivered: `abandoned`). Nothing is written when
- * the deliveries were recorded, which is the rule; the e-mails are found through their record activity's index.
+ * the deliveries were recorded, which is the rule; the e-mails are found by id or their record activity's index.
  */
 function settleSendingEmails(d1: D1Database, claimed: Claimed[], settlements: Settlement[], now: number) {
   const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
@@ -247,7 +248,7 @@ function settleSendingEmails(d1: D1Database, claimed: Claimed[], settlements: Se
     d1
       .prepare(
         `UPDATE emails SET status = 'abandoned', error = ?3
-         WHERE record_activity_id IN (SELECT value FROM json_each(?1)) AND status = 'sending'
+         WHERE ${emailOfRecordActivity("emails", inJsonIds("?1"))} AND status = 'sending'
            AND id NOT IN (SELECT value FROM json_each(?2))`,
       )
       .bind(ids, JSON.stringify(sent), ABANDONED_UNRECORDED),

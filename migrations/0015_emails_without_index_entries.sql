@@ -1,0 +1,6 @@
+DROP INDEX `emails_scenario`;--> statement-breakpoint
+DROP INDEX `emails_record_activity`;--> statement-breakpoint
+CREATE INDEX `emails_record_activity` ON `emails` (`record_activity_id`) WHERE id <> record_activity_id;--> statement-breakpoint
+-- hand-written: the `emails` sequence continues at or above EMAIL_SEQUENCE_BASE (2^52), above every record activity id (first attempts take their record activity's id); existing rows keep their ids
+INSERT INTO sequences (name, value) VALUES ('emails', max(4503599627370495, (SELECT COALESCE(MAX(id), 0) FROM emails)))
+  ON CONFLICT (name) DO UPDATE SET value = max(value, 4503599627370495);
