@@ -4,3 +4,8 @@ CREATE INDEX `emails_record_activity` ON `emails` (`record_activity_id`) WHERE i
 -- hand-written: the `emails` sequence continues at or above EMAIL_SEQUENCE_BASE (2^52), above every record activity id (first attempts take their record activity's id); existing rows keep their ids
 INSERT INTO sequences (name, value) VALUES ('emails', max(4503599627370495, (SELECT COALESCE(MAX(id), 0) FROM emails)))
   ON CONFLICT (name) DO UPDATE SET value = max(value, 4503599627370495);
+--> statement-breakpoint
+-- hand-written: AUTOINCREMENT's counter at the same floor, so an e-mail inserted with its record activity's id (below it) does not write the counter's row
+INSERT INTO sqlite_sequence (name, seq) SELECT 'emails', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'emails');
+--> statement-breakpoint
+UPDATE sqlite_sequence SET seq = max(seq, 4503599627370495) WHERE name = 'emails';

@@ -20,6 +20,8 @@ export interface EmailFilter {
   limit: number;
   /** The previous page's `nextCursor`. */
   cursor: string | null;
+  /** By scenario or activity: the record activities a page reads at most (RECORD_ACTIVITIES_A_PAGE). */
+  recordActivities?: number;
 }
 
 /** Record activities one page of a list by scenario or activity reads at most: its reads stay bounded. */
@@ -65,6 +67,7 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
   const match = f.cursor === null ? null : SCAN_CURSOR.exec(f.cursor);
   if (f.cursor !== null && match === null) throw invalid(NOT_A_CURSOR);
   const at = match ? { ra: Number(match[1]), email: Number(match[2]) } : null;
+  const scan = f.recordActivities ?? RECORD_ACTIVITIES_A_PAGE;
   const scenario =
     f.scenarioId !== undefined
       ? sql`${f.scenarioId}`
@@ -75,7 +78,7 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
     .from(recordActivities)
     .where(and(sql`${recordActivities.scenarioId} = ${scenario}`, at ? lte(recordActivities.id, at.ra) : undefined))
     .orderBy(desc(recordActivities.id))
-    .limit(RECORD_ACTIVITIES_A_PAGE)
+    .limit(scan)
     .as("r");
   const rows = await e.db
     .select({ email: emails, ra: scanned.id })
@@ -102,7 +105,7 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
       .select({ count: sql<number>`count(*)`, last: sql<number | null>`min(${scanned.id})` })
       .from(scanned)
       .get();
-    if (read && read.count >= RECORD_ACTIVITIES_A_PAGE && read.last !== null) nextCursor = `${read.last}-0`;
+    if (read && read.count >= scan && read.last !== null) nextCursor = `${read.last}-0`;
   }
   return { items: page.items.map((r) => r.email), nextCursor };
 }
