@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
 import type { EmailJob } from "../engine/mailer";
 import type { Action, ActionOutcome } from "./action";
 
@@ -35,7 +36,8 @@ export const sendEmail: Action<SendEmailSettings> = {
   async execute(jobs, { engine, now, claimKey }) {
     const { results } = await engine.d1
       .prepare(
-        "SELECT DISTINCT record_activity_id AS id FROM emails WHERE status = 'sent' AND record_activity_id IN (SELECT value FROM json_each(?1))",
+        `SELECT DISTINCT m.record_activity_id AS id FROM emails m
+         WHERE m.status = 'sent' AND ${emailOfRecordActivity("m", inJsonIds("?1"))}`,
       )
       .bind(JSON.stringify(jobs.map((j) => j.recordActivityId)))
       .all<{ id: number }>();

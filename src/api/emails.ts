@@ -7,7 +7,7 @@ import type { Address } from "../env";
 import { AppError } from "../errors";
 import { iso, parseId } from "../ids";
 import { presentPage } from "./present";
-import { idOr404, numericCursor, router } from "./router";
+import { idOr404, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, Page, retainedListOf, Timestamp } from "./schemas";
 
 const EmailStatus = z.enum(["sending", "sent", "retry", "failed", "abandoned"]);
@@ -112,8 +112,14 @@ export const emailsApi = router()
       tags: ["E-mails"],
       summary: "The e-mail archive, newest first: one row per delivery attempt",
       description:
-        "E-mails older than the retention window (RETENTION_DAYS) are not listed: with their hits they were exported " +
-        "to R2 as daily NDJSON and removed from D1. `retention` says since when and where (null: retention is off).",
+        "Unfiltered, by `status` or by `record_activity_id`: by id, highest first (a record activity's first attempt " +
+        "has the record activity's id, later attempts ids from 2^52 up), `next_cursor` being the last e-mail's id. " +
+        "By `scenario_id` or `activity_id`: by record activity, newest first, each with its e-mails newest first; " +
+        "`next_cursor` is then `{record activity id}-{e-mail id}`. Such a page reads at most 1,000 record activities, " +
+        "so it may hold fewer e-mails than `limit`, or none, and still have a `next_cursor`: follow it until it is " +
+        "null. E-mails older than the retention window (RETENTION_DAYS) are not listed: with their hits they were " +
+        "exported to R2 as daily NDJSON and removed from D1. `retention` says since when and where (null: retention " +
+        "is off).",
       request: { query: EmailQuery },
       responses: {
         200: json(retainedListOf(EmailSummary, "EmailList"), "A page of e-mails"),
@@ -129,7 +135,7 @@ export const emailsApi = router()
         recordActivityId: optionalId(q.record_activity_id),
         status: q.status,
         limit: q.limit,
-        cursor: numericCursor(q.cursor),
+        cursor: q.cursor ?? null,
       });
       return c.json(
         {

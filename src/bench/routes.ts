@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../api/router";
+import { emailOfRecordActivity } from "../email/of-record-activity";
 import { getConfig } from "../env";
 import { type RenderMode, runRenders } from "./render";
 import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend } from "./storage";
@@ -30,8 +31,9 @@ export function benchRoutes() {
   routes.get("/deliverability/calls", async (c) => {
     const { results } = await c.env.DB.prepare(
       // answered_at is NULL when the transport answered at sent_at (src/email/columns.ts).
-      `SELECT coalesce(answered_at, sent_at) AS t FROM emails
-       WHERE scenario_id = ? AND coalesce(answered_at, sent_at) IS NOT NULL ORDER BY t`,
+      `SELECT coalesce(m.answered_at, m.sent_at) AS t
+       FROM record_activities r JOIN emails m ON ${emailOfRecordActivity("m", (c) => `${c} = r.id`)}
+       WHERE r.scenario_id = ? AND coalesce(m.answered_at, m.sent_at) IS NOT NULL ORDER BY t`,
     )
       .bind(Number(c.req.query("scenario_id")))
       .all<{ t: number }>();

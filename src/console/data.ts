@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { activities, emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
-import { getEmail } from "../email/emails";
+import { getEmail, listEmails } from "../email/emails";
 import { unpackLinkUrls } from "../email/link-urls";
+import { emailsOfRecordActivities } from "../email/of-record-activity";
 import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
 import type { Engine } from "../engine/context";
 import { deliveryEventsOf } from "../engine/deliveries";
@@ -63,7 +64,7 @@ export async function scenarioPage(e: Engine, scenarioId: number, cursor: number
     listActivityTree(e, scenarioId),
     scenarioReport(e, scenarioId, range),
     listScenarioRecords(e, scenarioId, { limit: 50, cursor }),
-    e.db.select().from(emails).where(eq(emails.scenarioId, scenarioId)).orderBy(desc(emails.id)).limit(10).all(),
+    listEmails(e, { scenarioId, limit: 10, cursor: null }).then((page) => page.items),
   ]);
   const activityIds = tree.map((a) => a.id);
   const [trends, states] = await Promise.all([activityReports(e, activityIds, range), statesOf(e, activityIds)]);
@@ -120,7 +121,7 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
     ids.length === 0
       ? [[], [], []]
       : await Promise.all([
-          e.db.select().from(emails).where(inIds(emails.recordActivityId, ids)).orderBy(asc(emails.id)).all(),
+          e.db.select().from(emails).where(emailsOfRecordActivities(ids)).orderBy(asc(emails.id)).all(),
           e.db
             .select()
             .from(hits)

@@ -4,6 +4,7 @@ import type { EmailJob } from "../engine/mailer";
 import { randomHex } from "../ids";
 import type { ComposedEmail } from "./compose";
 import { packLinkUrls } from "./link-urls";
+import { emailOfRecordActivity, inJsonIds } from "./of-record-activity";
 
 /**
  * The write side of the e-mail archive. Rows travel as one JSON parameter a statement (D1 binds at most 100), so a
@@ -15,7 +16,7 @@ import { packLinkUrls } from "./link-urls";
 const MAX_PARAM_BYTES = 512 * 1024;
 
 export interface Attempt {
-  /** The id reserved for its archive row (`reserveEmailIds`), which its tracking keys name. */
+  /** The id chosen for its archive row (`chooseEmailIds`), which its tracking keys name. */
   id: number;
   job: EmailJob;
   email: ComposedEmail;
@@ -65,17 +66,52 @@ export function packBodies(bodies: BodyObject[]): { bytes: Uint8Array; ranges: {
 }
 
 /**
- * Reserves `count` consecutive e-mail ids and returns the first: one row written per batch. The block starts after
- * the highest id already used, so rows inserted any other way never collide with it.
+ * Where the `emails` sequence starts: 2^52. Ids from it never meet a record activity's id (those are the ids of first
+ * attempts), fit the 16 digits a tracking key allows (src/tracking/keys.ts) and stay below 2^53, exact in JavaScript.
+ */
+export const EMAIL_SEQUENCE_BASE = 4503599627370496;
+
+/**
+ * The archive ids of a batch's e-mails, one per record activity (the tracking keys name them, so they are chosen
+ * before composing). A first attempt takes its record activity's id: its row is then found by the primary key and
+ * written with no index entry. The id is taken from the `emails` sequence instead when an e-mail already holds that
+ * number (an earlier attempt, or an e-mail archived before) or the record activity already has an e-mail, so a record
+ * activity's e-mails keep growing ids. One read a batch, and one write when any id comes from the sequence.
+ */
+export async function chooseEmailIds(d1: D1Database, recordActivityIds: number[]): Promise<number[]> {
+  const { results } = await d1
+    .prepare(
+      `SELECT j.value AS id FROM json_each(?1) j
+       WHERE EXISTS (SELECT 1 FROM emails WHERE id = j.value)
+          OR EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = j.value AND m.id <> m.record_activity_id)`,
+    )
+    .bind(JSON.stringify(recordActivityIds))
+    .all<{ id: number }>();
+  const taken = new Set(results.map((r) => r.id));
+  const ids = recordActivityIds.map((ra) => {
+    const own = !taken.has(ra) && ra < EMAIL_SEQUENCE_BASE;
+    taken.add(ra);
+    return own ? ra : null;
+  });
+  const missing = ids.filter((id) => id === null).length;
+  if (missing === 0) return ids as number[];
+  let next = await reserveEmailIds(d1, missing);
+  return ids.map((id) => id ?? next++);
+}
+
+/**
+ * Reserves `count` consecutive e-mail ids of the `emails` sequence and returns the first: one row written. The block
+ * starts at EMAIL_SEQUENCE_BASE or after the highest id already used, so rows inserted any other way never collide.
  */
 export async function reserveEmailIds(d1: D1Database, count: number): Promise<number> {
   const row = await d1
     .prepare(
-      `INSERT INTO sequences (name, value) VALUES ('emails', (SELECT COALESCE(MAX(id), 0) FROM emails) + ?1)
-       ON CONFLICT (name) DO UPDATE SET value = MAX(value, (SELECT COALESCE(MAX(id), 0) FROM emails)) + ?1
+      `INSERT INTO sequences (name, value)
+       VALUES ('emails', max(?2 - 1, (SELECT COALESCE(MAX(id), 0) FROM emails)) + ?1)
+       ON CONFLICT (name) DO UPDATE SET value = max(value, ?2 - 1, (SELECT COALESCE(MAX(id), 0) FROM emails)) + ?1
        RETURNING value`,
     )
-    .bind(count)
+    .bind(count, EMAIL_SEQUENCE_BASE)
     .first<{ value: number }>();
   if (!row) throw new Error("no e-mail ids could be reserved");
   return row.value - count + 1;
@@ -170,7 +206,7 @@ function abandonSending(d1: D1Database, rows: ArchiveRow[]) {
   return d1
     .prepare(
       `UPDATE emails SET status = 'abandoned', error = ?2
-       WHERE status = 'sending' AND record_activity_id IN (SELECT value FROM json_each(?1))`,
+       WHERE status = 'sending' AND ${emailOfRecordActivity("emails", inJsonIds("?1"))}`,
     )
     .bind(JSON.stringify(rows.map((r) => r.ra)), ABANDONED_RETRIED);
 }
@@ -357,7 +393,8 @@ export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeo
     d1
       .prepare(
         `UPDATE emails SET status = 'abandoned', error = ?3
-         WHERE status = 'sending' AND created_at <= ?1 - ?2 AND record_activity_id IN (${LAPSED_CLAIMS})`,
+         WHERE status = 'sending' AND created_at <= ?1 - ?2
+           AND ${emailOfRecordActivity("emails", (c) => `${c} IN (${LAPSED_CLAIMS})`)}`,
       )
       .bind(now, claimTimeoutMs, ABANDONED),
     insertStaged(d1, "c.until <= ?1", { status: "'abandoned'", error: "?2", sentAt: "NULL" }).bind(now, ABANDONED),

@@ -1,11 +1,14 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt, lte, or, sql } from "drizzle-orm";
 import { takePage } from "../db/page";
 import { type EmailStatus, emails } from "../db/schema/emails";
+import { recordActivities } from "../db/schema/runs";
 import type { Engine } from "../engine/context";
-import { notFound } from "../errors";
+import { invalid, notFound } from "../errors";
+import { parseId } from "../ids";
 import { trackingSecretOf } from "../tracking/keys";
 import { type BodyObject, getBody } from "./archive";
 import { withDerivedColumns } from "./columns";
+import { emailsOfRecordActivity } from "./of-record-activity";
 
 /**
  * The read side of the e-mail archive: rows from D1 with their derived columns filled in (the Message-ID, the body's
@@ -20,36 +23,98 @@ export interface EmailFilter {
   recordActivityId?: number;
   status?: EmailStatus;
   limit: number;
-  /** The id of the last e-mail of the previous page. */
-  cursor: number | null;
+  /** The previous page's `nextCursor`. */
+  cursor: string | null;
+  /** By scenario or activity: the record activities a page reads at most (RECORD_ACTIVITIES_A_PAGE). */
+  recordActivities?: number;
 }
 
-/** Archived e-mails, newest first. */
-export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: EmailRow[]; nextCursor: number | null }> {
+/** Record activities one page of a list by scenario or activity reads at most: its reads stay bounded. */
+export const RECORD_ACTIVITIES_A_PAGE = 1000;
+
+const NOT_A_CURSOR = "cursor: not a cursor returned by this list";
+const SCAN_CURSOR = /^([1-9][0-9]{0,15})-(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Archived e-mails, newest first. Unfiltered, by status or by record activity: by id, the cursor being the last
+ * e-mail's id. By scenario or activity (there is no index of e-mails by either: a row written less an e-mail): by
+ * record activity through `record_activities_scenario`, newest first, each with its e-mails newest first, the cursor
+ * `{record activity id}-{e-mail id}` (continue with that record activity's e-mails below that id, then the older
+ * record activities). A page reads at most RECORD_ACTIVITIES_A_PAGE record activities, so it may hold fewer e-mails
+ * than `limit` (none, even) and still have a cursor, then `{record activity id}-0`.
+ */
+export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: EmailRow[]; nextCursor: string | null }> {
+  if (f.recordActivityId === undefined && (f.scenarioId !== undefined || f.activityId !== undefined)) {
+    return listEmailsByRecordActivity(e, f);
+  }
+  const cursor = f.cursor === null ? null : parseId(f.cursor);
+  if (f.cursor !== null && cursor === null) throw invalid(NOT_A_CURSOR);
   const rows = await e.db
     .select()
     .from(emails)
     .where(
       and(
+        f.recordActivityId === undefined ? undefined : emailsOfRecordActivity((c) => sql`${c} = ${f.recordActivityId}`),
         f.scenarioId === undefined ? undefined : eq(emails.scenarioId, f.scenarioId),
-        // An activity's e-mails are read through its scenario's index (there is none by activity: one less row
-        // written an e-mail), in the same id order.
-        f.activityId === undefined
-          ? undefined
-          : and(
-              eq(emails.activityId, f.activityId),
-              sql`${emails.scenarioId} = (SELECT scenario_id FROM activities WHERE id = ${f.activityId})`,
-            ),
-        f.recordActivityId === undefined ? undefined : eq(emails.recordActivityId, f.recordActivityId),
+        f.activityId === undefined ? undefined : eq(emails.activityId, f.activityId),
         f.status === undefined ? undefined : eq(emails.status, f.status),
-        f.cursor === null ? undefined : lt(emails.id, f.cursor),
+        cursor === null ? undefined : lt(emails.id, cursor),
       ),
     )
     .orderBy(desc(emails.id))
     .limit(f.limit + 1)
     .all();
   const secret = trackingSecretOf(e.env);
-  return takePage(await Promise.all(rows.map((r) => withDerivedColumns(secret, r))), f.limit, (r) => r.id);
+  return takePage(await Promise.all(rows.map((r) => withDerivedColumns(secret, r))), f.limit, (r) => String(r.id));
+}
+
+/** A scenario's (or an activity's) e-mails, read through its record activities (see listEmails). */
+async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
+  const match = f.cursor === null ? null : SCAN_CURSOR.exec(f.cursor);
+  if (f.cursor !== null && match === null) throw invalid(NOT_A_CURSOR);
+  const at = match ? { ra: Number(match[1]), email: Number(match[2]) } : null;
+  const scan = f.recordActivities ?? RECORD_ACTIVITIES_A_PAGE;
+  const scenario =
+    f.scenarioId !== undefined
+      ? sql`${f.scenarioId}`
+      : sql`(SELECT scenario_id FROM activities WHERE id = ${f.activityId})`;
+  // Index only: the scenario's record activities from the cursor's down, at most a page's worth.
+  const scanned = e.db
+    .select({ id: recordActivities.id })
+    .from(recordActivities)
+    .where(and(sql`${recordActivities.scenarioId} = ${scenario}`, at ? lte(recordActivities.id, at.ra) : undefined))
+    .orderBy(desc(recordActivities.id))
+    .limit(scan)
+    .as("r");
+  const rows = await e.db
+    .select({ email: emails, ra: scanned.id })
+    .from(scanned)
+    .innerJoin(
+      emails,
+      emailsOfRecordActivity((c) => sql`${c} = ${scanned.id}`),
+    )
+    .where(
+      and(
+        f.activityId === undefined ? undefined : eq(emails.activityId, f.activityId),
+        f.status === undefined ? undefined : eq(emails.status, f.status),
+        at ? or(lt(scanned.id, at.ra), lt(emails.id, at.email)) : undefined,
+      ),
+    )
+    .orderBy(desc(scanned.id), desc(emails.id))
+    .limit(f.limit + 1)
+    .all();
+  const page = takePage(rows, f.limit, (r) => `${r.ra}-${r.email.id}`);
+  let nextCursor = page.nextCursor;
+  if (nextCursor === null) {
+    // The page is not full: more may follow the record activities it read, if it read as many as it may.
+    const read = await e.db
+      .select({ count: sql<number>`count(*)`, last: sql<number | null>`min(${scanned.id})` })
+      .from(scanned)
+      .get();
+    if (read && read.count >= scan && read.last !== null) nextCursor = `${read.last}-0`;
+  }
+  const secret = trackingSecretOf(e.env);
+  return { items: await Promise.all(page.items.map((r) => withDerivedColumns(secret, r.email))), nextCursor };
 }
 
 export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {

@@ -9,11 +9,11 @@ import {
   archiveRows,
   batchKey,
   batchNonce,
+  chooseEmailIds,
   type Delivery,
   packBodies,
   putBodies,
   recordDeliveries,
-  reserveEmailIds,
 } from "./archive";
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
@@ -28,10 +28,11 @@ export const THROTTLE_MAX_WAIT_MS = 5_000;
 const QUOTA_WAIT_MS = 60_000;
 
 /**
- * The e-mail module behind the engine's Mailer. For a batch: reserve the archive rows' ids (the tracking keys name
+ * The e-mail module behind the engine's Mailer. For a batch: choose the archive rows' ids (the tracking keys name
  * them), compose every e-mail (no I/O), take their turns under the send rate, stage every attempt's archive row (with
  * its links' URLs) in the claim in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and
- * archive each attempt with how it went in one more D1 batch: one row written an e-mail, once. The configuration is checked when a batch starts: a misconfigured transport throws
+ * archive each attempt with how it went in one more D1 batch: one row written an e-mail, once. The configuration is
+ * checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
 export function createMailer(env: Bindings): Mailer {
@@ -41,14 +42,17 @@ export function createMailer(env: Bindings): Mailer {
       const transport = createTransport(env, config);
       const outcomes: SendOutcome[] = new Array(jobs.length);
       let composedJobs: { id: number; job: EmailJob; email: ComposedEmail; index: number }[] = [];
-      // The keys written into each e-mail name its archive row, so the rows' ids are taken before composing (an id
-      // whose e-mail is then deferred or fails is left unused).
-      const firstId = await reserveEmailIds(env.DB, jobs.length);
-      const composed = await Promise.all(jobs.map((job, i) => composeOrFail(job, config, now, firstId + i)));
+      // The keys written into each e-mail name its archive row, so the rows' ids are chosen before composing: a first
+      // attempt's is its record activity's id (an id whose e-mail is then deferred or fails is left unused).
+      const emailIds = await chooseEmailIds(
+        env.DB,
+        jobs.map((job) => job.recordActivityId),
+      );
+      const composed = await Promise.all(jobs.map((job, i) => composeOrFail(job, config, now, emailIds[i] as number)));
       composed.forEach((email, index) => {
         const job = jobs[index] as EmailJob;
         if (typeof email === "string") outcomes[index] = { status: "failed", error: email, emailId: null };
-        else composedJobs.push({ id: firstId + index, job, email, index });
+        else composedJobs.push({ id: emailIds[index] as number, job, email, index });
       });
       if (composedJobs.length === 0) return outcomes;
 

@@ -1,6 +1,7 @@
 import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
 import { ABANDONED_UNRECORDED, archiveStagedOfClaim } from "../email/archive";
+import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
 import { type Claimed, PAUSED, STILL_CLAIMED } from "./claim";
 import type { Engine, WakeTime } from "./context";
 import { pickBranch } from "./split";
@@ -253,8 +254,8 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
  * claim staged but did not get to archive (the archive's write failed after delivery) is inserted, `sent` when the
  * engine heard "sent", else `abandoned`. Rows still `sending` (archived that way: before staging existed, or not
  * staged) are settled the same way, or, when a dead Worker's claim left them behind, `abandoned`. Nothing is written
- * when the deliveries were archived, which is the rule; the e-mails are found through the claim's rows and their
- * record activity's index.
+ * when the deliveries were archived, which is the rule; the e-mails are found through the claim's rows, by id or
+ * their record activity's index.
  */
 function settleSendingEmails(
   d1: D1Database,
@@ -280,7 +281,7 @@ function settleSendingEmails(
     d1
       .prepare(
         `UPDATE emails SET status = 'abandoned', error = ?3
-         WHERE record_activity_id IN (SELECT value FROM json_each(?1)) AND status = 'sending'
+         WHERE ${emailOfRecordActivity("emails", inJsonIds("?1"))} AND status = 'sending'
            AND id NOT IN (SELECT value FROM json_each(?2))`,
       )
       .bind(ids, JSON.stringify(sent), ABANDONED_UNRECORDED),

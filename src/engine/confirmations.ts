@@ -1,6 +1,7 @@
 import { takePage } from "../db/page";
 import { shardOf } from "../db/shards";
 import { shiftBy } from "../domain/duration";
+import { emailOfRecordActivity } from "../email/of-record-activity";
 import { RUNNING } from "./claim";
 import type { Engine } from "./context";
 import { getScenarioRow } from "./scenarios";
@@ -39,6 +40,9 @@ export interface Subscription {
 const CONFIRMATION_ACTIVITY = `EXISTS (SELECT 1 FROM activities c WHERE c.parent_id = ra.activity_id
   AND c."on" IN ('subscription_confirmed', 'subscription_not_confirmed'))`;
 
+/** The e-mails `m` of the record activity `ra`. */
+const OF_RA = emailOfRecordActivity("m", (c) => `${c} = ra.id`);
+
 /** The not-confirmed branch ran, or is running now: too late to confirm. */
 const EXPIRED = `EXISTS (SELECT 1 FROM record_activities x JOIN activities xa ON xa.id = x.activity_id
   WHERE x.scenario_record_id = sr.id AND xa."on" = 'subscription_not_confirmed' AND (x.state = 'done' OR ${RUNNING("x")}))`;
@@ -52,8 +56,8 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
     .prepare(
       `SELECT sr.id, sr.scenario_id, sr.party_id, s.name AS scenario_name, json_extract(p.fields, '$.lang') AS lang,
               sc.confirmed_at, ${EXPIRED} AS expired, ra.id AS ra_id, ra.activity_id, CASE WHEN ${RUNNING("ra")} THEN 'running' ELSE ra.state END AS ra_state,
-              (SELECT m.id FROM emails m WHERE m.record_activity_id = ra.id ORDER BY m.id DESC LIMIT 1) AS email_id,
-              (SELECT m.sent_at FROM emails m WHERE m.record_activity_id = ra.id ORDER BY m.id DESC LIMIT 1) AS sent_at
+              (SELECT m.id FROM emails m WHERE ${OF_RA} ORDER BY m.id DESC LIMIT 1) AS email_id,
+              (SELECT m.sent_at FROM emails m WHERE ${OF_RA} ORDER BY m.id DESC LIMIT 1) AS sent_at
        FROM scenario_records sr
        JOIN scenarios s ON s.id = sr.scenario_id
        LEFT JOIN records p ON p.model = 'party' AND p.id = sr.party_id

@@ -1,4 +1,6 @@
+import { EMAIL_SEQUENCE_BASE } from "../email/archive";
 import { withDerivedColumnsRaw } from "../email/columns";
+import { emailOfRecordActivity } from "../email/of-record-activity";
 import { getConfig } from "../env";
 import { trackingSecretOf } from "../tracking/keys";
 import type { Engine } from "./context";
@@ -74,6 +76,9 @@ interface RecordActivityRowRaw extends Record<string, unknown> {
   at: number;
 }
 
+/** The e-mails `m` of the record activity `ra`. */
+const OF_RA = emailOfRecordActivity("m", (c) => `${c} = ra.id`);
+
 const FINISHED = "('done', 'cancelled', 'failed')";
 
 /**
@@ -82,7 +87,7 @@ const FINISHED = "('done', 'cancelled', 'failed')";
  * confirmed / not-confirmed child still waits.
  */
 const REMOVABLE = (cutoff: string, leaving: string) => `ra.state IN ${FINISHED} AND ra.at < ${cutoff}
-  AND NOT EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = ra.id
+  AND NOT EXISTS (SELECT 1 FROM emails m WHERE ${OF_RA}
                   AND m.id NOT IN (SELECT value FROM json_each(${leaving})))
   AND NOT EXISTS (SELECT 1 FROM activities c
                   JOIN record_activities w ON w.scenario_record_id = ra.scenario_record_id AND w.activity_id = c.id
@@ -131,22 +136,23 @@ const lineOf =
   (row: Record<string, unknown>): RetainedLine => ({ table, row });
 
 /**
- * One e-mail step: the oldest e-mails (by id, which grows with time) created before `now - days`, all of the same
- * day, at most `limit`, exported with their hits, links and the record activities that may leave with them to one R2
+ * One e-mail step: the e-mails of lowest ids created before `now - days` (in either id range), all of the same day, at
+ * most `limit`, exported with their hits, links and the record activities that may leave with them to one R2
  * object, then removed from D1 in one batch.
  */
 export async function retainStep(e: Engine, now: number, days: number, limit = RETENTION_STEP): Promise<RetentionStep> {
   const cutoff = now - days * DAY_MS;
   const none = { day: null, key: null, emails: 0, hits: 0, links: 0, record_activities: 0 };
-  const { results } = await e.d1.prepare("SELECT * FROM emails ORDER BY id LIMIT ?").bind(limit).all<EmailRowRaw>();
-  const first = results[0];
-  if (!first || first.created_at >= cutoff) return none;
-  const day = dayOf(first.created_at);
-  const rows: EmailRowRaw[] = [];
-  for (const row of results) {
-    if (row.created_at >= cutoff || dayOf(row.created_at) !== day) break;
-    rows.push(row);
-  }
+  // Two id ranges, each read from its lowest id (src/email/archive.ts): first attempts, with their record activity's
+  // id (created in that order, sent after their delay, so a fresh one may sit before older ones: it is passed over),
+  // and the later attempts' ids from the sequence (2^52 up, in the order sent).
+  const ranges = await e.d1.batch<EmailRowRaw>([
+    e.d1.prepare("SELECT * FROM emails WHERE id < ?2 ORDER BY id LIMIT ?1").bind(limit, EMAIL_SEQUENCE_BASE),
+    e.d1.prepare("SELECT * FROM emails WHERE id >= ?2 ORDER BY id LIMIT ?1").bind(limit, EMAIL_SEQUENCE_BASE),
+  ]);
+  const candidates = ranges.map((r) => oneOldDay(r.results ?? [], cutoff, limit));
+  const [rows, day] = candidates.reduce((a, b) => (b[1] !== null && (a[1] === null || b[1] < a[1]) ? b : a));
+  if (day === null) return none;
   const ids = JSON.stringify(rows.map((r) => r.id));
   const ras = JSON.stringify([...new Set(rows.map((r) => r.record_activity_id))]);
   const [hits, links, leaving] = await e.d1.batch<Record<string, unknown>>([
@@ -202,6 +208,24 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
   };
 }
 
+/**
+ * The rows created before `cutoff` on the day of the first such row (in id order), until one of another day: fresh
+ * rows are passed over. At most `limit`; the day is null when none is old enough.
+ */
+function oneOldDay(rows: EmailRowRaw[], cutoff: number, limit: number): [EmailRowRaw[], string | null] {
+  const taken: EmailRowRaw[] = [];
+  let day: string | null = null;
+  for (const row of rows) {
+    if (row.created_at >= cutoff) continue;
+    const rowDay = dayOf(row.created_at);
+    if (day !== null && rowDay !== day) break;
+    day = rowDay;
+    taken.push(row);
+    if (taken.length >= limit) break;
+  }
+  return [taken, day];
+}
+
 export interface RecordActivityStep {
   /** The objects written, one per day (UTC) of the record activities' `at`; empty when none was old enough. */
   keys: string[];
@@ -246,7 +270,7 @@ async function raiseFloor(e: Engine, floor: number, cutoff: number): Promise<num
       `SELECT min(at) AS at FROM (${FINISHED_IN_RANGE("?1", "?2")
         .map(
           (range) => `SELECT min(ra.at) AS at FROM record_activities ra
-                      WHERE ${range} AND EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = ra.id)`,
+                      WHERE ${range} AND EXISTS (SELECT 1 FROM emails m WHERE ${OF_RA})`,
         )
         .join(" UNION ALL ")})`,
     )

@@ -66,7 +66,8 @@ describe("the e-mail archive API", () => {
     const page1 = await api("GET", `/emails?activity_id=${activityId}&limit=1`);
     expect(page1.status).toBe(200);
     expect(page1.body.items).toHaveLength(1);
-    expect(page1.body.next_cursor).toBe(page1.body.items[0].id);
+    // By activity, the list goes by record activity: the cursor names the last one's record activity and id.
+    expect(page1.body.next_cursor).toBe(`${page1.body.items[0].record_activity_id}-${page1.body.items[0].id}`);
     const page2 = await api("GET", `/emails?activity_id=${activityId}&limit=1&cursor=${page1.body.next_cursor}`);
     expect(page2.body.items).toHaveLength(1);
     expect(page2.body.items[0].id).not.toBe(page1.body.items[0].id);

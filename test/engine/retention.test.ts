@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { timelinePage } from "../../src/console/data";
 import { CRON_SWEEP, runCron } from "../../src/crons";
+import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive";
 import { enroll } from "../../src/engine/enroll";
 import { readRetained, retainStep } from "../../src/engine/retention";
 import type { Bindings } from "../../src/env";
@@ -89,6 +90,20 @@ describe("retention", () => {
     });
     expect(await rowsOf("SELECT id FROM emails")).toEqual([{ id: 105 }]);
     expect((await ok("GET", "/retention/2020-01-12")).objects).toEqual([]);
+  });
+
+  it("takes old e-mails from both id ranges, passing over a recent first attempt whose id is lower", async () => {
+    const retry = EMAIL_SEQUENCE_BASE + 1;
+    // A first attempt sent today after a long delay (its record activity is older than the next one's).
+    await email(301, Date.now());
+    await email(302, DAY1);
+    // A later attempt: its id comes from the sequence.
+    await email(retry, DAY1 + 60_000);
+    const { engine } = testEngine();
+    expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: "2020-01-10", emails: 1 });
+    expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: "2020-01-10", emails: 1 });
+    expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: null, emails: 0 });
+    expect(await rowsOf("SELECT id FROM emails WHERE id IN (301, 302, 4503599627370497)")).toEqual([{ id: 301 }]);
   });
 
   it("says where older data lives; a bad day is a 400 and the routes need the token", async () => {

@@ -7,7 +7,10 @@ import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
  */
 export type EmailStatus = "sending" | "sent" | "retry" | "failed" | "abandoned";
 
-/** The archive: one row per delivery attempt. Bodies live in R2 under `bodyKey`. */
+/**
+ * The archive: one row per delivery attempt. Bodies live in R2 under `bodyKey`. A record activity's first attempt has
+ * the record activity's id as its id; later attempts have ids from the `emails` sequence (2^52 and up).
+ */
 export const emails = sqliteTable(
   "emails",
   {
@@ -49,11 +52,12 @@ export const emails = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
-    // Every index entry is a row written (D1 bills them): an e-mail row is written with two, and its delivery adds
-    // the provider's id. The lists by activity read the scenario's index (an activity belongs to one scenario), and
-    // rows a dead Worker left `sending` are found from their record activities' lapsed claims (archive.ts).
-    index("emails_record_activity").on(t.recordActivityId),
-    index("emails_scenario").on(t.scenarioId, t.id),
+    // Every index entry is a row written (D1 bills them): a first attempt's row is written with none. It takes its
+    // record activity's id (src/email/archive.ts), so the primary key finds it; only the other attempts and e-mails
+    // archived before are in the partial index by record activity, and every reader asks both halves
+    // (src/email/of-record-activity.ts). Lists by scenario or activity read the record activities' scenario index and
+    // their e-mails (src/email/emails.ts); rows a dead Worker left `sending` are found from the lapsed claims.
+    index("emails_record_activity").on(t.recordActivityId).where(sql`id <> record_activity_id`),
     // Partial: written once the provider has given its id, never for the NULL of an e-mail being sent.
     index("emails_provider_message").on(t.providerMessageId).where(sql`provider_message_id IS NOT NULL`),
   ],
@@ -103,8 +107,10 @@ export const hits = sqliteTable(
 );
 
 /**
- * Counters handed out in blocks. `emails` reserves the ids of a delivery batch before composing it, because the
- * tracking keys written into each e-mail name its id: one row written per batch.
+ * Counters handed out in blocks. `emails` reserves the ids of a delivery batch's e-mails that cannot take their record
+ * activity's id (retries, e-mails after a deferral) before composing it, because the tracking keys written into each
+ * e-mail name its id: one row written per batch that needs any. It hands out ids from EMAIL_SEQUENCE_BASE (2^52) up,
+ * above every record activity id (src/email/archive.ts).
  */
 export const sequences = sqliteTable("sequences", {
   name: text("name").primaryKey(),
