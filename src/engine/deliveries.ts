@@ -51,7 +51,10 @@ export async function matchDeliveryEvents(
          FROM json_each(?1)) AS k
        JOIN emails e ON e.id = (
          SELECT x.id FROM emails x
-         WHERE (k.id IS NOT NULL AND x.id = k.id) OR (k.pid IS NOT NULL AND x.provider_message_id = k.pid)
+         WHERE (k.id IS NOT NULL AND x.id = k.id)
+            -- The provider-id index is on the id's last 10 characters (src/db/schema/emails.ts): seek, then compare.
+            OR (k.pid IS NOT NULL AND substr(x.provider_message_id, -10) = substr(k.pid, -10)
+                AND x.provider_message_id = k.pid)
          ORDER BY x.id DESC LIMIT 1)`,
     )
     .bind(JSON.stringify(keys))

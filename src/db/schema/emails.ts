@@ -58,8 +58,12 @@ export const emails = sqliteTable(
     // (src/email/of-record-activity.ts). Lists by scenario or activity read the record activities' scenario index and
     // their e-mails (src/email/emails.ts); rows a dead Worker left `sending` are found from the lapsed claims.
     index("emails_record_activity").on(t.recordActivityId).where(sql`id <> record_activity_id`),
-    // Partial: written once the provider has given its id, never for the NULL of an e-mail being sent.
-    index("emails_provider_message").on(t.providerMessageId).where(sql`provider_message_id IS NOT NULL`),
+    // Partial: written once the provider has given its id, never for the NULL of an e-mail being sent. On the id's last
+    // 10 characters (the random part of a request id or a UUID): a lookup (src/engine/deliveries.ts) seeks them and
+    // checks the whole id, and each entry stores 10 characters, not the 30 to 60 of a provider's id.
+    index("emails_provider_message")
+      .on(sql`substr(provider_message_id, -10)`)
+      .where(sql`provider_message_id IS NOT NULL`),
   ],
 );
 
@@ -103,7 +107,12 @@ export const hits = sqliteTable(
     client: text("client"),
     at: integer("at").notNull(),
   },
-  (t) => [index("hits_record_activity").on(t.recordActivityId, t.at), index("hits_activity").on(t.activityId, t.at)],
+  (t) => [
+    index("hits_record_activity").on(t.recordActivityId, t.at),
+    // Reports read an activity's machine hits by period (a human's open or click is counted on its record activity's
+    // flags): partial, so a human's hit writes no entry here.
+    index("hits_activity").on(t.activityId, t.at).where(sql`human = 0`),
+  ],
 );
 
 /**
