@@ -55,7 +55,10 @@ try {
     Object.assign(results, await benchLoad(server, await tracking(api, lagScenario), quick ? { seconds: 5 } : {}));
   }
   if (want("storage")) {
-    Object.assign(results, await benchStorage(api, quick ? { emails: 2_000, idleRecords: 20_000 } : {}));
+    Object.assign(
+      results,
+      await benchStorage(api, quick ? { emails: 2_000, idleRecords: 20_000, opens: 30, clicks: 5 } : {}),
+    );
   }
   if (want("enroll")) Object.assign(results, await benchEnroll(api, quick ? { small: 10_000, large: 100_000 } : {}));
   if (want("bounces")) Object.assign(results, await benchBounces(api, quick ? { emails: 200, events: 5_000 } : {}));

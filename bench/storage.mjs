@@ -44,7 +44,11 @@ export function benchPost(base, path) {
   });
 }
 
-export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000 } = {}) {
+/** The workload's tracking (docs/scaling.md): a fifth of the e-mails opened by a person, 3 in 100 clicked. */
+const OPEN_RATE = 0.2;
+const CLICK_RATE = 0.03;
+
+export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000, opens = 100, clicks = 15 } = {}) {
   log(`storage: loading ${emails} parties to send to, ${idleRecords} for the idle cycle`);
   await loadParties(api, { count: emails, prefix: "st", fields: () => ({ cohort: "storage" }) });
   await loadParties(api, { count: idleRecords, prefix: "si", fields: () => ({ cohort: "idle" }) });
@@ -69,6 +73,23 @@ export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000
     log(`storage:   ${(rows / send.emails).toFixed(2).padStart(6)} rows an e-mail  ${statement}`);
   }
   if (send.emails !== emails) throw new Error(`sent ${send.emails} e-mails, expected ${emails}`);
+  const tracking = await benchPost(
+    api.base,
+    `/metered-tracking?scenario_id=${scenario.id}&opens=${opens}&clicks=${clicks}`,
+  );
+  log(
+    `storage: a person's open ${tracking.open.toFixed(2)} rows written, a click ${tracking.click.toFixed(2)} ` +
+      `(${tracking.opens} opens, ${tracking.clicks} clicks, each hit flushed alone)`,
+  );
+  for (const [what, by] of [
+    ["open", tracking.open_by],
+    ["click", tracking.click_by],
+  ]) {
+    const n = what === "open" ? tracking.opens : tracking.clicks;
+    for (const [statement, rows] of Object.entries(by ?? {}).sort((a, b) => b[1] - a[1])) {
+      log(`storage:   ${(rows / n).toFixed(2).padStart(6)} rows a ${what}  ${statement}`);
+    }
+  }
 
   const idle = await api("POST", "/scenarios", { name: "Idle", model: "party", domain: [["cohort", "=", "idle"]] });
   await api("POST", `/scenarios/${idle.id}/activities`, { name: "Later", delay: "P30D" });
@@ -90,6 +111,10 @@ export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000
     rows_written_per_email: send.rows_written / send.emails,
     d1_bytes_per_email: (send.size_after - send.size_before) / send.emails,
     d1_rows_read_per_email: send.rows_read / send.emails,
+    tracking_rows_written_per_open: tracking.open,
+    tracking_rows_written_per_click: tracking.click,
+    // The measured open and click at the workload's rates.
+    tracking_rows_written_per_email: OPEN_RATE * tracking.open + CLICK_RATE * tracking.click,
     enroll_pass_rows_read_idle: cycle.rows_read,
     enroll_full_pass_rows_read: cycle.full_pass_rows_read,
   };

@@ -3,7 +3,7 @@ import type { AppEnv } from "../api/router";
 import { emailOfRecordActivity } from "../email/of-record-activity";
 import { getConfig } from "../env";
 import { type RenderMode, runRenders } from "./render";
-import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend } from "./storage";
+import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend, meteredTracking } from "./storage";
 
 /**
  * Baselines for `npm run bench`, measured in the same process as the routes they are compared with. Mounted only when
@@ -50,6 +50,17 @@ export function benchRoutes() {
     const id = Number(c.req.query("scenario_id"));
     if (!Number.isSafeInteger(id) || id <= 0) return c.text("scenario_id: a scenario id", 400);
     return c.json(await meteredSend(c.env, id));
+  });
+  // A person's opens and clicks on a sent scenario's e-mails, each hit flushed alone: rows written (see storage.ts).
+  routes.post("/metered-tracking", async (c) => {
+    const id = Number(c.req.query("scenario_id"));
+    const opens = Number(c.req.query("opens") ?? 100);
+    const clicks = Number(c.req.query("clicks") ?? 15);
+    if (!Number.isSafeInteger(id) || id <= 0) return c.text("scenario_id: a scenario id", 400);
+    if (![opens, clicks].every((n) => Number.isInteger(n) && n >= 0 && n <= 2_000)) {
+      return c.text("opens, clicks: whole numbers from 0 to 2,000", 400);
+    }
+    return c.json(await meteredTracking(c.env, id, { opens, clicks }));
   });
   // One enrollment cycle as the cron decides it at `at` (epoch ms, default now), passes included.
   routes.post("/metered-enrollment-cycle", async (c) => {
