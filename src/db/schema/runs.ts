@@ -87,6 +87,10 @@ export const recordActivities = sqliteTable(
     // rows (a claim writes none: claimed rows stay waiting, listed by the `claims` row), and a record activity that
     // finishes by sending an e-mail enters no index: counts by activity and state are kept on the activity's row,
     // reports read `activity_days`.
+    // Led by scenario_record_id on purpose: deleting a scenario deletes its scenario records by cascade, and SQLite
+    // finds each one's record activities (the foreign key's cascade) by `scenario_record_id` alone. An index led by
+    // another column (the scenario's) would make that a scan of all record activities a scenario record
+    // (test/engine/scenario-delete.test.ts).
     uniqueIndex("record_activities_once").on(t.scenarioRecordId, t.activityId),
     // What a shard's claims and wake-ups read: waiting rows by due time.
     index("record_activities_due").on(t.shard, t.parked, t.at).where(sql`state = 'waiting'`),
