@@ -56,11 +56,13 @@ export function benchRoutes() {
     const id = Number(c.req.query("scenario_id"));
     const opens = Number(c.req.query("opens") ?? 100);
     const clicks = Number(c.req.query("clicks") ?? 15);
+    const offset = Number(c.req.query("offset") ?? 0);
     if (!Number.isSafeInteger(id) || id <= 0) return c.text("scenario_id: a scenario id", 400);
-    if (![opens, clicks].every((n) => Number.isInteger(n) && n >= 0 && n <= 2_000)) {
-      return c.text("opens, clicks: whole numbers from 0 to 2,000", 400);
+    if (![opens, clicks].every((n) => Number.isInteger(n) && n >= 0 && n <= 100)) {
+      return c.text("opens, clicks: whole numbers from 0 to 100", 400);
     }
-    return c.json(await meteredTracking(c.env, id, { opens, clicks }));
+    if (!Number.isInteger(offset) || offset < 0) return c.text("offset: a whole number, at least 0", 400);
+    return c.json(await meteredTracking(c.env, id, { opens, clicks, offset }));
   });
   // One enrollment cycle as the cron decides it at `at` (epoch ms, default now), passes included.
   routes.post("/metered-enrollment-cycle", async (c) => {

@@ -135,14 +135,19 @@ const BROWSER =
 /**
  * Rows written by a person's first open of an e-mail, and by a click on one already opened, each flushed alone (as at
  * low traffic, where a hit shares its write with no other): the hit, the flags, the counts and the report's day, over
- * a metered D1. `opens` e-mails of the scenario are opened, the first `clicks` of them then clicked.
+ * a metered D1. `opens` e-mails of the scenario (from the `offset`-th) are opened, the first `clicks` of them then
+ * clicked.
  */
-export async function meteredTracking(env: Bindings, scenarioId: number, o: { opens: number; clicks: number }) {
+export async function meteredTracking(
+  env: Bindings,
+  scenarioId: number,
+  o: { opens: number; clicks: number; offset: number },
+) {
   const { results } = await env.DB.prepare(
     `SELECT id, record_activity_id, activity_id, sent_at FROM emails
-     WHERE scenario_id = ?1 AND status = 'sent' ORDER BY id LIMIT ?2`,
+     WHERE scenario_id = ?1 AND status = 'sent' ORDER BY id LIMIT ?2 OFFSET ?3`,
   )
-    .bind(scenarioId, o.opens)
+    .bind(scenarioId, o.opens, o.offset)
     .all<{ id: number; record_activity_id: number; activity_id: number; sent_at: number }>();
   const { db, totals } = meteredD1(env.DB);
   const metered = { ...env, DB: db } as Bindings;
