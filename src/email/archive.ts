@@ -72,20 +72,29 @@ export function packBodies(bodies: BodyObject[]): { bytes: Uint8Array; ranges: {
 export const EMAIL_SEQUENCE_BASE = 4503599627370496;
 
 /**
+ * How long after its record activity was created an e-mail may still take that record activity's id. Ids then grow
+ * with the time e-mails are sent, within this slack, in each id range, which retention relies on (it reads each range
+ * from its lowest id): an e-mail sent later than this (a delay, a deferral by a frequency cap) takes a sequence id.
+ */
+export const OWN_ID_WITHIN_MS = 24 * 60 * 60_000;
+
+/**
  * The archive ids of a batch's e-mails, one per record activity (the tracking keys name them, so they are chosen
  * before composing). A first attempt takes its record activity's id: its row is then found by the primary key and
  * written with no index entry. The id is taken from the `emails` sequence instead when an e-mail already holds that
- * number (an earlier attempt, or an e-mail archived before) or the record activity already has an e-mail, so a record
- * activity's e-mails keep growing ids. One read a batch, and one write when any id comes from the sequence.
+ * number (an earlier attempt, or an e-mail archived before), the record activity already has an e-mail (so a record
+ * activity's e-mails keep growing ids), or it was created more than OWN_ID_WITHIN_MS before `now`. One read a batch,
+ * and one write when any id comes from the sequence.
  */
-export async function chooseEmailIds(d1: D1Database, recordActivityIds: number[]): Promise<number[]> {
+export async function chooseEmailIds(d1: D1Database, recordActivityIds: number[], now: number): Promise<number[]> {
   const { results } = await d1
     .prepare(
       `SELECT j.value AS id FROM json_each(?1) j
        WHERE EXISTS (SELECT 1 FROM emails WHERE id = j.value)
-          OR EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = j.value AND m.id <> m.record_activity_id)`,
+          OR EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = j.value AND m.id <> m.record_activity_id)
+          OR (SELECT created_at FROM record_activities WHERE id = j.value) < ?2`,
     )
-    .bind(JSON.stringify(recordActivityIds))
+    .bind(JSON.stringify(recordActivityIds), now - OWN_ID_WITHIN_MS)
     .all<{ id: number }>();
   const taken = new Set(results.map((r) => r.id));
   const ids = recordActivityIds.map((ra) => {

@@ -47,6 +47,7 @@ export function createMailer(env: Bindings): Mailer {
       const emailIds = await chooseEmailIds(
         env.DB,
         jobs.map((job) => job.recordActivityId),
+        now,
       );
       const composed = await Promise.all(jobs.map((job, i) => composeOrFail(job, config, now, emailIds[i] as number)));
       composed.forEach((email, index) => {
