@@ -188,24 +188,32 @@ const MAX_STAGED_BYTES = 1024 * 1024;
  * Before anything is delivered, the batch's rows are staged in the claim that holds their record activities: one
  * write per claims row (a claim has one a shard), not one per e-mail. So a click on a link that was sent finds its
  * e-mail (`stagedEmailRow`), and a Worker that dies mid-way leaves a trace that the takeover or the sweep archives
- * `abandoned`. Rows that no claims row holds (sent outside a claim, a claim taken over meanwhile, or a batch too large
- * to stage) are inserted `sending` instead, as before. One D1 batch (a second one only for such rows).
+ * `abandoned`. Rows sent outside a claim, or a batch too large to stage, are inserted `sending` instead, as before.
+ * Returns the record activities the claim no longer holds (taken over while this Worker was slow): they must not be
+ * delivered, since their new claim sends them, under the same e-mail id. One D1 batch.
  */
-export async function archiveBeforeDelivery(d1: D1Database, rows: ArchiveRow[], claimKey?: string): Promise<void> {
+export async function archiveBeforeDelivery(
+  d1: D1Database,
+  rows: ArchiveRow[],
+  claimKey?: string,
+): Promise<Set<number>> {
   const statements = [abandonSending(d1, rows)];
   const canStage = claimKey !== undefined && JSON.stringify(rows).length <= MAX_STAGED_BYTES;
   for (const chunk of chunkBySize(rows)) {
     statements.push(canStage ? stageInClaim(d1, claimKey as string, chunk) : insertSending(d1, chunk));
   }
   const results = await d1.batch<{ ids: string }>(statements);
-  if (!canStage) return;
+  if (!canStage) return new Set();
   const held = new Set<number>();
   for (const r of results.slice(1)) {
     for (const row of r.results ?? []) for (const id of JSON.parse(row.ids) as number[]) held.add(id);
   }
-  const left = rows.filter((r) => !held.has(r.ra));
-  if (left.length > 0) await d1.batch(chunkBySize(left).map((chunk) => insertSending(d1, chunk)));
+  return new Set(rows.filter((r) => !held.has(r.ra)).map((r) => r.ra));
 }
+
+/** The outcome of an attempt whose claim was taken over before its delivery: not delivered, its new claim sends it. */
+export const TAKEN_OVER_BEFORE_DELIVERY =
+  "not delivered: its claim was taken over before the delivery (another Worker sends it)";
 
 /**
  * A row this record activity left `sending` belongs to a claim whose Worker died before the transport answered (rows
@@ -374,9 +382,15 @@ export function stagedEmailRow<T>(d1: D1Database, id: number): Promise<T | null>
       `SELECT ${v("id")} AS id, ${v("ra")} AS record_activity_id, ${v("scenario")} AS scenario_id,
          ${v("activity")} AS activity_id, ${v("sr")} AS scenario_record_id, NULL AS sent_at, 'sending' AS status,
          ${v("urls")} AS link_urls
-       FROM claims c, json_each(c.staged) WHERE c.staged IS NOT NULL AND ${v("id")} = ?1 LIMIT 1`,
+       FROM claims c, json_each(c.staged)
+       WHERE c.staged IS NOT NULL
+         -- A first attempt's id is its record activity's: only the claims row that lists it is opened (a miss, e.g. an
+         -- e-mail retention removed, parses no staged JSON); a sequence id (a retry) looks through them all.
+         AND (?1 >= ?2 OR EXISTS (SELECT 1 FROM json_each(c.ids) i WHERE i.value = ?1))
+         AND ${v("id")} = ?1
+       LIMIT 1`,
     )
-    .bind(id)
+    .bind(id, EMAIL_SEQUENCE_BASE)
     .first<T>();
 }
 

@@ -14,6 +14,7 @@ import {
   packBodies,
   putBodies,
   recordDeliveries,
+  TAKEN_OVER_BEFORE_DELIVERY,
 } from "./archive";
 import { type ComposedEmail, composeEmail } from "./compose";
 import { ComposeError } from "./render";
@@ -94,13 +95,15 @@ export function createMailer(env: Bindings): Mailer {
       const nonce = batchNonce();
       const objectKey = batchKey(now, nonce);
       const rows = await archiveRows(attempts, transport.name, now, nonce);
-      await archiveBeforeDelivery(env.DB, rows, claimKey);
+      const notHeld = await archiveBeforeDelivery(env.DB, rows, claimKey);
       const ids = rows.map((r) => r.id);
       let deliveries: Delivered[];
       try {
         await putBodies(env.EMAIL_BODIES, objectKey, packed.bytes);
-        deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email }, i) =>
-          deliver(transport, ids[i] as number, email, slots?.[i] ?? null),
+        deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email, job }, i) =>
+          notHeld.has(job.recordActivityId)
+            ? Promise.resolve(delivery(ids[i] as number, { ok: false, retry: true, error: TAKEN_OVER_BEFORE_DELIVERY }))
+            : deliver(transport, ids[i] as number, email, slots?.[i] ?? null),
         );
       } catch (err) {
         // A body that cannot be archived is not sent: it could never be read back. The batch is retried.
@@ -108,7 +111,12 @@ export function createMailer(env: Bindings): Mailer {
         deliveries = ids.map((id) => delivery(id, { ok: false, retry: true, error }));
       }
       try {
-        await recordDeliveries(env.DB, rows, deliveries);
+        // Not those of another claim now: its rows (under the same ids) are its own to archive.
+        await recordDeliveries(
+          env.DB,
+          rows.filter((r) => !notHeld.has(r.ra)),
+          deliveries,
+        );
       } catch (err) {
         // What was delivered must not be delivered again: the outcomes still go back to the engine, whose commit
         // archives the staged rows with them.

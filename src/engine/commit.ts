@@ -271,8 +271,9 @@ function settleSendingEmails(
     statements.push(
       d1
         .prepare(
+          // `abandoned` too: a takeover archives a lapsed claim's staged rows so, and this Worker was only slow.
           `UPDATE emails SET status = 'sent', error = NULL, sent_at = coalesce(sent_at, ?2)
-           WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'sending'`,
+           WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('sending', 'abandoned')`,
         )
         .bind(JSON.stringify(sent), now),
     );

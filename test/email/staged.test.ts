@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
-import { reconcileAbandoned } from "../../src/email/archive";
+import { reconcileAbandoned, TAKEN_OVER_BEFORE_DELIVERY } from "../../src/email/archive";
 import { createMailer } from "../../src/email/mailer";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
@@ -244,6 +244,62 @@ describe("the archive row written once", () => {
     expect(await emailsOf(raId)).toMatchObject([{ status: "abandoned", attempt: 1, sent_at: null }]);
     expect(await reconcileAbandoned(env.DB, lapsed + 1, CLAIM_TIMEOUT_MS)).toBe(0);
     expect(await emailsOf(raId)).toHaveLength(1);
+  });
+
+  it("a Worker whose claim was taken over before it staged its batch delivers nothing of it", async () => {
+    const calls: string[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (url) => {
+      calls.push(String(url));
+      return accepted();
+    });
+    const lost = job();
+    // The claim holds nothing any more (taken over): staging finds no claims row listing the record activity.
+    const [outcome] = await createMailer(mailchannels).sendBatch([lost], Date.now(), "a-claim-taken-over");
+    expect(outcome).toMatchObject({ status: "retry", error: TAKEN_OVER_BEFORE_DELIVERY });
+    expect(calls).toEqual([]);
+    expect(await emailsOf(lost.recordActivityId)).toEqual([]);
+  });
+
+  it("a slow Worker whose staged row the sweep archived abandoned, and whose archive insert then failed: its commit says sent", async () => {
+    const { scenarioId, raId } = await enrolled("Staged slow sweep", "staged7");
+    let answer: (r: Response) => void = () => {};
+    let delivered = false;
+    vi.spyOn(globalThis, "fetch").mockImplementation(
+      () =>
+        new Promise<Response>((resolve) => {
+          answer = (r) => {
+            delivered = true;
+            resolve(r);
+          };
+        }),
+    );
+    let failed = false;
+    const flaky = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            if (delivered && !failed) {
+              failed = true;
+              throw new Error("D1_ERROR: Network connection lost.");
+            }
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const claimedAt = Date.now();
+    const slow = processDue(engineOver({ ...mailchannels, DB: flaky } as Bindings));
+    await vi.waitFor(async () => expect(await stagedIds(raId)).toHaveLength(1));
+    await ok("POST", `/scenarios/${scenarioId}/stop`);
+    expect(await reconcileAbandoned(env.DB, claimedAt + CLAIM_TIMEOUT_MS + 1_000, CLAIM_TIMEOUT_MS)).toBe(1);
+    expect(await emailsOf(raId)).toMatchObject([{ status: "abandoned" }]);
+    // The transport answers at last, the archive's insert fails, and the commit (still holding it) settles it.
+    answer(accepted());
+    await slow;
+    expect(failed).toBe(true);
+    expect(await emailsOf(raId)).toMatchObject([{ status: "sent", attempt: 1, error: null }]);
   });
 
   it("when the archive's insert fails after delivery, the commit inserts the staged row as sent", async () => {
