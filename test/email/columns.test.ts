@@ -6,6 +6,7 @@ import type { Bindings } from "../../src/env";
 import { randomHex } from "../../src/ids";
 import { api } from "../helpers";
 import { sentEmail } from "../tracking/fixtures";
+import { type EmailRecord, emailRow } from "./fixtures";
 
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 const BODY = { html: "<p>Archived the old way</p>", text: "Archived the old way", raw: "Subject: old\r\n\r\nold" };
@@ -79,28 +80,9 @@ describe("the e-mail row's derived columns", () => {
   });
 });
 
-interface EmailSqlRow {
-  id: number;
-  record_activity_id: number;
-  scenario_id: number;
-  activity_id: number;
-  scenario_record_id: number;
-  to: string;
-  from: string;
-  subject: string;
-  message_id: string;
-  attempt: number;
-  body_offset: number;
-  body_length: number;
-  link_urls: string | null;
-  transport: string;
-  body_key: string;
-  created_at: number;
-}
-
 /** An archived e-mail's row as the archive carries it (`ArchiveRow`), to record a delivery over it. */
 async function archiveRowOf(id: number): Promise<ArchiveRow> {
-  const r = (await env.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first()) as unknown as EmailSqlRow;
+  const r = (await emailRow(id)) as EmailRecord;
   return {
     id: r.id,
     ra: r.record_activity_id,
@@ -112,8 +94,8 @@ async function archiveRowOf(id: number): Promise<ArchiveRow> {
     subject: r.subject,
     mid: r.message_id,
     attempt: r.attempt,
-    off: r.body_offset,
-    len: r.body_length,
+    off: r.body_offset as number,
+    len: r.body_length as number,
     urls: r.link_urls,
     transport: r.transport,
     key: r.body_key,

@@ -37,3 +37,31 @@ export function job(overrides: Partial<EmailJob> & { template?: string; title?: 
   };
   return j;
 }
+
+/** An `emails` row as D1 returns it (column names, raw values). */
+export interface EmailRecord {
+  id: number;
+  record_activity_id: number;
+  scenario_id: number;
+  activity_id: number;
+  scenario_record_id: number;
+  to: string;
+  from: string;
+  subject: string;
+  message_id: string;
+  headers: string;
+  transport: string;
+  status: string;
+  error: string | null;
+  body_key: string;
+  body_offset: number | null;
+  body_length: number | null;
+  attempt: number;
+  sent_at: number | null;
+  link_urls: string | null;
+  created_at: number;
+}
+
+/** One `emails` row by id. */
+export const emailRow = (id: number) =>
+  bindings.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first<EmailRecord>();

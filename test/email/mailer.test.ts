@@ -6,34 +6,10 @@ import { unpackLinkUrls } from "../../src/email/link-urls";
 import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
 import { AppError } from "../../src/errors";
-import { BASE, bindings, job } from "./fixtures";
+import { BASE, bindings, emailRow, job } from "./fixtures";
 
 const SECRET = bindings.TRACKING_SECRET as string;
 
-interface EmailRecord {
-  id: number;
-  record_activity_id: number;
-  scenario_id: number;
-  activity_id: number;
-  scenario_record_id: number;
-  to: string;
-  from: string;
-  subject: string;
-  message_id: string;
-  headers: string;
-  transport: string;
-  status: string;
-  error: string | null;
-  body_key: string;
-  body_offset: number | null;
-  body_length: number | null;
-  attempt: number;
-  sent_at: number | null;
-  link_urls: string | null;
-  created_at: number;
-}
-
-const emailRow = (id: number) => bindings.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first<EmailRecord>();
 const linkRows = (emailId: number) =>
   bindings.DB.prepare("SELECT * FROM links WHERE email_id = ? ORDER BY kind, key")
     .bind(emailId)

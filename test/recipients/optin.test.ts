@@ -75,6 +75,25 @@ beforeAll(async () => {
   }
 });
 
+/**
+ * A running double opt-in scenario of its own for party `partyId` (a confirmation e-mail, a welcome an hour after the
+ * confirmation, an expiry after 7 days without one), the party enrolled through the engine.
+ */
+async function enrolledInOptIn(name: string, partyId: string) {
+  await ok("PUT", `/records/party/${partyId}`, { name: partyId, email: `${partyId}@example.com` });
+  const built = await buildScenario({ name, model: "party", domain: [["id", "=", partyId]] }, [
+    { name: "Confirm", action: "send_email", email_title: "Confirm", email_template: CONFIRM_TEMPLATE },
+    { name: "Welcome", parent: "Confirm", on: "subscription_confirmed", delay: "PT1H" },
+    { name: "Expired", parent: "Confirm", on: "subscription_not_confirmed", delay: "P7D" },
+  ]);
+  await env.DB.prepare("UPDATE scenarios SET state = 'running', double_opt_in = 1 WHERE id = ?")
+    .bind(Number(built.scenarioId))
+    .run();
+  const { engine } = testEngine();
+  await enroll(engine, { scenarioId: Number(built.scenarioId) });
+  return { built, engine };
+}
+
 /** The recipient reads the mail a minute after it went out (a POST within seconds of delivery is a scanner's). */
 const readLater = () =>
   env.DB.prepare("UPDATE emails SET sent_at = sent_at - 60000 WHERE scenario_id = ?").bind(Number(scenarioId)).run();
@@ -255,17 +274,7 @@ describe("double opt-in", () => {
   });
 
   it("keeps a confirmation that arrives while the confirmation e-mail is still being sent", async () => {
-    await ok("PUT", "/records/party/dan", { name: "dan", email: "dan@example.com" });
-    const race = await buildScenario({ name: "Race", model: "party", domain: [["id", "=", "dan"]] }, [
-      { name: "Confirm", action: "send_email", email_title: "Confirm", email_template: CONFIRM_TEMPLATE },
-      { name: "Welcome", parent: "Confirm", on: "subscription_confirmed", delay: "PT1H" },
-      { name: "Expired", parent: "Confirm", on: "subscription_not_confirmed", delay: "P7D" },
-    ]);
-    await env.DB.prepare("UPDATE scenarios SET state = 'running', double_opt_in = 1 WHERE id = ?")
-      .bind(Number(race.scenarioId))
-      .run();
-    const { engine } = testEngine();
-    await enroll(engine, { scenarioId: Number(race.scenarioId) });
+    const { built: race, engine } = await enrolledInOptIn("Race", "dan");
     // The recipient confirms between the e-mail's delivery and the commit of its record activity.
     const mailer = new ScriptedMailer(async (job) => {
       const sub = { scenarioRecordId: job.scenarioRecord.id, scenarioId: job.scenario.id, partyId: "dan" };
@@ -282,17 +291,7 @@ describe("double opt-in", () => {
   });
 
   it("refuses a confirmation while a claim holds the not-confirmed branch: it is running", async () => {
-    await ok("PUT", "/records/party/eve", { name: "eve", email: "eve@example.com" });
-    const held = await buildScenario({ name: "Held expiry", model: "party", domain: [["id", "=", "eve"]] }, [
-      { name: "Confirm", action: "send_email", email_title: "Confirm", email_template: CONFIRM_TEMPLATE },
-      { name: "Welcome", parent: "Confirm", on: "subscription_confirmed", delay: "PT1H" },
-      { name: "Expired", parent: "Confirm", on: "subscription_not_confirmed", delay: "P7D" },
-    ]);
-    await env.DB.prepare("UPDATE scenarios SET state = 'running', double_opt_in = 1 WHERE id = ?")
-      .bind(Number(held.scenarioId))
-      .run();
-    const { engine } = testEngine();
-    await enroll(engine, { scenarioId: Number(held.scenarioId) });
+    const { built: held, engine } = await enrolledInOptIn("Held expiry", "eve");
     await processDue({ ...engine, mailer: new ScriptedMailer() });
     const expiry = await recordActivityOf(held.scenarioId, held.activity.Expired as string, "eve");
     // Its deadline came and a claim holds it (a claim writes only its claims row: the row stays waiting).
