@@ -91,7 +91,7 @@ export async function chooseEmailIds(d1: D1Database, recordActivityIds: number[]
     .prepare(
       `SELECT j.value AS id FROM json_each(?1) j
        WHERE EXISTS (SELECT 1 FROM emails WHERE id = j.value)
-          OR EXISTS (SELECT 1 FROM emails m WHERE m.record_activity_id = j.value AND m.id <> m.record_activity_id)
+          OR EXISTS (SELECT 1 FROM emails m WHERE ${emailOfRecordActivity("m", (c) => `${c} = j.value`)})
           OR (SELECT created_at FROM record_activities WHERE id = j.value) < ?2`,
     )
     .bind(JSON.stringify(recordActivityIds), now - OWN_ID_WITHIN_MS)

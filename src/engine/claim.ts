@@ -21,8 +21,15 @@ export interface Claimed {
   attempts: number;
 }
 
+/**
+ * SQL: the record activity ids listed by the claims rows that `where` accepts, the rows aliased `{a}c` and each id
+ * `{a}j.value` (each use takes its own alias, so they nest).
+ */
+const listedBy = (a: string, where: string) =>
+  `SELECT ${a}j.value FROM claims ${a}c, json_each(${a}c.ids) ${a}j WHERE ${where}`;
+
 /** SQL: the ids of the record activities that claim `key` (a bound parameter) holds, over its rows (one a shard). */
-export const HELD_BY = (key: string) => `SELECT hb.value FROM claims hc, json_each(hc.ids) hb WHERE hc.key = ${key}`;
+export const HELD_BY = (key: string) => listedBy("h", `hc.key = ${key}`);
 
 /**
  * SQL, the commit's guard: the record activity `row` is still claim `key`'s to settle — still `waiting` (nothing
@@ -38,8 +45,8 @@ export const STILL_CLAIMED = (row: string, key: string) =>
  * not yet taken over), or `running` under a claim made before claims stopped writing their rows. What `running` shows.
  */
 export const RUNNING = (row: string) =>
-  `(${row}.state = 'running' OR (${row}.state = 'waiting' AND EXISTS (
-    SELECT 1 FROM claims rc, json_each(rc.ids) rj WHERE rc.shard = ${row}.shard AND rj.value = ${row}.id)))`;
+  `(${row}.state = 'running' OR (${row}.state = 'waiting'
+    AND EXISTS (${listedBy("r", `rc.shard = ${row}.shard AND rj.value = ${row}.id`)})))`;
 
 /**
  * The atomic claim: one `claims` row lists the due rows it takes, and is the only row it writes. The record
@@ -63,9 +70,9 @@ export async function claim(
 }
 
 /** SQL: the ids listed by the live claims of shard `?1` at `?2` (the claims table is small: the claims in flight). */
-const LIVE_HELD = `SELECT lj.value FROM claims lc, json_each(lc.ids) lj WHERE lc.shard = ?1 AND lc.until > ?2`;
+const LIVE_HELD = listedBy("l", "lc.shard = ?1 AND lc.until > ?2");
 /** SQL: the ids listed by the lapsed claims of shard `?1` at `?2`: their Workers are presumed dead. */
-const LAPSED_HELD = `SELECT pj.value FROM claims pc, json_each(pc.ids) pj WHERE pc.shard = ?1 AND pc.until <= ?2`;
+const LAPSED_HELD = listedBy("p", "pc.shard = ?1 AND pc.until <= ?2");
 
 /**
  * SQL: the head of a shard's work, `?1` shard, `?2` now, `?3` limit: waiting rows due, in the due index's order, but
@@ -88,7 +95,7 @@ async function claimShard(
   o: { claimKey: string; now: number; limit: number; shard: number },
 ): Promise<{ claimed: Claimed[]; healed: number }> {
   const until = o.now + CLAIM_TIMEOUT_MS;
-  const taken = `SELECT tj.value FROM claims tc, json_each(tc.ids) tj WHERE tc.key = ?3 AND tc.shard = ?1`;
+  const taken = listedBy("t", "tc.key = ?3 AND tc.shard = ?1");
   const results = await d1.batch<Claimed>([
     // Rows claimed before the upgrade are `running` under their claim's key: once it lapses, they are waiting rows
     // of a lapsed claim like any other (that claim already counted the attempt that the takeover counts again).
