@@ -36,7 +36,7 @@ export const sendEmail: Action<SendEmailSettings> = {
   async execute(jobs, { engine, now, claimKey }) {
     const { results } = await engine.d1
       .prepare(
-        `SELECT DISTINCT m.record_activity_id AS id FROM emails m
+        `SELECT m.record_activity_id AS id FROM email_archive m
          WHERE m.status = 'sent' AND ${emailOfRecordActivity("m", inJsonIds("?1"))}`,
       )
       .bind(JSON.stringify(jobs.map((j) => j.recordActivityId)))

@@ -21,8 +21,8 @@ export function benchRoutes() {
   routes.get("/deliverability", async (c) => {
     const row = await c.env.DB.prepare(
       `SELECT (SELECT count(*) FROM delivery_events) AS events,
-              (SELECT count(*) FROM emails) AS attempts,
-              (SELECT count(*) FROM emails WHERE status = 'sent') AS sent,
+              (SELECT count(*) FROM email_archive) AS attempts,
+              (SELECT count(*) FROM email_archive WHERE status = 'sent') AS sent,
               (SELECT count(*) FROM record_activities WHERE state = 'failed') AS failed`,
     ).first();
     return c.json(row);
@@ -32,7 +32,7 @@ export function benchRoutes() {
     const { results } = await c.env.DB.prepare(
       // answered_at is NULL when the transport answered at sent_at (src/email/columns.ts).
       `SELECT coalesce(m.answered_at, m.sent_at) AS t
-       FROM record_activities r JOIN emails m ON ${emailOfRecordActivity("m", (c) => `${c} = r.id`)}
+       FROM record_activities r JOIN email_archive m ON ${emailOfRecordActivity("m", (c) => `${c} = r.id`)}
        WHERE r.scenario_id = ? AND coalesce(m.answered_at, m.sent_at) IS NOT NULL ORDER BY t`,
     )
       .bind(Number(c.req.query("scenario_id")))

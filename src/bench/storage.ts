@@ -144,7 +144,7 @@ export async function meteredTracking(
   o: { opens: number; clicks: number; offset: number },
 ) {
   const { results } = await env.DB.prepare(
-    `SELECT id, record_activity_id, activity_id, sent_at FROM emails
+    `SELECT id, record_activity_id, activity_id, sent_at FROM email_archive
      WHERE scenario_id = ?1 AND status = 'sent' ORDER BY id LIMIT ?2 OFFSET ?3`,
   )
     .bind(scenarioId, o.opens, o.offset)

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import { inIds } from "../db/chunk";
-import { activities, emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
+import { activities, type emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
+import { emailArchive } from "../db/views";
 import { getEmail, listEmails } from "../email/emails";
 import { unpackLinkUrls } from "../email/link-urls";
 import { emailsOfRecordActivities } from "../email/of-record-activity";
@@ -121,7 +122,7 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
     ids.length === 0
       ? [[], [], []]
       : await Promise.all([
-          e.db.select().from(emails).where(emailsOfRecordActivities(ids)).orderBy(asc(emails.id)).all(),
+          e.db.select().from(emailArchive).where(emailsOfRecordActivities(ids)).orderBy(asc(emailArchive.id)).all(),
           e.db
             .select()
             .from(hits)

@@ -90,8 +90,8 @@ export async function chooseEmailIds(d1: D1Database, recordActivityIds: number[]
   const { results } = await d1
     .prepare(
       `SELECT j.value AS id FROM json_each(?1) j
-       WHERE EXISTS (SELECT 1 FROM emails WHERE id = j.value)
-          OR EXISTS (SELECT 1 FROM emails m WHERE ${emailOfRecordActivity("m", (c) => `${c} = j.value`)})
+       WHERE EXISTS (SELECT 1 FROM email_archive WHERE id = j.value)
+          OR EXISTS (SELECT 1 FROM email_archive m WHERE ${emailOfRecordActivity("m", (c) => `${c} = j.value`)})
           OR (SELECT created_at FROM record_activities WHERE id = j.value) < ?2`,
     )
     .bind(JSON.stringify(recordActivityIds), now - OWN_ID_WITHIN_MS)
@@ -149,6 +149,15 @@ export interface ArchiveRow {
   key: string;
   /** When the attempt was archived (`created_at`). */
   at: number;
+  /**
+   * Its outcome, once the transport answered (`recordDeliveries` adds it to the staged copy): the status, error, sent
+   * and answer times, provider id. Absent while delivering; whoever archives a staged row without it did not hear.
+   */
+  st?: Exclude<EmailStatus, "sending">;
+  err?: string | null;
+  sent?: number | null;
+  pid?: string | null;
+  ans?: number | null;
 }
 
 /** The attempts' archive rows, with their links' URLs (no `links` row is written: the keys are signed). */
@@ -196,19 +205,19 @@ export async function archiveBeforeDelivery(
   d1: D1Database,
   rows: ArchiveRow[],
   claimKey?: string,
-): Promise<Set<number>> {
+): Promise<{ notHeld: Set<number>; staged: boolean }> {
   const statements = [abandonSending(d1, rows)];
   const canStage = claimKey !== undefined && JSON.stringify(rows).length <= MAX_STAGED_BYTES;
   for (const chunk of chunkBySize(rows)) {
     statements.push(canStage ? stageInClaim(d1, claimKey as string, chunk) : insertSending(d1, chunk));
   }
   const results = await d1.batch<{ ids: string }>(statements);
-  if (!canStage) return new Set();
+  if (!canStage) return { notHeld: new Set(), staged: false };
   const held = new Set<number>();
   for (const r of results.slice(1)) {
     for (const row of r.results ?? []) for (const id of JSON.parse(row.ids) as number[]) held.add(id);
   }
-  return new Set(rows.filter((r) => !held.has(r.ra)).map((r) => r.ra));
+  return { notHeld: new Set(rows.filter((r) => !held.has(r.ra)).map((r) => r.ra)), staged: true };
 }
 
 /** The outcome of an attempt whose claim was taken over before its delivery: not delivered, its new claim sends it. */
@@ -250,22 +259,103 @@ function stageInClaim(d1: D1Database, claimKey: string, rows: ArchiveRow[]) {
     .bind(claimKey, JSON.stringify(byRa));
 }
 
-/** SQL: a field of the archive row in JSON (`value`, from `json_each`). */
-const v = (path: string) => `json_extract(value, '$.${path}')`;
+/** SQL: a field of an archive row in JSON (`value`, from `json_each`, unless another is named). */
+const v = (path: string, row = "value") => `json_extract(${row}, '$.${path}')`;
 
 /** The `emails` columns an archive row fills. */
 const EMAIL_COLUMNS = `id, record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
   message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, link_urls, sent_at,
   provider_message_id, answered_at, created_at`;
 
+/** SQL over an archive row: how its attempt went. */
+interface Outcome {
+  status: string;
+  error: string;
+  sentAt: string;
+  providerId: string;
+  answeredAt: string;
+}
+
+/** What whoever archives a staged row knows when the transport's answer was not added to it (SQL over the row). */
+type Fallback = (row: string) => { status: string; error: string; sentAt: string };
+
+/**
+ * SQL: the outcome of the staged row `row`: the one `recordDeliveries` added to it when the transport answered, else
+ * the fallback (the commit's: sent when the engine heard sent, else abandoned; a takeover's or the sweep's: abandoned).
+ */
+function stagedOutcome(row: string, fallback: Fallback): Outcome {
+  const heard = `${v("st", row)} IS NOT NULL`;
+  const f = fallback(row);
+  return {
+    status: `CASE WHEN ${heard} THEN ${v("st", row)} ELSE ${f.status} END`,
+    error: `CASE WHEN ${heard} THEN ${v("err", row)} ELSE ${f.error} END`,
+    sentAt: `CASE WHEN ${heard} THEN ${v("sent", row)} ELSE ${f.sentAt} END`,
+    providerId: v("pid", row),
+    answeredAt: `NULLIF(${v("ans", row)}, ${v("sent", row)})`,
+  };
+}
+
 /**
  * SQL: the values of EMAIL_COLUMNS from an archive row in JSON and its outcome. The headers live in the body object in
  * R2 (the raw message holds them anyway): `'{}'` keeps D1 rows small.
  */
-const emailValues = (o: { status: string; error: string; sentAt: string; providerId: string; answeredAt: string }) =>
-  `${v("id")}, ${v("ra")}, ${v("scenario")}, ${v("activity")}, ${v("sr")}, ${v("to")}, ${v("from")}, ${v("subject")},
-   ${v("mid")}, '{}', ${v("transport")}, ${o.status}, ${o.error}, ${v("key")}, ${v("off")}, ${v("len")},
-   ${v("attempt")}, ${v("urls")}, ${o.sentAt}, ${o.providerId}, ${o.answeredAt}, ${v("at")}`;
+const emailValues = (o: Outcome, row = "value") =>
+  `${v("id", row)}, ${v("ra", row)}, ${v("scenario", row)}, ${v("activity", row)}, ${v("sr", row)}, ${v("to", row)},
+   ${v("from", row)}, ${v("subject", row)}, ${v("mid", row)}, '{}', ${v("transport", row)}, ${o.status}, ${o.error},
+   ${v("key", row)}, ${v("off", row)}, ${v("len", row)}, ${v("attempt", row)}, ${v("urls", row)}, ${o.sentAt},
+   ${o.providerId}, ${o.answeredAt}, ${v("at", row)}`;
+
+/**
+ * SQL: the archive row `row` is a first attempt, whose id is its record activity's: it is archived on that record
+ * activity's row (`record_activities.email_*`, read through `email_archive`), in the write that settles it, so the
+ * e-mail costs no row of its own. Every other attempt is an `emails` row.
+ */
+export const onItsRecordActivity = (row = "value") => `${v("id", row)} = ${v("ra", row)}`;
+
+/**
+ * SQL: the assignments of an UPDATE of `record_activities` that archive the row `row` (JSON) with outcome `o` on it,
+ * each only `when` that holds (else the column keeps its value). The record activity's own columns hold its ids.
+ */
+export function archiveOnRecordActivity(row: string, o: Outcome, when = "1"): string {
+  const set = (column: string, value: string) =>
+    `${column} = CASE WHEN ${when} THEN ${value} ELSE record_activities.${column} END`;
+  return [
+    set("email_status", o.status),
+    set("email_to", v("to", row)),
+    set("email_from", v("from", row)),
+    set("email_subject", v("subject", row)),
+    set("email_transport", v("transport", row)),
+    set("email_error", o.error),
+    set("email_body_key", v("key", row)),
+    set("email_body_offset", v("off", row)),
+    set("email_body_length", v("len", row)),
+    set("email_attempt", v("attempt", row)),
+    set("email_link_urls", v("urls", row)),
+    set("email_provider_id", o.providerId),
+    set("email_sent_at", o.sentAt),
+    set("email_answered_at", o.answeredAt),
+    set("email_created_at", v("at", row)),
+  ].join(", ");
+}
+
+/** The columns of `record_activities` that hold the e-mail archived on it (all NULL while it has none). */
+export const RECORD_ACTIVITY_EMAIL_COLUMNS = [
+  "email_status",
+  "email_to",
+  "email_from",
+  "email_subject",
+  "email_transport",
+  "email_error",
+  "email_body_key",
+  "email_body_offset",
+  "email_body_length",
+  "email_attempt",
+  "email_link_urls",
+  "email_provider_id",
+  "email_sent_at",
+  "email_answered_at",
+  "email_created_at",
+];
 
 /** Rows that could not be staged, inserted `sending` before delivery as they were before staging existed. */
 function insertSending(d1: D1Database, rows: ArchiveRow[]) {
@@ -292,79 +382,134 @@ export interface Delivery {
   answeredAt: number | null;
 }
 
+/** SQL: the outcomes bound as `?1` (a JSON array of `{id, st, err, sent, pid, ans}`), one row each. */
+const OUTCOMES = `SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.st') AS st,
+  json_extract(value, '$.err') AS err, json_extract(value, '$.sent') AS sent, json_extract(value, '$.pid') AS pid,
+  json_extract(value, '$.ans') AS ans FROM json_each(?1)`;
+
 /**
- * Archives each attempt once, with how its delivery went: one INSERT a chunk, all in one D1 batch. A row already
- * there (inserted `sending`, or `abandoned` by a takeover while this Worker was slow) takes the outcome instead. The
- * staged copies are left to the commit, which deletes its claims rows anyway (and inserts nothing it finds archived).
+ * Records how each attempt went, in one D1 batch. Staged rows (`stagedIn`, the claim's key) take their outcome in the
+ * staged copy: one write a claims row, and the commit that settles their record activities archives them with it
+ * (a first attempt on its record activity's row, in the same write). Rows archived already take it where they are:
+ * inserted `sending` (not staged), or archived `abandoned` by a takeover while this Worker was slow.
  */
-export async function recordDeliveries(d1: D1Database, rows: ArchiveRow[], deliveries: Delivery[]): Promise<void> {
+export async function recordDeliveries(
+  d1: D1Database,
+  rows: ArchiveRow[],
+  deliveries: Delivery[],
+  stagedIn?: string,
+): Promise<void> {
   const byId = new Map(deliveries.map((d) => [d.id, d]));
-  const archived = rows.flatMap((row) => {
+  const outcomes = rows.flatMap((row) => {
     const d = byId.get(row.id);
-    return d ? [{ ...row, st: d.status, err: d.error, sent: d.sentAt, pid: d.providerId, ans: d.answeredAt }] : [];
+    return d ? [{ id: row.id, st: d.status, err: d.error, sent: d.sentAt, pid: d.providerId, ans: d.answeredAt }] : [];
   });
-  if (archived.length === 0) return;
-  const values = emailValues({
-    status: v("st"),
-    error: v("err"),
-    sentAt: v("sent"),
-    providerId: v("pid"),
-    // NULL when the transport answered at `sent_at` (readers take `sent_at` then: `answeredAtOf`).
-    answeredAt: `NULLIF(${v("ans")}, ${v("sent")})`,
-  });
-  await d1.batch(
-    chunkBySize(archived).map((chunk) =>
+  if (outcomes.length === 0) return;
+  const statements: D1PreparedStatement[] = [];
+  for (const chunk of chunkBySize(outcomes)) {
+    const json = JSON.stringify(chunk);
+    if (stagedIn !== undefined) statements.push(recordInStaged(d1, stagedIn, chunk));
+    statements.push(
       d1
         .prepare(
-          `INSERT INTO emails (${EMAIL_COLUMNS}) SELECT ${values} FROM json_each(?1) WHERE true
-           ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, sent_at = excluded.sent_at,
-             provider_message_id = excluded.provider_message_id, answered_at = excluded.answered_at`,
+          `UPDATE emails SET status = o.st, error = o.err, sent_at = o.sent, provider_message_id = o.pid,
+             answered_at = NULLIF(o.ans, o.sent)
+           FROM (${OUTCOMES}) AS o WHERE emails.id = o.id AND emails.status IN ('sending', 'abandoned')`,
         )
-        .bind(JSON.stringify(chunk)),
-    ),
-  );
+        .bind(json),
+      d1
+        .prepare(
+          `UPDATE record_activities SET email_status = o.st, email_error = o.err, email_sent_at = o.sent,
+             email_provider_id = o.pid, email_answered_at = NULLIF(o.ans, o.sent)
+           FROM (${OUTCOMES}) AS o WHERE record_activities.id = o.id AND record_activities.email_status = 'abandoned'`,
+        )
+        .bind(json),
+    );
+  }
+  await d1.batch(statements);
+}
+
+/** Adds each outcome to its staged row in the claim's rows (by e-mail id, looked up in one JSON object). */
+function recordInStaged(d1: D1Database, claimKey: string, outcomes: { id: number }[]) {
+  const byId = Object.fromEntries(outcomes.map(({ id, ...o }) => [String(id), o]));
+  const outcome = `json_extract(?2, '$."' || json_extract(s.value, '$.id') || '"')`;
+  return d1
+    .prepare(
+      `UPDATE claims SET staged = (
+         SELECT json_group_array(CASE WHEN ${outcome} IS NULL THEN json(s.value) ELSE json_patch(s.value, ${outcome}) END)
+         FROM json_each(claims.staged) s)
+       WHERE key = ?1 AND staged IS NOT NULL`,
+    )
+    .bind(claimKey, JSON.stringify(byId));
 }
 
 /**
- * SQL: the staged rows of the claims rows matching `where` (aliased `c`) not archived yet, inserted with the given
- * outcome (SQL over the row, `value`). The caller binds the parameters.
+ * SQL: archives the staged rows of the claims rows matching `where` (aliased `c`) not archived yet, with their outcome
+ * or the fallback: first attempts on their record activity's row, the others as `emails` rows. Two statements, which
+ * take the same parameters (the caller binds them).
  */
-function insertStaged(d1: D1Database, where: string, outcome: { status: string; error: string; sentAt: string }) {
-  const values = emailValues({ ...outcome, providerId: "NULL", answeredAt: "NULL" });
-  return d1.prepare(
+function archiveStaged(d1: D1Database, where: string, fallback: Fallback) {
+  const staged = `SELECT j.value AS value FROM claims c, json_each(c.staged) j WHERE c.staged IS NOT NULL AND ${where}`;
+  const onRecordActivity = d1.prepare(
+    `UPDATE record_activities SET ${archiveOnRecordActivity("s.value", stagedOutcome("s.value", fallback))}
+     FROM (${staged} AND ${onItsRecordActivity("j.value")}) AS s
+     WHERE record_activities.id = ${v("id", "s.value")} AND record_activities.email_status IS NULL`,
+  );
+  const asRows = d1.prepare(
     `INSERT OR IGNORE INTO emails (${EMAIL_COLUMNS})
-     SELECT ${values} FROM claims c, json_each(c.staged)
-     WHERE c.staged IS NOT NULL AND ${where} AND NOT EXISTS (SELECT 1 FROM emails e WHERE e.id = ${v("id")})`,
+     SELECT ${emailValues(stagedOutcome("value", fallback))} FROM (${staged} AND NOT ${onItsRecordActivity("j.value")})
+     WHERE NOT EXISTS (SELECT 1 FROM emails e WHERE e.id = ${v("id")})`,
   );
+  return (...params: unknown[]) => [onRecordActivity.bind(...params), asRows.bind(...params)];
 }
 
-/**
- * The commit's half, in its transaction and before its claims rows are deleted: what this claim staged and did not
- * get to archive (the archive's write failed) is inserted `sent` when the engine heard sent, else `abandoned`.
- */
-export function archiveStagedOfClaim(d1: D1Database, claimKey: string, sentIds: number[], now: number) {
-  const sent = `${v("id")} IN (SELECT value FROM json_each(?2))`;
-  return insertStaged(d1, "c.key = ?1", {
+/** The commit's fallback: `sent` when the engine heard sent (`?2`, the e-mail ids), else abandoned (`?3`) at `?4`. */
+const HEARD_SENT: Fallback = (row) => {
+  const sent = `${v("id", row)} IN (SELECT value FROM json_each(?2))`;
+  return {
     status: `CASE WHEN ${sent} THEN 'sent' ELSE 'abandoned' END`,
     error: `CASE WHEN ${sent} THEN NULL ELSE ?3 END`,
     sentAt: `CASE WHEN ${sent} THEN ?4 END`,
-  }).bind(claimKey, JSON.stringify(sentIds), ABANDONED_UNRECORDED, now);
+  };
+};
+
+/**
+ * SQL, for the commit's update of its record activities (`record_activities`, joined to `s`, this claim's staged
+ * first attempts, by id): the assignments that archive each one's e-mail on its row, in the same write. `?2`: the
+ * e-mail ids the engine heard sent, `?3`: ABANDONED_UNRECORDED, `?4`: now; the claim's key is bound by the caller.
+ */
+export const archiveInCommit = () =>
+  archiveOnRecordActivity("s.value", stagedOutcome("s.value", HEARD_SENT), "s.value IS NOT NULL");
+
+/** SQL: the staged first attempts of the claim `key` (a column `value`, each archive row), for `archiveInCommit`. */
+export const stagedFirstAttempts = (key: string) =>
+  `SELECT j.value AS value FROM claims c, json_each(c.staged) j
+   WHERE c.key = ${key} AND c.staged IS NOT NULL AND ${onItsRecordActivity("j.value")}`;
+
+/**
+ * The commit's half, in its transaction after its update of the record activities and before its claims rows are
+ * deleted: what this claim staged and did not archive in that update is archived, with its outcome, or `sent` when
+ * the engine heard sent, else `abandoned`.
+ */
+export function archiveStagedOfClaim(d1: D1Database, claimKey: string, sentIds: number[], now: number) {
+  return archiveStaged(d1, "c.key = ?1", HEARD_SENT)(claimKey, JSON.stringify(sentIds), ABANDONED_UNRECORDED, now);
 }
+
+/** A takeover's or the sweep's fallback: abandoned, with the error bound at `param`. */
+const abandonedWith =
+  (param: string): Fallback =>
+  () => ({ status: "'abandoned'", error: param, sentAt: "NULL" });
 
 /**
  * The takeover's half, in the claim's transaction before lapsed claims rows are deleted: the rows staged by the
- * shard's lapsed claims (other than `claimKey`) are archived `abandoned` (their Worker is presumed dead: not known to
- * be delivered), then cleared. A Worker that was only slow still records its outcome over them.
+ * shard's lapsed claims (other than `claimKey`) are archived with their outcome, or `abandoned` (their Worker is
+ * presumed dead: not known to be delivered), then cleared. A Worker that was only slow still records its outcome over
+ * them.
  */
 export function archiveStagedOfLapsed(d1: D1Database, o: { shard: number; now: number; claimKey: string }) {
   const lapsed = "c.shard = ?1 AND c.until <= ?2 AND c.key != ?3";
   return [
-    insertStaged(d1, lapsed, { status: "'abandoned'", error: "?4", sentAt: "NULL" }).bind(
-      o.shard,
-      o.now,
-      o.claimKey,
-      ABANDONED_TAKEN_OVER,
-    ),
+    ...archiveStaged(d1, lapsed, abandonedWith("?4"))(o.shard, o.now, o.claimKey, ABANDONED_TAKEN_OVER),
     d1
       .prepare("UPDATE claims SET staged = NULL WHERE shard = ?1 AND until <= ?2 AND key != ?3 AND staged IS NOT NULL")
       .bind(o.shard, o.now, o.claimKey),
@@ -412,7 +557,7 @@ export const ABANDONED_UNRECORDED =
  * for e-mails being sent. Returns how many it settled.
  */
 export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeoutMs: number): Promise<number> {
-  const [sending, staged] = await d1.batch([
+  const [sending, onRecordActivity, asRows] = await d1.batch([
     d1
       .prepare(
         `UPDATE emails SET status = 'abandoned', error = ?3
@@ -420,10 +565,10 @@ export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeo
            AND ${emailOfRecordActivity("emails", (c) => `${c} IN (${LAPSED_CLAIMS})`)}`,
       )
       .bind(now, claimTimeoutMs, ABANDONED),
-    insertStaged(d1, "c.until <= ?1", { status: "'abandoned'", error: "?2", sentAt: "NULL" }).bind(now, ABANDONED),
+    ...archiveStaged(d1, "c.until <= ?1", abandonedWith("?2"))(now, ABANDONED),
     d1.prepare("UPDATE claims SET staged = NULL WHERE until <= ?1 AND staged IS NOT NULL").bind(now),
   ]);
-  return (sending?.meta.changes ?? 0) + (staged?.meta.changes ?? 0);
+  return (sending?.meta.changes ?? 0) + (onRecordActivity?.meta.changes ?? 0) + (asRows?.meta.changes ?? 0);
 }
 
 /** Writes a batch's packed bodies: one R2 object. */

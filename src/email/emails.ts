@@ -1,7 +1,8 @@
 import { and, desc, eq, lt, lte, or, sql } from "drizzle-orm";
 import { takePage } from "../db/page";
-import { type EmailStatus, emails } from "../db/schema/emails";
+import type { EmailStatus, emails } from "../db/schema/emails";
 import { recordActivities } from "../db/schema/runs";
+import { emailArchive } from "../db/views";
 import type { Engine } from "../engine/context";
 import { invalid, notFound } from "../errors";
 import { parseId } from "../ids";
@@ -51,17 +52,17 @@ export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: Em
   if (f.cursor !== null && cursor === null) throw invalid(NOT_A_CURSOR);
   const rows = await e.db
     .select()
-    .from(emails)
+    .from(emailArchive)
     .where(
       and(
         f.recordActivityId === undefined ? undefined : emailsOfRecordActivity((c) => sql`${c} = ${f.recordActivityId}`),
-        f.scenarioId === undefined ? undefined : eq(emails.scenarioId, f.scenarioId),
-        f.activityId === undefined ? undefined : eq(emails.activityId, f.activityId),
-        f.status === undefined ? undefined : eq(emails.status, f.status),
-        cursor === null ? undefined : lt(emails.id, cursor),
+        f.scenarioId === undefined ? undefined : eq(emailArchive.scenarioId, f.scenarioId),
+        f.activityId === undefined ? undefined : eq(emailArchive.activityId, f.activityId),
+        f.status === undefined ? undefined : eq(emailArchive.status, f.status),
+        cursor === null ? undefined : lt(emailArchive.id, cursor),
       ),
     )
-    .orderBy(desc(emails.id))
+    .orderBy(desc(emailArchive.id))
     .limit(f.limit + 1)
     .all();
   const secret = trackingSecretOf(e.env);
@@ -87,20 +88,20 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
     .limit(scan)
     .as("r");
   const rows = await e.db
-    .select({ email: emails, ra: scanned.id })
+    .select({ email: emailArchive, ra: scanned.id })
     .from(scanned)
     .innerJoin(
-      emails,
+      emailArchive,
       emailsOfRecordActivity((c) => sql`${c} = ${scanned.id}`),
     )
     .where(
       and(
-        f.activityId === undefined ? undefined : eq(emails.activityId, f.activityId),
-        f.status === undefined ? undefined : eq(emails.status, f.status),
-        at ? or(lt(scanned.id, at.ra), lt(emails.id, at.email)) : undefined,
+        f.activityId === undefined ? undefined : eq(emailArchive.activityId, f.activityId),
+        f.status === undefined ? undefined : eq(emailArchive.status, f.status),
+        at ? or(lt(scanned.id, at.ra), lt(emailArchive.id, at.email)) : undefined,
       ),
     )
-    .orderBy(desc(scanned.id), desc(emails.id))
+    .orderBy(desc(scanned.id), desc(emailArchive.id))
     .limit(f.limit + 1)
     .all();
   const page = takePage(rows, f.limit, (r) => `${r.ra}-${r.email.id}`);
@@ -118,7 +119,7 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
 }
 
 export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {
-  const row = await e.db.select().from(emails).where(eq(emails.id, id)).get();
+  const row = await e.db.select().from(emailArchive).where(eq(emailArchive.id, id)).get();
   if (!row) throw notFound("e-mail", id);
   return withDerivedColumns(trackingSecretOf(e.env), row);
 }

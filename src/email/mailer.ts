@@ -32,7 +32,8 @@ const QUOTA_WAIT_MS = 60_000;
  * The e-mail module behind the engine's Mailer. For a batch: choose the archive rows' ids (the tracking keys name
  * them), compose every e-mail (no I/O), take their turns under the send rate, stage every attempt's archive row (with
  * its links' URLs) in the claim in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and
- * archive each attempt with how it went in one more D1 batch: one row written an e-mail, once. The configuration is
+ * record how each attempt went in the staged copy in one more D1 batch; the commit archives each (a first attempt on
+ * its record activity's row, in the write that settles it). The configuration is
  * checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
@@ -95,7 +96,7 @@ export function createMailer(env: Bindings): Mailer {
       const nonce = batchNonce();
       const objectKey = batchKey(now, nonce);
       const rows = await archiveRows(attempts, transport.name, now, nonce);
-      const notHeld = await archiveBeforeDelivery(env.DB, rows, claimKey);
+      const { notHeld, staged } = await archiveBeforeDelivery(env.DB, rows, claimKey);
       const ids = rows.map((r) => r.id);
       let deliveries: Delivered[];
       try {
@@ -116,6 +117,7 @@ export function createMailer(env: Bindings): Mailer {
           env.DB,
           rows.filter((r) => !notHeld.has(r.ra)),
           deliveries,
+          staged ? claimKey : undefined,
         );
       } catch (err) {
         // What was delivered must not be delivered again: the outcomes still go back to the engine, whose commit

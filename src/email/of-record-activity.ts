@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import { emails } from "../db/schema/emails";
+import { emailArchive } from "../db/views";
 
 /**
  * Which e-mails belong to a record activity. Its first attempt takes the record activity's id as its own, so it is
@@ -20,9 +20,9 @@ const text: Tag<string> = (strings, ...values) => String.raw({ raw: strings }, .
 export const emailOfRecordActivity = (m: string, is: (column: string) => string): string =>
   ofRecordActivity(text, `${m}.id`, `${m}.record_activity_id`, is);
 
-/** The same condition on `emails` in a drizzle query, e.g. ``(c) => sql`${c} = ${id}` ``. */
+/** The same condition on `email_archive` in a drizzle query, e.g. ``(c) => sql`${c} = ${id}` ``. */
 export const emailsOfRecordActivity = (is: (column: SQL) => SQL): SQL =>
-  ofRecordActivity<SQL>(sql, sql`${emails.id}`, sql`${emails.recordActivityId}`, is);
+  ofRecordActivity<SQL>(sql, sql`${emailArchive.id}`, sql`${emailArchive.recordActivityId}`, is);
 
 /** The e-mails of these record activities, in a drizzle query (one bound JSON parameter a half). */
 export const emailsOfRecordActivities = (ids: readonly number[]): SQL =>

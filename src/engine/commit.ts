@@ -1,6 +1,6 @@
 import { shardSql } from "../db/shards";
 import { shiftBy } from "../domain/duration";
-import { ABANDONED_UNRECORDED, archiveStagedOfClaim } from "../email/archive";
+import { ABANDONED_UNRECORDED, archiveInCommit, archiveStagedOfClaim, stagedFirstAttempts } from "../email/archive";
 import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
 import { type Claimed, PAUSED, STILL_CLAIMED } from "./claim";
 import type { Engine, WakeTime } from "./context";
@@ -57,6 +57,8 @@ export async function commitClaim(
       countDoneByDay(e.d1, doneIds, claimKey, now),
     );
   }
+  // The one write of each record activity, which archives its first attempt's e-mail (staged in the claim) on it too.
+  const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
   statements.push(
     e.d1
       .prepare(
@@ -64,14 +66,16 @@ export async function commitClaim(
          SET state = u.state, reason = u.reason, at = u.at,
              due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
              parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
-             attempts = record_activities.attempts + 1 - u.uncount, emailed = u.emailed, updated_at = ?2
+             attempts = record_activities.attempts + 1 - u.uncount, emailed = u.emailed, updated_at = ?4,
+             ${archiveInCommit()}
          FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
                       json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
                       json_extract(value, '$.uncount') AS uncount, json_extract(value, '$.emailed') AS emailed
                FROM json_each(?1)) AS u
-         WHERE record_activities.id = u.id AND ${STILL_CLAIMED("record_activities", "?3")}`,
+         LEFT JOIN (${stagedFirstAttempts("?5")}) AS s ON json_extract(s.value, '$.id') = u.id
+         WHERE record_activities.id = u.id AND ${STILL_CLAIMED("record_activities", "?5")}`,
       )
-      .bind(JSON.stringify(rows), now, claimKey),
+      .bind(JSON.stringify(rows), JSON.stringify(sent), ABANDONED_UNRECORDED, now, claimKey),
   );
   statements.push(...settleSendingEmails(e.d1, claimKey, claimed, settlements, now));
   statements.push(e.d1.prepare("DELETE FROM claims WHERE key = ?").bind(claimKey));
@@ -250,12 +254,13 @@ function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
 }
 
 /**
- * The archive's half of the no-orphan rule, in the commit's transaction, before the claims rows go: an e-mail this
- * claim staged but did not get to archive (the archive's write failed after delivery) is inserted, `sent` when the
- * engine heard "sent", else `abandoned`. Rows still `sending` (archived that way: before staging existed, or not
- * staged) are settled the same way, or, when a dead Worker's claim left them behind, `abandoned`. Nothing is written
- * when the deliveries were archived, which is the rule; the e-mails are found through the claim's rows, by id or
- * their record activity's index.
+ * The archive's half of the no-orphan rule, in the commit's transaction after its update of the record activities
+ * (which archived the staged first attempts on their rows), before the claims rows go: what this claim staged and is
+ * not archived yet (later attempts, or rows a takeover left) is archived with its outcome, or `sent` when the engine
+ * heard "sent", else `abandoned`. Rows still `sending` (archived that way: before staging existed, or not staged) are
+ * settled the same way, or, when a dead Worker's claim left them behind, `abandoned`. Nothing is written when the
+ * deliveries were archived, which is the rule; the e-mails are found through the claim's rows, by id or their record
+ * activity's index.
  */
 function settleSendingEmails(
   d1: D1Database,
@@ -266,7 +271,7 @@ function settleSendingEmails(
 ) {
   const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
   const ids = JSON.stringify(claimed.map((c) => c.id));
-  const statements: D1PreparedStatement[] = [archiveStagedOfClaim(d1, claimKey, sent, now)];
+  const statements: D1PreparedStatement[] = archiveStagedOfClaim(d1, claimKey, sent, now);
   if (sent.length > 0) {
     statements.push(
       d1
@@ -274,6 +279,13 @@ function settleSendingEmails(
           // `abandoned` too: a takeover archives a lapsed claim's staged rows so, and this Worker was only slow.
           `UPDATE emails SET status = 'sent', error = NULL, sent_at = coalesce(sent_at, ?2)
            WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('sending', 'abandoned')`,
+        )
+        .bind(JSON.stringify(sent), now),
+      d1
+        .prepare(
+          `UPDATE record_activities SET email_status = 'sent', email_error = NULL,
+             email_sent_at = coalesce(email_sent_at, ?2)
+           WHERE id IN (SELECT value FROM json_each(?1)) AND email_status = 'abandoned'`,
         )
         .bind(JSON.stringify(sent), now),
     );

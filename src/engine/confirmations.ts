@@ -43,6 +43,14 @@ const CONFIRMATION_ACTIVITY = `EXISTS (SELECT 1 FROM activities c WHERE c.parent
 /** The e-mails `m` of the record activity `ra`. */
 const OF_RA = emailOfRecordActivity("m", (c) => `${c} = ra.id`);
 
+/**
+ * SQL: the id of the record activity `ra`'s latest e-mail. A later attempt is an `emails` row (its id from the
+ * sequence is above the first attempt's); the first attempt is that or, archived on the record activity's row, has
+ * its id. Two lookups by index, where an ordered read of the `email_archive` view in a subquery would read it all.
+ */
+const LATEST_EMAIL = `COALESCE((SELECT m.id FROM emails m WHERE ${OF_RA} ORDER BY m.id DESC LIMIT 1),
+  (SELECT r.id FROM record_activities r WHERE r.id = ra.id AND r.email_status IS NOT NULL))`;
+
 /** The not-confirmed branch ran, or is running now: too late to confirm. */
 const EXPIRED = `EXISTS (SELECT 1 FROM record_activities x JOIN activities xa ON xa.id = x.activity_id
   WHERE x.scenario_record_id = sr.id AND xa."on" = 'subscription_not_confirmed' AND (x.state = 'done' OR ${RUNNING("x")}))`;
@@ -56,8 +64,8 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
     .prepare(
       `SELECT sr.id, sr.scenario_id, sr.party_id, s.name AS scenario_name, json_extract(p.fields, '$.lang') AS lang,
               sc.confirmed_at, ${EXPIRED} AS expired, ra.id AS ra_id, ra.activity_id, CASE WHEN ${RUNNING("ra")} THEN 'running' ELSE ra.state END AS ra_state,
-              (SELECT m.id FROM emails m WHERE ${OF_RA} ORDER BY m.id DESC LIMIT 1) AS email_id,
-              (SELECT m.sent_at FROM emails m WHERE ${OF_RA} ORDER BY m.id DESC LIMIT 1) AS sent_at
+              (SELECT m.id FROM email_archive m WHERE m.id = ${LATEST_EMAIL}) AS email_id,
+              (SELECT m.sent_at FROM email_archive m WHERE m.id = ${LATEST_EMAIL}) AS sent_at
        FROM scenario_records sr
        JOIN scenarios s ON s.id = sr.scenario_id
        LEFT JOIN records p ON p.model = 'party' AND p.id = sr.party_id

@@ -46,16 +46,19 @@ export async function matchDeliveryEvents(
   const keys = events.map((ev, i) => ({ i, pid: ev.providerMessageId, id: ev.emailId }));
   const { results } = await d1
     .prepare(
-      `SELECT k.i, e.id, e.record_activity_id, e."to" FROM (
-         SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.pid') AS pid, json_extract(value, '$.id') AS id
-         FROM json_each(?1)) AS k
-       JOIN emails e ON e.id = (
-         SELECT x.id FROM emails x
-         WHERE (k.id IS NOT NULL AND x.id = k.id)
-            -- The provider-id index is on the id's last 10 characters (src/db/schema/emails.ts): seek, then compare.
-            OR (k.pid IS NOT NULL AND substr(x.provider_message_id, -10) = substr(k.pid, -10)
-                AND x.provider_message_id = k.pid)
-         ORDER BY x.id DESC LIMIT 1)`,
+      // Each event's e-mail id first, once (MATERIALIZED), then its row: the view's arms both read it.
+      `WITH k AS MATERIALIZED (
+         SELECT k.i, (
+           SELECT x.id FROM email_archive x
+           WHERE (k.id IS NOT NULL AND x.id = k.id)
+              -- The provider-id index is on the id's last 10 characters (src/db/schema/emails.ts): seek, then compare.
+              OR (k.pid IS NOT NULL AND substr(x.provider_message_id, -10) = substr(k.pid, -10)
+                  AND x.provider_message_id = k.pid)
+           ORDER BY x.id DESC LIMIT 1) AS email_id
+         FROM (SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.pid') AS pid,
+                      json_extract(value, '$.id') AS id
+               FROM json_each(?1)) AS k)
+       SELECT k.i, e.id, e.record_activity_id, e."to" FROM k JOIN email_archive e ON e.id = k.email_id`,
     )
     .bind(JSON.stringify(keys))
     .all<{ i: number; id: number; record_activity_id: number; to: string }>();

@@ -1,4 +1,4 @@
-import { EMAIL_SEQUENCE_BASE } from "../email/archive";
+import { EMAIL_SEQUENCE_BASE, RECORD_ACTIVITY_EMAIL_COLUMNS } from "../email/archive";
 import { withDerivedColumnsRaw } from "../email/columns";
 import { emailOfRecordActivity } from "../email/of-record-activity";
 import { getConfig } from "../env";
@@ -87,7 +87,7 @@ const FINISHED = "('done', 'cancelled', 'failed')";
  * confirmed / not-confirmed child still waits.
  */
 const REMOVABLE = (cutoff: string, leaving: string) => `ra.state IN ${FINISHED} AND ra.at < ${cutoff}
-  AND NOT EXISTS (SELECT 1 FROM emails m WHERE ${OF_RA}
+  AND NOT EXISTS (SELECT 1 FROM email_archive m WHERE ${OF_RA}
                   AND m.id NOT IN (SELECT value FROM json_each(${leaving})))
   AND NOT EXISTS (SELECT 1 FROM activities c
                   JOIN record_activities w ON w.scenario_record_id = ra.scenario_record_id AND w.activity_id = c.id
@@ -147,8 +147,8 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
   // id (created in that order, sent after their delay, so a fresh one may sit before older ones: it is passed over),
   // and the later attempts' ids from the sequence (2^52 up, in the order sent).
   const ranges = await e.d1.batch<EmailRowRaw>([
-    e.d1.prepare("SELECT * FROM emails WHERE id < ?2 ORDER BY id LIMIT ?1").bind(limit, EMAIL_SEQUENCE_BASE),
-    e.d1.prepare("SELECT * FROM emails WHERE id >= ?2 ORDER BY id LIMIT ?1").bind(limit, EMAIL_SEQUENCE_BASE),
+    e.d1.prepare("SELECT * FROM email_archive WHERE id < ?2 ORDER BY id LIMIT ?1").bind(limit, EMAIL_SEQUENCE_BASE),
+    e.d1.prepare("SELECT * FROM email_archive WHERE id >= ?2 ORDER BY id LIMIT ?1").bind(limit, EMAIL_SEQUENCE_BASE),
   ]);
   const candidates = ranges.map((r) => oneOldDay(r.results ?? [], cutoff, limit));
   const [rows, day] = candidates.reduce((a, b) => (b[1] !== null && (a[1] === null || b[1] < a[1]) ? b : a));
@@ -197,6 +197,14 @@ export async function retainStep(e: Engine, now: number, days: number, limit = R
     e.d1
       .prepare(`DELETE FROM record_activities WHERE id IN (SELECT value FROM json_each(?1)) AND state IN ${FINISHED}`)
       .bind(JSON.stringify(raRows.map((r) => r.id))),
+    // A first attempt archived on a record activity that stays (a confirmation's, while its child waits): the e-mail
+    // leaves, the row keeps the rest.
+    e.d1
+      .prepare(
+        `UPDATE record_activities SET ${RECORD_ACTIVITY_EMAIL_COLUMNS.map((c) => `${c} = NULL`).join(", ")}
+         WHERE id IN (SELECT value FROM json_each(?1)) AND email_status IS NOT NULL`,
+      )
+      .bind(ids),
   ]);
   return {
     day,
@@ -270,7 +278,7 @@ async function raiseFloor(e: Engine, floor: number, cutoff: number): Promise<num
       `SELECT min(at) AS at FROM (${FINISHED_IN_RANGE("?1", "?2")
         .map(
           (range) => `SELECT min(ra.at) AS at FROM record_activities ra
-                      WHERE ${range} AND EXISTS (SELECT 1 FROM emails m WHERE ${OF_RA})`,
+                      WHERE ${range} AND EXISTS (SELECT 1 FROM email_archive m WHERE ${OF_RA})`,
         )
         .join(" UNION ALL ")})`,
     )

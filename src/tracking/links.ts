@@ -78,7 +78,7 @@ interface EmailLinkRow {
 /** Signed keys: one primary-key read of the e-mail they name (from a replica, `linkRow`). */
 const EMAIL_SQL = `
   SELECT record_activity_id, scenario_id, activity_id, scenario_record_id, sent_at, status, link_urls
-  FROM emails WHERE id = ?`;
+  FROM email_archive WHERE id = ?`;
 
 /**
  * A link's row from any D1 replica (read replication, docs/scaling.md): what a key points to never changes once its

@@ -51,7 +51,7 @@ const NEXT_SQL = `
 // A signed next key names its e-mail, which must have been sent to the token's scenario record.
 const SIGNED_NEXT_SQL = `
   SELECT e.id AS email_id, e.record_activity_id, e.activity_id, e.link_urls
-  FROM emails e
+  FROM email_archive e
   JOIN scenario_records sr ON sr.id = e.scenario_record_id
   WHERE e.id = ? AND sr.id = ? AND sr.token = ?`;
 

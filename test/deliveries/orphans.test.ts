@@ -34,7 +34,7 @@ async function diedAfterArchiving(name: string, id: string, activity: Record<str
 
 const statuses = async (raId: string) =>
   (
-    await env.DB.prepare("SELECT status, error, attempt FROM emails WHERE record_activity_id = ? ORDER BY id")
+    await env.DB.prepare("SELECT status, error, attempt FROM email_archive WHERE record_activity_id = ? ORDER BY id")
       .bind(raId)
       .all<{ status: string; error: string | null; attempt: number }>()
   ).results;
@@ -51,7 +51,7 @@ describe("no orphan sending rows", () => {
       ["sent", 2],
     ]);
     expect(rows[0]?.error).toContain("not known to be delivered");
-    const sending = await env.DB.prepare("SELECT count(*) AS n FROM emails WHERE status = 'sending'").first<{
+    const sending = await env.DB.prepare("SELECT count(*) AS n FROM email_archive WHERE status = 'sending'").first<{
       n: number;
     }>();
     expect(sending?.n).toBe(0);
@@ -112,7 +112,7 @@ describe("no orphan sending rows", () => {
     await processDue({ ...engine, mailer });
     const ra = await recordActivityOf(built.scenarioId, built.activity.Mail as string, "orphan3");
     expect(ra).toMatchObject({ state: "done" });
-    const rows = await env.DB.prepare("SELECT status, sent_at FROM emails WHERE record_activity_id = ?")
+    const rows = await env.DB.prepare("SELECT status, sent_at FROM email_archive WHERE record_activity_id = ?")
       .bind(ra?.id)
       .all<{ status: string; sent_at: number | null }>();
     expect(rows.results).toEqual([{ status: "sent", sent_at: expect.any(Number) }]);

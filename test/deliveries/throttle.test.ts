@@ -77,7 +77,9 @@ describe("throttling that waits", () => {
       expect(Date.parse(r.at as string)).toBeGreaterThan(started + 4_000);
     }
     const sent = (
-      await env.DB.prepare("SELECT sent_at FROM emails WHERE scenario_id = ? AND status = 'sent' ORDER BY sent_at")
+      await env.DB.prepare(
+        "SELECT sent_at FROM email_archive WHERE scenario_id = ? AND status = 'sent' ORDER BY sent_at",
+      )
         .bind(scenarioId)
         .all<{ sent_at: number }>()
     ).results.map((r) => r.sent_at);

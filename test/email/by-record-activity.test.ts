@@ -91,7 +91,7 @@ beforeAll(async () => {
   emailsOf = {};
   for (const party of PARTIES) {
     const { results: rows } = await env.DB.prepare(
-      "SELECT id FROM emails WHERE record_activity_id = ? ORDER BY id DESC",
+      "SELECT id FROM email_archive WHERE record_activity_id = ? ORDER BY id DESC",
     )
       .bind(steps[party]?.ra)
       .all<{ id: number }>();

@@ -12,7 +12,7 @@ const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 const BODY = { html: "<p>Archived the old way</p>", text: "Archived the old way", raw: "Subject: old\r\n\r\nold" };
 
 const columnsOf = (id: number) =>
-  env.DB.prepare("SELECT message_id, body_key, sent_at, answered_at, created_at FROM emails WHERE id = ?")
+  env.DB.prepare("SELECT message_id, body_key, sent_at, answered_at, created_at FROM email_archive WHERE id = ?")
     .bind(id)
     .first<{ message_id: string; body_key: string; sent_at: number | null; answered_at: number | null }>();
 
@@ -69,6 +69,15 @@ describe("the e-mail row's derived columns", () => {
     const [same, later, failed] = await Promise.all([sentEmail(), sentEmail(), sentEmail()]);
     const t = Date.now();
     const rows = await Promise.all([same, later, failed].map((m) => archiveRowOf(m.emailId)));
+    // Outcomes are recorded over rows archived before the answer (`abandoned` by a takeover while the Worker was slow,
+    // wherever the row is: an `emails` row or its record activity's).
+    const ids = JSON.stringify([same, later, failed].map((m) => m.emailId));
+    await env.DB.batch([
+      env.DB.prepare("UPDATE emails SET status = 'abandoned' WHERE id IN (SELECT value FROM json_each(?))").bind(ids),
+      env.DB.prepare(
+        "UPDATE record_activities SET email_status = 'abandoned' WHERE id IN (SELECT value FROM json_each(?)) AND email_status IS NOT NULL",
+      ).bind(ids),
+    ]);
     await recordDeliveries(env.DB, rows, [
       { id: same.emailId, status: "sent", error: null, sentAt: t, providerId: "p1", answeredAt: t },
       { id: later.emailId, status: "sent", error: null, sentAt: t, providerId: "p2", answeredAt: t + 5 },

@@ -32,7 +32,7 @@ async function enrolled(name: string, id: string): Promise<number> {
 
 const emailsOf = async (raId: number) =>
   (
-    await env.DB.prepare("SELECT id, status FROM emails WHERE record_activity_id = ? ORDER BY id")
+    await env.DB.prepare("SELECT id, status FROM email_archive WHERE record_activity_id = ? ORDER BY id")
       .bind(raId)
       .all<{ id: number; status: string }>()
   ).results;

@@ -64,4 +64,4 @@ export interface EmailRecord {
 
 /** One `emails` row by id. */
 export const emailRow = (id: number) =>
-  bindings.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first<EmailRecord>();
+  bindings.DB.prepare("SELECT * FROM email_archive WHERE id = ?").bind(id).first<EmailRecord>();

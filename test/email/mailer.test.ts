@@ -79,7 +79,7 @@ describe("sendBatch with the local transport", () => {
     const parsed = await PostalMime.parse(body?.raw ?? "");
     expect(parsed.messageId).toBe(messageId);
 
-    const none = await bindings.DB.prepare("SELECT count(*) AS n FROM emails WHERE record_activity_id IN (?, ?)")
+    const none = await bindings.DB.prepare("SELECT count(*) AS n FROM email_archive WHERE record_activity_id IN (?, ?)")
       .bind(noParty.recordActivityId, badTemplate.recordActivityId)
       .first<{ n: number }>();
     expect(none?.n).toBe(0);
@@ -117,7 +117,7 @@ describe("sendBatch with the local transport", () => {
     expect(spy).toHaveBeenCalledTimes(2); // archive, then deliveries
     expect(prepare.mock.calls.length).toBeLessThanOrEqual(6); // with the reservation of the e-mails' ids
     const counts = await bindings.DB.prepare(
-      `SELECT count(*) AS n, sum(status = 'sent') AS sent FROM emails
+      `SELECT count(*) AS n, sum(status = 'sent') AS sent FROM email_archive
        WHERE record_activity_id IN (SELECT value FROM json_each(?))`,
     )
       .bind(JSON.stringify(jobs.map((j) => j.recordActivityId)))

@@ -47,7 +47,7 @@ const engineOver = (b: Bindings) => buildServices(b, { wake: async () => {} });
 const emailsOf = async (raId: number) =>
   (
     await env.DB.prepare(
-      "SELECT id, status, attempt, sent_at, provider_message_id, error FROM emails WHERE record_activity_id = ? ORDER BY id",
+      "SELECT id, status, attempt, sent_at, provider_message_id, error FROM email_archive WHERE record_activity_id = ? ORDER BY id",
     )
       .bind(raId)
       .all<{
@@ -81,7 +81,7 @@ function trackingPaths(init: RequestInit | undefined) {
 }
 
 describe("the archive row written once", () => {
-  it("one e-mail's archive costs one row written with its index entries, not a second write", async () => {
+  it("the mailer stages a claim's e-mails and their outcomes, writing no archive row", async () => {
     const jobs = [job(), job(), job()];
     const key = "meter-claim";
     await env.DB.prepare("INSERT INTO claims (key, shard, until, ids, created_at) VALUES (?, 0, ?, ?, ?)")
@@ -90,20 +90,38 @@ describe("the archive row written once", () => {
     const { db, totals } = meteredD1(env.DB);
     const outcomes = await createMailer({ ...bindings, DB: db }).sendBatch(jobs, Date.now(), key);
     expect(outcomes.map((o) => o.status)).toEqual(["sent", "sent", "sent"]);
-    const rows = await env.DB.prepare(
-      "SELECT status, provider_message_id FROM emails WHERE id IN (SELECT value FROM json_each(?))",
+    const staged = await env.DB.prepare(
+      `SELECT json_extract(j.value, '$.st') AS st, json_extract(j.value, '$.pid') AS pid
+       FROM claims c, json_each(c.staged) j WHERE c.key = ?`,
     )
-      .bind(JSON.stringify(outcomes.map((o) => o.emailId)))
-      .all<{ status: string; provider_message_id: string | null }>();
-    expect(rows.results).toEqual(Array(3).fill({ status: "sent", provider_message_id: expect.any(String) }));
-    const onEmails = Object.entries(totals.writtenBy).filter(([statement]) => / emails$/.test(statement));
-    // Each row (a first attempt: its id is its record activity's, so no entry by record activity, and no AUTOINCREMENT
-    // counter write below 2^52) with its one index entry, its provider id's, in one INSERT: 2 an e-mail. Never an
-    // UPDATE of the row afterwards.
-    expect(onEmails).toEqual([["INSERT INTO emails", 3 * 2]]);
-    // The staging: one claims row written for the batch.
-    expect(totals.writtenBy["UPDATE claims"]).toBe(1);
+      .bind(key)
+      .all<{ st: string; pid: string | null }>();
+    expect(staged.results).toEqual(Array(3).fill({ st: "sent", pid: expect.any(String) }));
+    // One claims row written to stage the batch, once more for the outcomes; nothing of the archive's own yet.
+    expect(totals.writtenBy["UPDATE claims"]).toBe(2);
+    expect(
+      Object.entries(totals.writtenBy).filter(([s, n]) => / (emails|record_activities)$/.test(s) && n > 0),
+    ).toEqual([]);
     await env.DB.prepare("DELETE FROM claims WHERE key = ?").bind(key).run();
+  });
+
+  it("a first attempt is archived on its record activity's row, in the commit's one write of it", async () => {
+    const built = await Promise.all(["once1", "once2", "once3"].map((id) => enrolled(`Once ${id}`, id)));
+    const { db, totals } = meteredD1(env.DB);
+    let n = 0;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async () =>
+      Response.json({ request_id: `req-${Date.now()}-${n++}` }, { status: 202 }),
+    );
+    expect(await processDue(engineOver({ ...mailchannels, DB: db }))).toMatchObject({ claimed: 3, done: 3 });
+    for (const { raId } of built) {
+      expect(await emailsOf(raId)).toEqual([
+        expect.objectContaining({ id: raId, status: "sent", attempt: 1, provider_message_id: expect.any(String) }),
+      ]);
+    }
+    // Each record activity's row once (the commit: its state and its e-mail), and its provider id's entry: 2 an e-mail.
+    // No `emails` row at all.
+    expect(totals.writtenBy["UPDATE record_activities"]).toBe(3 * 2);
+    expect(Object.entries(totals.writtenBy).filter(([s, n]) => / emails$/.test(s) && n > 0)).toEqual([]);
   });
 
   it("a click, and an unsubscribe's next page, between the delivery and the archive's insert still resolve", async () => {

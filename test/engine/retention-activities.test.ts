@@ -92,13 +92,19 @@ beforeAll(async () => {
 
   // Everything that happened is 40 days old, but for p1's Later and a second attempt of p2's e-mail made today.
   await env.DB.prepare("UPDATE emails SET created_at = ?1, sent_at = ?1").bind(OLD).run();
+  // First attempts are archived on their record activity's row.
+  await env.DB.prepare(
+    "UPDATE record_activities SET email_created_at = ?1, email_sent_at = ?1 WHERE email_status IS NOT NULL",
+  )
+    .bind(OLD)
+    .run();
   await env.DB.prepare("UPDATE record_activities SET at = ?1 WHERE state != 'waiting'").bind(OLD).run();
   await env.DB.prepare(
     `INSERT INTO emails (record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
        message_id, headers, transport, status, body_key, body_offset, body_length, attempt, link_urls, sent_at, created_at)
      SELECT record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject, message_id || '.2',
        headers, transport, status, body_key, body_offset, body_length, 2, link_urls, ?1, ?1
-     FROM emails WHERE "to" LIKE '%p2@%'`,
+     FROM email_archive WHERE "to" LIKE '%p2@%'`,
   )
     .bind(Date.now())
     .run();
@@ -114,7 +120,7 @@ beforeAll(async () => {
   const p4Mail = await raOf("p4", mail.Mail as string);
   await env.DB.prepare("UPDATE record_activities SET state = 'failed' WHERE id = ?").bind(p4Mail.id).run();
   // An open of p1's e-mail, and a hit with no e-mail that names p4's cancelled Later.
-  const [p1Mail] = await rowsOf("SELECT * FROM emails WHERE \"to\" LIKE '%p1@%'");
+  const [p1Mail] = await rowsOf("SELECT * FROM email_archive WHERE \"to\" LIKE '%p1@%'");
   await env.DB.prepare(
     `INSERT INTO hits (kind, link_key, email_id, record_activity_id, scenario_id, activity_id, human, client, at)
      VALUES ('open', 'k', ?1, ?2, ?3, ?4, 1, 'Firefox', ?5), ('unsubscribe', NULL, NULL, ?6, ?3, ?7, 1, 'Firefox', ?5)`,
@@ -150,7 +156,7 @@ describe("retention of finished record activities", () => {
     expect(ra["d1 Expired"]).toMatchObject({ state: "waiting" });
     const before = {
       record_activities: byId(await rowsOf("SELECT * FROM record_activities")),
-      emails: byId(await rowsOf("SELECT * FROM emails")),
+      emails: byId(await rowsOf("SELECT * FROM email_archive")),
       hits: byId(await rowsOf("SELECT * FROM hits")),
     };
     const counts = async () => ({
@@ -196,7 +202,7 @@ describe("retention of finished record activities", () => {
       expect(kept(name), name).toBe(true);
     }
     expect(left.size).toBe(before.record_activities.length - 5);
-    expect((await rowsOf('SELECT "to" FROM emails')).map((r) => r.to)).toEqual(['"p2" <p2@example.com>']);
+    expect((await rowsOf('SELECT "to" FROM email_archive')).map((r) => r.to)).toEqual(['"p2" <p2@example.com>']);
     expect(await rowsOf("SELECT id FROM hits")).toEqual([]);
 
     // The export reads back complete: every removed row, as D1 held it, in the day's objects.
@@ -209,7 +215,7 @@ describe("retention of finished record activities", () => {
     const exported = (table: string) => byId(lines.filter((l) => l.table === table).map((l) => l.row as Row));
     const removed = (rows: Row[], leftIds: Set<number>) => rows.filter((r) => !leftIds.has(r.id));
     expect(exported("record_activities")).toEqual(removed(before.record_activities, left));
-    const emailsLeft = new Set((await rowsOf("SELECT id FROM emails")).map((r) => r.id));
+    const emailsLeft = new Set((await rowsOf("SELECT id FROM email_archive")).map((r) => r.id));
     // E-mails with their derived columns filled in: the whole Message-ID and the body's R2 key.
     const full = (r: Row) => ({
       ...r,
@@ -256,6 +262,9 @@ describe("retention of finished record activities", () => {
 
     // A done parent leaves once its e-mails have: p2's second attempt ages out, and the next sweep takes both.
     await env.DB.prepare("UPDATE emails SET created_at = ?").bind(OLD).run();
+    await env.DB.prepare("UPDATE record_activities SET email_created_at = ? WHERE email_status IS NOT NULL")
+      .bind(OLD)
+      .run();
     expect(await retentionSweep(engine, Date.now(), 30)).toMatchObject({ emails: 1, record_activities: 1 });
     expect(kept("p2 Opened")).toBe(true);
     expect((await rowsOf("SELECT id FROM record_activities WHERE id = ?", ra["p2 Mail"]?.id)).length).toBe(0);
@@ -280,7 +289,7 @@ describe("retention of finished record activities", () => {
     const ctx = createExecutionContext();
     await runCron(CRON_SWEEP, { ...env, RETENTION_DAYS: "30" } as unknown as Bindings, ctx);
     await waitOnExecutionContext(ctx);
-    expect(await rowsOf("SELECT id FROM emails WHERE subject = 'Backlog'")).toEqual([]);
+    expect(await rowsOf("SELECT id FROM email_archive WHERE subject = 'Backlog'")).toEqual([]);
     const day = new Date(old).toISOString().slice(0, 10);
     const objects = await retainedDay(engine, day);
     expect(objects.length).toBe(2);

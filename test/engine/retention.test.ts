@@ -53,7 +53,7 @@ describe("retention", () => {
       .bind(DAY1)
       .run();
     const before = {
-      emails: await rowsOf("SELECT * FROM emails WHERE id BETWEEN 101 AND 103 ORDER BY id"),
+      emails: await rowsOf("SELECT * FROM email_archive WHERE id BETWEEN 101 AND 103 ORDER BY id"),
       hits: await rowsOf("SELECT * FROM hits WHERE email_id BETWEEN 101 AND 103 ORDER BY id"),
       links: await rowsOf("SELECT * FROM links WHERE email_id = 102"),
     };
@@ -63,7 +63,7 @@ describe("retention", () => {
     expect(step).toMatchObject({ day: "2020-01-10", emails: 3, hits: 3, links: 1, record_activities: 0 });
     expect(step.key).toBe("emails/retained/2020-01-10/101-103.ndjson");
     // Gone from D1: the archive lists only what is left.
-    expect(await rowsOf("SELECT id FROM emails ORDER BY id")).toEqual([{ id: 104 }, { id: 105 }]);
+    expect(await rowsOf("SELECT id FROM email_archive ORDER BY id")).toEqual([{ id: 104 }, { id: 105 }]);
     expect(await rowsOf("SELECT email_id FROM hits")).toEqual([{ email_id: 105 }]);
     expect(await rowsOf("SELECT key FROM links")).toEqual([]);
     expect((await ok("GET", "/emails")).items.map((m: { id: string }) => m.id)).toEqual(["105", "104"]);
@@ -88,7 +88,7 @@ describe("retention", () => {
       links: 0,
       record_activities: 0,
     });
-    expect(await rowsOf("SELECT id FROM emails")).toEqual([{ id: 105 }]);
+    expect(await rowsOf("SELECT id FROM email_archive")).toEqual([{ id: 105 }]);
     expect((await ok("GET", "/retention/2020-01-12")).objects).toEqual([]);
   });
 
@@ -103,7 +103,9 @@ describe("retention", () => {
     expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: "2020-01-10", emails: 1 });
     expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: "2020-01-10", emails: 1 });
     expect(await retainStep(engine, Date.now(), 30)).toMatchObject({ day: null, emails: 0 });
-    expect(await rowsOf("SELECT id FROM emails WHERE id IN (301, 302, 4503599627370497)")).toEqual([{ id: 301 }]);
+    expect(await rowsOf("SELECT id FROM email_archive WHERE id IN (301, 302, 4503599627370497)")).toEqual([
+      { id: 301 },
+    ]);
   });
 
   it("says where older data lives; a bad day is a 400 and the routes need the token", async () => {
@@ -141,9 +143,9 @@ describe("retention", () => {
       await waitOnExecutionContext(ctx);
     };
     await sweep({});
-    expect(await rowsOf("SELECT id FROM emails WHERE id = 50")).toEqual([{ id: 50 }]);
+    expect(await rowsOf("SELECT id FROM email_archive WHERE id = 50")).toEqual([{ id: 50 }]);
     await sweep({ RETENTION_DAYS: "30" });
-    expect(await rowsOf("SELECT id FROM emails WHERE id = 50")).toEqual([]);
+    expect(await rowsOf("SELECT id FROM email_archive WHERE id = 50")).toEqual([]);
     expect((await ok("GET", "/retention/2020-01-10")).objects.map((o: { key: string }) => o.key)).toContain(
       "emails/retained/2020-01-10/50-50.ndjson",
     );

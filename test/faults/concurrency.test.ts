@@ -38,7 +38,7 @@ async function mailScenario(name: string, count: number) {
 
 async function sentPerRecordActivity(scenarioId: string) {
   const { results } = await env.DB.prepare(
-    "SELECT record_activity_id, count(*) AS n FROM emails WHERE scenario_id = ? AND status = 'sent' GROUP BY record_activity_id",
+    "SELECT record_activity_id, count(*) AS n FROM email_archive WHERE scenario_id = ? AND status = 'sent' GROUP BY record_activity_id",
   )
     .bind(scenarioId)
     .all<{ record_activity_id: number; n: number }>();

@@ -100,7 +100,9 @@ describe("fault injection: D1 errors on a write inside a batch", () => {
     vi.setSystemTime(Date.now() + CLAIM_TIMEOUT_MS + 1_000);
     const result = await processDue(buildServices(bindings, { wake: async () => {} }));
     expect(result).toMatchObject({ claimed: 3, done: 3 });
-    const sent = await env.DB.prepare("SELECT count(*) AS n FROM emails WHERE scenario_id = ? AND status = 'sent'")
+    const sent = await env.DB.prepare(
+      "SELECT count(*) AS n FROM email_archive WHERE scenario_id = ? AND status = 'sent'",
+    )
       .bind(scenarioId)
       .first();
     expect(sent).toEqual({ n: 3 });

@@ -95,7 +95,7 @@ describe("fault injection: a transport that fails transiently, rate-limits and t
     expect(done.every((r) => r.attempts === 3)).toBe(true);
     // The archive holds every attempt with its status and error.
     const archive = await env.DB.prepare(
-      "SELECT status, count(*) AS n FROM emails WHERE scenario_id = ? GROUP BY status ORDER BY status",
+      "SELECT status, count(*) AS n FROM email_archive WHERE scenario_id = ? GROUP BY status ORDER BY status",
     )
       .bind(scenarioId)
       .all();

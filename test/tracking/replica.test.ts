@@ -8,7 +8,7 @@ import { addLink, hitsOf, ORIGIN, request, sentEmail, signedEmail } from "./fixt
 
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 
-const EMAIL_READ = /FROM emails WHERE id = \?/;
+const EMAIL_READ = /FROM email_archive WHERE id = \?/;
 const WRITES = /^\s*(INSERT|UPDATE|DELETE)/i;
 
 describe("the redirect's cold lookup from a D1 replica", () => {
@@ -41,7 +41,7 @@ describe("the redirect's cold lookup from a D1 replica", () => {
 
   it("asks the primary when the replica still sees the e-mail being sent, and keeps the primary's send time", async () => {
     const sent = await signedEmail(["https://shop.example/sent"]);
-    const row = await env.DB.prepare("SELECT sent_at FROM emails WHERE id = ?").bind(sent.emailId).first();
+    const row = await env.DB.prepare("SELECT sent_at FROM email_archive WHERE id = ?").bind(sent.emailId).first();
     const sentAt = row?.sent_at as number;
     forgetLinks();
     const sending = (row: unknown, sql: string) =>

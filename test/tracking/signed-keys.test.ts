@@ -27,7 +27,9 @@ describe("signed tracking keys", () => {
     });
     const [outcome] = await createMailer(env as unknown as Bindings).sendBatch([j], Date.now() - 60_000);
     const emailId = (outcome as { emailId: number }).emailId;
-    const row = await env.DB.prepare("SELECT body_key, body_offset, body_length, created_at FROM emails WHERE id = ?")
+    const row = await env.DB.prepare(
+      "SELECT body_key, body_offset, body_length, created_at FROM email_archive WHERE id = ?",
+    )
       .bind(emailId)
       .first<{ body_key: string; body_offset: number; body_length: number; created_at: number }>();
     const body = await getBody(env.EMAIL_BODIES, {
@@ -55,7 +57,7 @@ describe("signed tracking keys", () => {
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("https://shop.example/b");
     const lookups = statements.filter((s) => !/INSERT INTO hits|UPDATE|INSERT INTO record_activities/.test(s));
-    expect(lookups.filter((s) => /FROM emails WHERE id = \?/.test(s))).toHaveLength(1);
+    expect(lookups.filter((s) => /FROM email_archive WHERE id = \?/.test(s))).toHaveLength(1);
     expect(statements.some((s) => /FROM links/.test(s))).toBe(false);
     const [hit] = await hitsOf(sent.recordActivityId);
     expect(hit).toMatchObject({ kind: "click", link_key: key, email_id: sent.emailId, human: 1 });

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { EmailStatus } from "./emails";
 import { activities, scenarios } from "./scenarios";
 
 /** `running` is stored only by claims of earlier versions: a claimed row stays `waiting` (shown `running`). */
@@ -81,6 +82,27 @@ export const recordActivities = sqliteTable(
     claimedUntil: integer("claimed_until"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /**
+     * Its first attempt's e-mail, archived on this row (null while it has none): written by the commit's update of this
+     * row, so the e-mail costs no row of its own. Its id is this row's id. Read through the `email_archive` view with
+     * the `emails` rows (later attempts, e-mails sent outside a claim, e-mails archived before): src/email/archive.ts.
+     * The columns are those of `emails`, without what this row has already (ids, scenario, activity, scenario record).
+     */
+    emailStatus: text("email_status").$type<EmailStatus>(),
+    emailTo: text("email_to"),
+    emailFrom: text("email_from"),
+    emailSubject: text("email_subject"),
+    emailTransport: text("email_transport"),
+    emailError: text("email_error"),
+    emailBodyKey: text("email_body_key"),
+    emailBodyOffset: integer("email_body_offset"),
+    emailBodyLength: integer("email_body_length"),
+    emailAttempt: integer("email_attempt"),
+    emailLinkUrls: text("email_link_urls"),
+    emailProviderId: text("email_provider_id"),
+    emailSentAt: integer("email_sent_at"),
+    emailAnsweredAt: integer("email_answered_at"),
+    emailCreatedAt: integer("email_created_at"),
   },
   (t) => [
     // D1 bills every index entry written as a row; entries removed cost nothing. So the due index holds only waiting
@@ -99,6 +121,10 @@ export const recordActivities = sqliteTable(
     // Retention: cancelled and failed rows by the time they ended (rarer than done ones, so few entries written).
     index("record_activities_ended").on(t.at).where(sql`state IN ('cancelled', 'failed')`),
     index("record_activities_scenario").on(t.scenarioId, t.id),
+    // The provider-id index of the e-mails archived on their record activity's row (as `emails_provider_message`).
+    index("record_activities_email_provider")
+      .on(sql`substr(email_provider_id, -10)`)
+      .where(sql`email_provider_id IS NOT NULL`),
   ],
 );
 
