@@ -72,6 +72,12 @@ export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000
   for (const [statement, rows] of Object.entries(send.written_by ?? {}).sort((a, b) => b[1] - a[1])) {
     log(`storage:   ${(rows / send.emails).toFixed(2).padStart(6)} rows an e-mail  ${statement}`);
   }
+  // Reads: the statements that read most (reads are cheap, but a scan shows here first).
+  for (const [statement, rows] of Object.entries(send.read_by ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)) {
+    log(`storage:   ${(rows / send.emails).toFixed(2).padStart(6)} rows read an e-mail  ${statement}`);
+  }
   if (send.emails !== emails) throw new Error(`sent ${send.emails} e-mails, expected ${emails}`);
   // A few hits a request (each waits for its own flush), so no request runs long.
   const tracking = { opens: 0, clicks: 0, open: 0, click: 0, open_by: {}, click_by: {} };

@@ -7,6 +7,8 @@ export interface D1Totals {
   sizeAfter: number | null;
   /** Rows written by statement, keyed by the statement's first words (its verb and table). */
   writtenBy: Record<string, number>;
+  /** Rows read by statement, keyed the same way. */
+  readBy: Record<string, number>;
 }
 
 type Meta = { rows_read?: number; rows_written?: number; size_after?: number };
@@ -16,7 +18,7 @@ type Meta = { rows_read?: number; rows_written?: number; size_after?: number };
  * seen). For benchmarks and tests that check what a piece of work costs in D1's own units.
  */
 export function meteredD1(d1: D1Database): { db: D1Database; totals: D1Totals } {
-  const totals: D1Totals = { statements: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null, writtenBy: {} };
+  const totals: D1Totals = { statements: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null, writtenBy: {}, readBy: {} };
   const real = new WeakMap<object, D1PreparedStatement>();
   const sqlOf = new WeakMap<object, string>();
   const add = (meta: Meta | undefined, sql = "") => {
@@ -26,6 +28,10 @@ export function meteredD1(d1: D1Database): { db: D1Database; totals: D1Totals } 
     if (meta?.rows_written) {
       const key = statementKey(sql);
       totals.writtenBy[key] = (totals.writtenBy[key] ?? 0) + meta.rows_written;
+    }
+    if (meta?.rows_read) {
+      const key = statementKey(sql);
+      totals.readBy[key] = (totals.readBy[key] ?? 0) + meta.rows_read;
     }
     if (typeof meta?.size_after === "number") totals.sizeAfter = meta.size_after;
   };

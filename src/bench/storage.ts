@@ -27,6 +27,7 @@ export async function meteredSend(env: Bindings, scenarioId: number) {
   const sizeBefore = await sizeNow(db, totals);
   const start = { ...totals };
   totals.writtenBy = {};
+  totals.readBy = {};
   await transitionScenario(engine, scenarioId, "run");
   await enroll(engine, { scenarioId });
   let emails = 0;
@@ -46,6 +47,7 @@ export async function meteredSend(env: Bindings, scenarioId: number) {
     size_before: sizeBefore,
     size_after: sizeAfter,
     written_by: totals.writtenBy,
+    read_by: totals.readBy,
   };
 }
 
@@ -92,6 +94,7 @@ export async function meteredRetention(env: Bindings, days: number) {
     rows_written: totals.rowsWritten,
     rows_read: totals.rowsRead,
     written_by: totals.writtenBy,
+    read_by: totals.readBy,
   };
 }
 

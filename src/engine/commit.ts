@@ -72,7 +72,7 @@ export async function commitClaim(
                       json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
                       json_extract(value, '$.uncount') AS uncount, json_extract(value, '$.emailed') AS emailed
                FROM json_each(?1)) AS u
-         LEFT JOIN (${stagedFirstAttempts("?5")}) AS s ON json_extract(s.value, '$.id') = u.id
+         LEFT JOIN (${stagedFirstAttempts("?5")}) AS s ON s.id = u.id
          WHERE record_activities.id = u.id AND ${STILL_CLAIMED("record_activities", "?5")}`,
       )
       .bind(JSON.stringify(rows), JSON.stringify(sent), ABANDONED_UNRECORDED, now, claimKey),
