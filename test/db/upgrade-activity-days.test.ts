@@ -31,6 +31,17 @@ async function downgrade(retained: { activityId: number }) {
     retained.activityId,
     RETAINED_DAY,
   );
+  // E-mails were `emails` rows then (first attempts moved to their record activity's row in migration 0020).
+  await run(
+    `INSERT INTO emails (id, record_activity_id, scenario_id, activity_id, scenario_record_id, "to", "from", subject,
+       message_id, headers, transport, status, error, body_key, body_offset, body_length, attempt, link_urls, sent_at,
+       provider_message_id, answered_at, created_at)
+     SELECT id, id, scenario_id, activity_id, scenario_record_id, email_to, email_from, email_subject, '', '{}',
+       email_transport, email_status, email_error, email_body_key, email_body_offset, email_body_length, email_attempt,
+       email_link_urls, email_sent_at, email_provider_id, email_answered_at, email_created_at
+     FROM record_activities WHERE email_status IS NOT NULL`,
+  );
+  await run("UPDATE record_activities SET email_status = NULL WHERE email_status IS NOT NULL");
   await run("DROP INDEX record_activities_done_unemailed");
   await run("ALTER TABLE record_activities DROP COLUMN emailed");
   await run(
