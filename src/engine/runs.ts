@@ -3,6 +3,7 @@ import { takePage } from "../db/page";
 import { activities, type RecordActivityState, recordActivities, scenarioRecords } from "../db/schema";
 import { notFound } from "../errors";
 import type { Engine } from "./context";
+import { positionOf, recordActivitiesOfScenario } from "./scenario-range";
 import { getScenarioRow } from "./scenarios";
 
 export type ScenarioRecordRow = typeof scenarioRecords.$inferSelect;
@@ -55,22 +56,28 @@ export async function listRecordActivities(
       .get();
     if (!activity || activity.scenarioId !== scenarioId) return { items: [], nextCursor: null };
   }
+  // In the scenario's order (scenario record, then activity: scenario-range.ts), after the cursor's record activity.
+  const from = filter.cursor === null ? undefined : await positionOf(e, scenarioId, filter.cursor);
+  const page = recordActivitiesOfScenario({
+    columns: sql`id, scenario_record_id, activity_id`,
+    scenarioId,
+    where: and(
+      sql`1`,
+      filter.state === undefined ? undefined : stateIs(filter.state),
+      filter.activityId === undefined ? undefined : eq(recordActivities.activityId, filter.activityId),
+      filter.scenarioRecordId === undefined
+        ? undefined
+        : eq(recordActivities.scenarioRecordId, filter.scenarioRecordId),
+    ),
+    from,
+    limit: filter.limit + 1,
+  });
+  // The page's rows by primary key.
   const rows = await e.db
     .select()
     .from(recordActivities)
-    .where(
-      and(
-        eq(recordActivities.scenarioId, scenarioId),
-        filter.state === undefined ? undefined : stateIs(filter.state),
-        filter.activityId === undefined ? undefined : eq(recordActivities.activityId, filter.activityId),
-        filter.scenarioRecordId === undefined
-          ? undefined
-          : eq(recordActivities.scenarioRecordId, filter.scenarioRecordId),
-        filter.cursor === null ? undefined : gt(recordActivities.id, filter.cursor),
-      ),
-    )
-    .orderBy(asc(recordActivities.id))
-    .limit(filter.limit + 1)
+    .where(sql`${recordActivities.id} IN (SELECT id FROM (${page}))`)
+    .orderBy(asc(recordActivities.scenarioRecordId), asc(recordActivities.activityId))
     .all();
   return takePage(await showRunning(e, rows), filter.limit, (r) => r.id);
 }
