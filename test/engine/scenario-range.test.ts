@@ -310,3 +310,22 @@ describe("a page of a scenario's record activities", () => {
     expect(scenarioId).toBe(String(id));
   });
 });
+
+// Last in this file: scenario ids go on from 2^20 here, and no scenario can be created after it.
+describe("scenario ids", () => {
+  it("creating a scenario whose id would be 2^20 or more is refused, and leaves no scenario", async () => {
+    // As if 2^20 - 1 scenarios had been created (AUTOINCREMENT goes on from the highest id ever).
+    await env.DB.prepare(
+      "INSERT INTO scenarios (id, name, model, domain, created_at, updated_at) VALUES (?, 'Last', 'party', '[]', 0, 0)",
+    )
+      .bind(2 ** 20 - 1)
+      .run();
+    const res = await api("POST", "/scenarios", { name: "One too many", model: "party", domain: [] });
+    expect(res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body.error.message).toContain("2^52");
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM scenarios WHERE id >= ?")
+      .bind(2 ** 20)
+      .first();
+    expect(left?.n).toBe(0);
+  });
+});
