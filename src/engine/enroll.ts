@@ -9,8 +9,8 @@ import { OPTED_OUT } from "./preferences";
 import { MAX_SCENARIO_ID, rangeOf, SCENARIO_ID_TOO_HIGH } from "./scenario-range";
 
 /**
- * SQL: the highest scenario record id of a scenario's range, or the range's base when it has none (one read: the
- * primary key's last entry in the range). Binds the range's `lo`, `hi`, `lo`.
+ * SQL: the highest scenario record id of a scenario's range, or the id its numbering starts after when it has none
+ * (one read: the primary key's last entry in the range). Binds the range's `lo`, `hi`, `base` (scenario-range.ts).
  */
 const HIGHEST_IN_RANGE =
   "coalesce((SELECT id FROM scenario_records WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1), ?)";
@@ -127,7 +127,7 @@ export async function enrollScenario(
   const rootStatements = rootDue.map((a) => rootActivityInsert(e.d1, scenario, a, now));
   const progress: PassProgress = { enrolled: 0, recordActivities: 0, next: null, rowsRead: 0 };
   if (scenario.id >= MAX_SCENARIO_ID) throw new Error(SCENARIO_ID_TOO_HIGH(scenario.id));
-  const { lo, hi } = rangeOf(scenario.id);
+  const { lo, hi, base } = rangeOf(scenario.id);
 
   // Some records (just written): one step over their ids, through the (model, id) key. All records: rowid ranges.
   let ranges: ([number, number] | null)[] = [null];
@@ -155,7 +155,11 @@ export async function enrollScenario(
     // through an index). A concurrent pass of the same scenario commits its rows with their root record activities,
     // so picking them up too changes nothing (the insert ignores rows that exist).
     const before =
-      (await e.d1.prepare(`SELECT ${HIGHEST_IN_RANGE} AS id`).bind(lo, hi, lo).first<{ id: number }>())?.id ?? lo;
+      (await e.d1.prepare(`SELECT ${HIGHEST_IN_RANGE} AS id`).bind(lo, hi, base).first<{ id: number }>())?.id ?? base;
+    // A chunk never numbers past its range (which would be the next scenario's): 2^32 - 1 scenario records a scenario.
+    if (before + (range ? chunk : (onlyIds?.length ?? 0)) > hi) {
+      throw new Error(`scenario ${scenario.id} has no scenario record ids left in its range`);
+    }
     const subset = range ? "AND r.rowid BETWEEN ? AND ?" : "AND r.id IN (SELECT value FROM json_each(?))";
     // A rowid range is read from the table itself: left to choose, the planner takes the (model, party) index and
     // walks every record of the model for each chunk, which makes a pass quadratic.
@@ -184,7 +188,7 @@ export async function enrollScenario(
       .bind(
         lo,
         hi,
-        lo,
+        base,
         scenario.id,
         now,
         ...filter.params,

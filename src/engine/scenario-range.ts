@@ -1,11 +1,12 @@
 import { type SQL, sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
+import { SHARD_COUNT } from "../db/shards";
 import { invalid } from "../errors";
 import type { Engine } from "./context";
 
 /**
- * Scenario records get ids in their scenario's range: scenario `s`'s are `s * 2^32 + n` (n = 1, 2, … within the
- * scenario, allocated by enrollment: src/engine/enroll.ts). So a scenario's record activities are a range of
+ * Scenario records get ids in their scenario's range: scenario `s`'s are `s * 2^32 + n` (n = s % 8 + 1, then one
+ * more each, within the scenario: `rangeOf`; allocated by enrollment: src/engine/enroll.ts). So a scenario's record activities are a range of
  * `record_activities_once (scenario_record_id, activity_id)` and no index of record activities by scenario has to be
  * written. Scenario records created before (small autoincrement ids, all below 2^32) keep theirs: their record
  * activities are in the partial index `record_activities_scenario_legacy (scenario_id, scenario_record_id,
@@ -23,10 +24,16 @@ export const MAX_SCENARIO_ID = 1048576;
 export const SCENARIO_ID_TOO_HIGH = (id: number) =>
   `scenario id ${id} is not below ${MAX_SCENARIO_ID}: its scenario records' ids would not stay below 2^52`;
 
-/** The lowest and highest scenario record id of the scenario's range (`lo` itself is never used: n starts at 1). */
-export const rangeOf = (scenarioId: number): { lo: number; hi: number } => ({
+/**
+ * The lowest and highest scenario record id of the scenario's range, and `base`, the id its numbering starts after:
+ * `lo + scenarioId % SHARD_COUNT`. Shards are `id % SHARD_COUNT` and `lo` is a multiple of it, so numbering every
+ * scenario from `lo + 1` would put each scenario's first record in shard 1, its second in shard 2…: the offset spreads
+ * small scenarios over the shards too (a large one is even whatever its start).
+ */
+export const rangeOf = (scenarioId: number): { lo: number; hi: number; base: number } => ({
   lo: scenarioId * SCENARIO_RECORD_RANGE,
   hi: scenarioId * SCENARIO_RECORD_RANGE + SCENARIO_RECORD_RANGE - 1,
+  base: scenarioId * SCENARIO_RECORD_RANGE + (scenarioId % SHARD_COUNT),
 });
 
 /** A place in a scenario's record activities' order: a scenario record id and an activity id. */

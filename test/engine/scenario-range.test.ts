@@ -88,7 +88,7 @@ describe("scenario records with ids in their scenario's range", () => {
         s.id,
       );
       // Every record enrolled once, ids contiguous from the range's base, each with its root record activity.
-      expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => s.id * R + i + 1));
+      expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => s.id * R + (s.id % 8) + i + 1));
       expect(rows.every((r) => r.n === 1)).toBe(true);
       expect(rows.map((r) => r.shard)).toEqual(rows.map((r) => r.id % 8));
       const scenario = await env.DB.prepare("SELECT count_records AS n FROM scenarios WHERE id = ?")
@@ -96,6 +96,22 @@ describe("scenario records with ids in their scenario's range", () => {
         .first<{ n: number }>();
       expect(scenario?.n).toBe(10);
     }
+  });
+
+  it("a scenario whose range is full enrolls no more, rather than take the next scenario's ids", async () => {
+    const full = await runningScenario("Full");
+    await env.DB.prepare(
+      "INSERT INTO scenario_records (id, scenario_id, model, record_id, token, created_at) VALUES (?, ?, 'party', 'x', '', 0)",
+    )
+      .bind(full.id * R + R - 5, full.id)
+      .run();
+    const [s] = await runningScenarios(testEngine().engine, full.id);
+    if (!s) throw new Error("not running");
+    await expect(enrollScenario(testEngine().engine, s, { chunk: 10 })).rejects.toThrow(/no scenario record ids left/);
+    const next = await env.DB.prepare("SELECT count(*) AS n FROM scenario_records WHERE id > ?")
+      .bind(full.id * R + R - 1)
+      .first<{ n: number }>();
+    expect(next?.n).toBe(0);
   });
 
   it("a scenario whose id would take its records' ids past 2^52 is not enrolled", async () => {
