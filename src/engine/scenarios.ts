@@ -24,6 +24,7 @@ import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-r
 import {
   afterScenarioRecord,
   MAX_SCENARIO_ID,
+  rangeOf,
   recordActivitiesOfScenario,
   SCENARIO_ID_TOO_HIGH,
   statementOf,
@@ -191,7 +192,7 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
   // chunks follow, and the minute sweep finishes them if this request cannot (see `repark_from`). Rows not yet
   // re-parked cannot run by mistake: claims check the scenario and the record, and park what they find paused.
   const now = Date.now();
-  const [changed, , first] = await e.d1.batch<{ next: number | null }>([
+  const [changed, first] = await e.d1.batch<{ next: number | null }>([
     e.d1
       // Running owes a pass (started right away by the caller; the cycle makes up for a start that was lost).
       .prepare(
@@ -220,8 +221,9 @@ export const PARK_CHUNK = 50_000;
  * Re-parks the scenario's waiting (and claimed) record activities of scenario records with ids above `after`, in the
  * order of its record activities (scenario record, then activity: scenario-range.ts): the first `chunk` of them and
  * the rest of the last one's scenario record (so a chunk ends with a scenario record, at most the scenario's activity
- * count over `chunk`). Then moves the scenario's `repark_from` to that scenario record's id (null once a chunk comes
- * back short) and returns it as `next`.
+ * count over `chunk`). The first statement moves the scenario's `repark_from` to that scenario record's id (null when
+ * the chunk comes back short: it holds all that is left) and returns it as `next`; the second re-parks up to it, read
+ * from the scenario's row (so the chunk is read once to find its end).
  */
 export function parkChunkSql(scenarioId: number, after: number, chunk: number): SQL[] {
   const first = recordActivitiesOfScenario({
@@ -230,22 +232,22 @@ export function parkChunkSql(scenarioId: number, after: number, chunk: number): 
     from: afterScenarioRecord(after),
     limit: chunk,
   });
-  const last = sql`(SELECT max(scenario_record_id) FROM (${first}))`;
+  const { hi } = rangeOf(scenarioId);
   const ids = recordActivitiesOfScenario({
     columns: sql`id, scenario_record_id, activity_id`,
     scenarioId,
     from: afterScenarioRecord(after),
-    until: last,
+    until: sql`(SELECT coalesce(repark_from, ${hi}) FROM scenarios WHERE id = ${scenarioId})`,
     limit: -1,
   });
   const paused = sql.raw(PAUSED("record_activities"));
   return [
-    sql`UPDATE record_activities SET parked = ${paused}
-        WHERE id IN (SELECT id FROM (${ids})) AND state IN ('waiting', 'running') AND parked != ${paused}`,
     sql`UPDATE scenarios SET repark_from = (SELECT CASE WHEN count(*) < ${chunk} THEN NULL ELSE max(scenario_record_id) END
                                             FROM (${first}))
         WHERE id = ${scenarioId}
         RETURNING repark_from AS next`,
+    sql`UPDATE record_activities SET parked = ${paused}
+        WHERE id IN (SELECT id FROM (${ids})) AND state IN ('waiting', 'running') AND parked != ${paused}`,
   ];
 }
 
@@ -265,7 +267,7 @@ export async function reparkScenario(
   let from: number | null = o.from ?? 0;
   while (from !== null) {
     const results: D1Result<{ next: number | null }>[] = await e.d1.batch(parkChunk(e, scenarioId, from, chunk));
-    from = results[1]?.results[0]?.next ?? null;
+    from = results[0]?.results[0]?.next ?? null;
   }
 }
 

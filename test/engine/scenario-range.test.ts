@@ -211,9 +211,9 @@ describe("a scenario's record activities, those of older scenario records and th
     await env.DB.prepare("UPDATE scenarios SET state = 'stopped' WHERE id = ?").bind(s.id).run();
     const ras = await inOrder(s.id);
     // A chunk of 3 takes the 3 first record activities and the rest of the second's scenario record: 4 rows.
-    const [update, progress] = parkChunkSql(s.id, 0, 3).map((q) => statementOf(env.DB, q));
+    const [progress, update] = parkChunkSql(s.id, 0, 3).map((q) => statementOf(env.DB, q));
     if (!update || !progress) throw new Error("no chunk");
-    const [, moved] = await env.DB.batch<{ next: number }>([update, progress]);
+    const [moved] = await env.DB.batch<{ next: number }>([progress, update]);
     expect(moved?.results[0]?.next).toBe(ras[3]?.sr);
     const parked = await all<{ id: number; parked: number }>(
       "SELECT id, parked FROM record_activities WHERE scenario_id = ? ORDER BY scenario_record_id, activity_id",
