@@ -37,6 +37,7 @@ export function benchRoutes() {
       columns: sql`id, scenario_record_id, activity_id`,
       scenarioId,
       limit: -1,
+      unordered: true,
     });
     const { results } = await statementOf(
       c.env.DB,

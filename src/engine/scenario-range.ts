@@ -58,6 +58,8 @@ export interface OfScenario {
   until?: SQL;
   /** Rows at most (each arm reads at most this many from its index); -1: all. */
   limit: number;
+  /** In no particular order (with `limit` -1: a set, e.g. the ids to update), so nothing is sorted. */
+  unordered?: boolean;
 }
 
 const R = SCENARIO_RECORD_RANGE;
@@ -77,7 +79,7 @@ const R = SCENARIO_RECORD_RANGE;
  */
 export function recordActivitiesOfScenario(o: OfScenario): SQL {
   const dir = sql.raw(o.desc ? "DESC" : "ASC");
-  const order = sql`ORDER BY scenario_record_id ${dir}, activity_id ${dir}`;
+  const order = o.unordered ? sql`` : sql`ORDER BY scenario_record_id ${dir}, activity_id ${dir}`;
   const where = o.where ?? sql`1`;
   const { lo, hi } = rangeOf(o.scenarioId);
   const p = o.from;

@@ -239,6 +239,7 @@ export function parkChunkSql(scenarioId: number, after: number, chunk: number): 
     from: afterScenarioRecord(after),
     until: sql`(SELECT coalesce(repark_from, ${hi}) FROM scenarios WHERE id = ${scenarioId})`,
     limit: -1,
+    unordered: true,
   });
   const paused = sql.raw(PAUSED("record_activities"));
   return [
