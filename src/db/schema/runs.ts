@@ -7,7 +7,9 @@ export type RecordActivityState = "waiting" | "running" | "done" | "cancelled" |
 
 /**
  * A record that entered a scenario. A record enters a scenario at most once, ever (the unique index). Ids are in the
- * scenario's range, `scenario_id * 2^32 + n` (src/engine/scenario-range.ts); those created before are small.
+ * scenario's range, `scenario_id * 2^32 + n`, given by enrollment's insert (src/engine/scenario-range.ts): an insert
+ * without one would take AUTOINCREMENT's next id, past the highest range's, which readers of the scenario's record
+ * activities do not expect. Those created before ranges have small ids.
  */
 export const scenarioRecords = sqliteTable(
   "scenario_records",
