@@ -41,8 +41,8 @@ const SCAN_CURSOR = /^([1-9][0-9]{0,15})-(0|[1-9][0-9]{0,15})$/;
  * the scenario's record activities (src/engine/scenario-range.ts) in descending (scenario record, activity) order,
  * the newest scenario record first, each with its e-mails newest first, the cursor `{record activity id}-{e-mail id}`
  * (continue with that record activity's e-mails below that id, then the record activities before it; refused once
- * that record activity has left D1). A page reads at most RECORD_ACTIVITIES_A_PAGE record activities, so it may hold fewer e-mails
- * than `limit` (none, even) and still have a cursor, then `{record activity id}-0`.
+ * that record activity has left D1). A page reads at most RECORD_ACTIVITIES_A_PAGE record activities, so it may hold
+ * fewer e-mails than `limit` (none, even) and still have a cursor, then `{record activity id}-0`.
  */
 export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: EmailRow[]; nextCursor: string | null }> {
   if (f.recordActivityId === undefined && (f.scenarioId !== undefined || f.activityId !== undefined)) {

@@ -6,9 +6,9 @@ import type { Engine } from "./context";
 
 /**
  * Scenario records get ids in their scenario's range: scenario `s`'s are `s * 2^32 + n` (n = s % 8 + 1, then one
- * more each, within the scenario: `rangeOf`; allocated by enrollment: src/engine/enroll.ts). So a scenario's record activities are a range of
- * `record_activities_once (scenario_record_id, activity_id)` and no index of record activities by scenario has to be
- * written. Scenario records created before (small autoincrement ids, all below 2^32) keep theirs: their record
+ * more each, within the scenario: `rangeOf`; allocated by enrollment: src/engine/enroll.ts). So a scenario's record
+ * activities are a range of `record_activities_once (scenario_record_id, activity_id)` and no index of record
+ * activities by scenario has to be written. Scenario records created before (small autoincrement ids, all below 2^32) keep theirs: their record
  * activities are in the partial index `record_activities_scenario_legacy (scenario_id, scenario_record_id,
  * activity_id) WHERE scenario_record_id < 2^32`. Every reader of a scenario's record activities asks both arms
  * (`recordActivitiesOfScenario`), legacy ones first in ascending order.
@@ -74,8 +74,10 @@ const R = SCENARIO_RECORD_RANGE;
  *
  * Each arm has its bounds in the order it must seek by: given two bounds on one side (the partial index's
  * `scenario_record_id < 2^32` and a position, say), SQLite seeks by the first and filters by the other, so the
- * position and `until` come before the range's own bounds (else each page would read its arm from its start). The partial index's condition is written out (a
- * bound parameter would not match it). An arm the position leaves empty is left out.
+ * position and `until` come before the range's own bounds (else each page would read its arm from its start). The
+ * partial index's condition is written out (a bound parameter would not match it). An arm the position leaves empty
+ * is left out. SQLite may seek the partial index by its condition even given one scenario record id (3.40 does): one
+ * scenario record's record activities are read through `record_activities_once` instead (src/engine/runs.ts).
  */
 export function recordActivitiesOfScenario(o: OfScenario): SQL {
   const dir = sql.raw(o.desc ? "DESC" : "ASC");

@@ -306,6 +306,13 @@ describe("a page of a scenario's record activities", () => {
       // The 2 × 20 record activities of the scan, twice (the page, then where the next one starts), and the sorts.
       expect(await rowsRead()).toBeLessThan(400);
     }
+    // One scenario record's, an older one and one of the range: through its own index entries.
+    for (const at of [1000, 3000]) {
+      const sr = ordered[at]?.sr;
+      const page = await listRecordActivities(engine, id, { limit: 10, cursor: null, scenarioRecordId: sr });
+      expect(page.items.map((r) => r.id)).toEqual([ordered[at]?.id]);
+      expect(await rowsRead()).toBeLessThan(20);
+    }
     // The statement alone, both ways, from a position in each arm.
     for (const desc of [false, true]) {
       for (const at of [500, 3500]) {
