@@ -114,8 +114,10 @@ export const emailsApi = router()
       description:
         "Unfiltered, by `status` or by `record_activity_id`: by id, highest first (a record activity's first attempt " +
         "has the record activity's id, later attempts ids from 2^52 up), `next_cursor` being the last e-mail's id. " +
-        "By `scenario_id` or `activity_id`: by record activity, newest first, each with its e-mails newest first; " +
-        "`next_cursor` is then `{record activity id}-{e-mail id}`. Such a page reads at most 1,000 record activities, " +
+        "By `scenario_id` or `activity_id`: by record activity, the newest scenario record (the last enrolled) first, " +
+        "its record activities by activity id, highest first, each with its e-mails newest first; " +
+        "`next_cursor` is then `{record activity id}-{e-mail id}` (refused with 400 once that record activity left D1: " +
+        "list again). Such a page reads at most 1,000 record activities, " +
         "so it may hold fewer e-mails than `limit`, or none, and still have a `next_cursor`: follow it until it is " +
         "null. E-mails older than the retention window (RETENTION_DAYS) are not listed: with their hits they were " +
         "exported to R2 as daily NDJSON and removed from D1. `retention` says since when and where (null: retention " +

@@ -106,7 +106,8 @@ export const runsApi = router()
       tags: ["Runs"],
       summary: "The scenario's record activities",
       description:
-        "Finished record activities older than the retention window (RETENTION_DAYS) are not listed: they were " +
+        "In enrollment order: by scenario record (the first enrolled first), then by activity id; `next_cursor` is the " +
+        "last record activity's id (refused with 400 once that record activity left D1: list again). Finished record activities older than the retention window (RETENTION_DAYS) are not listed: they were " +
         "exported to R2 and removed from D1. `retention` says since when and where (null: retention is off).",
       request: {
         params: IdParam,

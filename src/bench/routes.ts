@@ -1,6 +1,8 @@
+import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import type { AppEnv } from "../api/router";
 import { emailOfRecordActivity } from "../email/of-record-activity";
+import { recordActivitiesOfScenario, statementOf } from "../engine/scenario-range";
 import { getConfig } from "../env";
 import { type RenderMode, runRenders } from "./render";
 import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend, meteredTracking } from "./storage";
@@ -29,14 +31,21 @@ export function benchRoutes() {
   });
   // When the transport answered each attempt of a scenario's e-mails (any status): the send rate the provider saw.
   routes.get("/deliverability/calls", async (c) => {
-    const { results } = await c.env.DB.prepare(
+    const scenarioId = Number(c.req.query("scenario_id"));
+    if (!Number.isSafeInteger(scenarioId) || scenarioId <= 0) return c.text("scenario_id: a scenario id", 400);
+    const all = recordActivitiesOfScenario({
+      columns: sql`id, scenario_record_id, activity_id`,
+      scenarioId,
+      limit: -1,
+      unordered: true,
+    });
+    const { results } = await statementOf(
+      c.env.DB,
       // answered_at is NULL when the transport answered at sent_at (src/email/columns.ts).
-      `SELECT coalesce(m.answered_at, m.sent_at) AS t
-       FROM record_activities r JOIN email_archive m ON ${emailOfRecordActivity("m", (c) => `${c} = r.id`)}
-       WHERE r.scenario_id = ? AND coalesce(m.answered_at, m.sent_at) IS NOT NULL ORDER BY t`,
-    )
-      .bind(Number(c.req.query("scenario_id")))
-      .all<{ t: number }>();
+      sql`SELECT coalesce(m.answered_at, m.sent_at) AS t
+          FROM (${all}) r JOIN email_archive m ON ${sql.raw(emailOfRecordActivity("m", (c) => `${c} = r.id`))}
+          WHERE coalesce(m.answered_at, m.sent_at) IS NOT NULL ORDER BY t`,
+    ).all<{ t: number }>();
     return c.json(results.map((r) => r.t));
   });
   routes.post("/render", async (c) => {

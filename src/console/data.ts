@@ -57,7 +57,10 @@ async function statesOf(e: Engine, activityIds: number[]): Promise<Map<number, R
   return states;
 }
 
-/** A scenario with its tree (stats and 30-day trends of every activity), a page of its records, its latest e-mails. */
+/**
+ * A scenario with its tree (stats and 30-day trends of every activity), a page of its records, the e-mails of its
+ * latest scenario records (the list by scenario's order: src/email/emails.ts).
+ */
 export async function scenarioPage(e: Engine, scenarioId: number, cursor: number | null) {
   const range = trendRange();
   const [scenario, tree, trend, recordsPage, latest] = await Promise.all([

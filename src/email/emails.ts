@@ -1,9 +1,9 @@
-import { and, desc, eq, lt, lte, or, sql } from "drizzle-orm";
+import { and, desc, eq, lt, or, sql } from "drizzle-orm";
 import { takePage } from "../db/page";
 import type { EmailStatus, emails } from "../db/schema/emails";
-import { recordActivities } from "../db/schema/runs";
 import { emailArchive } from "../db/views";
 import type { Engine } from "../engine/context";
+import { positionOf, recordActivitiesOfScenario } from "../engine/scenario-range";
 import { invalid, notFound } from "../errors";
 import { parseId } from "../ids";
 import { trackingSecretOf } from "../tracking/keys";
@@ -39,10 +39,11 @@ const SCAN_CURSOR = /^([1-9][0-9]{0,15})-(0|[1-9][0-9]{0,15})$/;
 /**
  * Archived e-mails, newest first. Unfiltered, by status or by record activity: by id, the cursor being the last
  * e-mail's id. By scenario or activity (there is no index of e-mails by either: a row written less an e-mail): by
- * record activity through `record_activities_scenario`, newest first, each with its e-mails newest first, the cursor
- * `{record activity id}-{e-mail id}` (continue with that record activity's e-mails below that id, then the older
- * record activities). A page reads at most RECORD_ACTIVITIES_A_PAGE record activities, so it may hold fewer e-mails
- * than `limit` (none, even) and still have a cursor, then `{record activity id}-0`.
+ * the scenario's record activities (src/engine/scenario-range.ts) in descending (scenario record, activity) order,
+ * the newest scenario record first, each with its e-mails newest first, the cursor `{record activity id}-{e-mail id}`
+ * (continue with that record activity's e-mails below that id, then the record activities before it; refused once
+ * that record activity has left D1). A page reads at most RECORD_ACTIVITIES_A_PAGE record activities, so it may hold
+ * fewer e-mails than `limit` (none, even) and still have a cursor, then `{record activity id}-0`.
  */
 export async function listEmails(e: Engine, f: EmailFilter): Promise<{ items: EmailRow[]; nextCursor: string | null }> {
   if (f.recordActivityId === undefined && (f.scenarioId !== undefined || f.activityId !== undefined)) {
@@ -75,33 +76,34 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
   if (f.cursor !== null && match === null) throw invalid(NOT_A_CURSOR);
   const at = match ? { ra: Number(match[1]), email: Number(match[2]) } : null;
   const scan = f.recordActivities ?? RECORD_ACTIVITIES_A_PAGE;
-  const scenario =
-    f.scenarioId !== undefined
-      ? sql`${f.scenarioId}`
-      : sql`(SELECT scenario_id FROM activities WHERE id = ${f.activityId})`;
-  // Index only: the scenario's record activities from the cursor's down, at most a page's worth.
-  const scanned = e.db
-    .select({ id: recordActivities.id })
-    .from(recordActivities)
-    .where(and(sql`${recordActivities.scenarioId} = ${scenario}`, at ? lte(recordActivities.id, at.ra) : undefined))
-    .orderBy(desc(recordActivities.id))
-    .limit(scan)
-    .as("r");
+  const scenarioId = f.scenarioId ?? (await scenarioOfActivity(e, f.activityId));
+  if (scenarioId === null) return { items: [], nextCursor: null };
+  // Index only: the scenario's record activities from the cursor's down (newest scenario record first, then
+  // activity: scenario-range.ts), at most a page's worth.
+  const from = at ? await positionOf(e, scenarioId, at.ra) : undefined;
+  const scanned = sql`(${recordActivitiesOfScenario({
+    columns: sql`id, scenario_record_id, activity_id`,
+    scenarioId,
+    from,
+    desc: true,
+    limit: scan,
+  })}) AS r`;
+  const ra = sql<number>`r.id`;
   const rows = await e.db
-    .select({ email: emailArchive, ra: scanned.id })
+    .select({ email: emailArchive, ra })
     .from(scanned)
     .innerJoin(
       emailArchive,
-      emailsOfRecordActivity((c) => sql`${c} = ${scanned.id}`),
+      emailsOfRecordActivity((c) => sql`${c} = r.id`),
     )
     .where(
       and(
         f.activityId === undefined ? undefined : eq(emailArchive.activityId, f.activityId),
         f.status === undefined ? undefined : eq(emailArchive.status, f.status),
-        at ? or(lt(scanned.id, at.ra), lt(emailArchive.id, at.email)) : undefined,
+        at ? or(sql`r.id <> ${at.ra}`, lt(emailArchive.id, at.email)) : undefined,
       ),
     )
-    .orderBy(desc(scanned.id), desc(emailArchive.id))
+    .orderBy(sql`r.scenario_record_id DESC`, sql`r.activity_id DESC`, desc(emailArchive.id))
     .limit(f.limit + 1)
     .all();
   const page = takePage(rows, f.limit, (r) => `${r.ra}-${r.email.id}`);
@@ -109,13 +111,24 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
   if (nextCursor === null) {
     // The page is not full: more may follow the record activities it read, if it read as many as it may.
     const read = await e.db
-      .select({ count: sql<number>`count(*)`, last: sql<number | null>`min(${scanned.id})` })
+      .select({ count: sql<number>`count(*) OVER ()`, last: ra })
       .from(scanned)
+      .orderBy(sql`r.scenario_record_id`, sql`r.activity_id`)
+      .limit(1)
       .get();
-    if (read && read.count >= scan && read.last !== null) nextCursor = `${read.last}-0`;
+    if (read && read.count >= scan) nextCursor = `${read.last}-0`;
   }
   const secret = trackingSecretOf(e.env);
   return { items: await Promise.all(page.items.map((r) => withDerivedColumns(secret, r.email))), nextCursor };
+}
+
+async function scenarioOfActivity(e: Engine, activityId: number | undefined): Promise<number | null> {
+  if (activityId === undefined) return null;
+  const row = await e.d1
+    .prepare("SELECT scenario_id FROM activities WHERE id = ?")
+    .bind(activityId)
+    .first<{ scenario_id: number }>();
+  return row?.scenario_id ?? null;
 }
 
 export async function getEmailRow(e: Engine, id: number): Promise<EmailRow> {

@@ -6,6 +6,14 @@ import type { Engine } from "./context";
 import { recordFilter } from "./matching";
 import { directEnrollmentDone, owePass, passBegins } from "./passes";
 import { OPTED_OUT } from "./preferences";
+import { MAX_SCENARIO_ID, rangeOf, SCENARIO_ID_TOO_HIGH } from "./scenario-range";
+
+/**
+ * SQL: the highest scenario record id of a scenario's range, or the id its numbering starts after when it has none
+ * (one read: the primary key's last entry in the range). Binds the range's `lo`, `hi`, `base` (scenario-range.ts).
+ */
+const HIGHEST_IN_RANGE =
+  "coalesce((SELECT id FROM scenario_records WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1), ?)";
 
 /** Records examined per statement (a rowid range): bounds each statement's time however large the table. */
 export const ENROLL_CHUNK = 25_000;
@@ -118,6 +126,8 @@ export async function enrollScenario(
   const rootDue = roots.map((a) => ({ ...a, at: shiftBy(now, a.delay) }));
   const rootStatements = rootDue.map((a) => rootActivityInsert(e.d1, scenario, a, now));
   const progress: PassProgress = { enrolled: 0, recordActivities: 0, next: null, rowsRead: 0 };
+  if (scenario.id >= MAX_SCENARIO_ID) throw new Error(SCENARIO_ID_TOO_HIGH(scenario.id));
+  const { lo, hi, base } = rangeOf(scenario.id);
 
   // Some records (just written): one step over their ids, through the (model, id) key. All records: rowid ranges.
   let ranges: ([number, number] | null)[] = [null];
@@ -140,12 +150,16 @@ export async function enrollScenario(
       progress.next = range[0];
       break;
     }
-    // The scenario records this chunk creates are the scenario's with an id above the highest one now (ids only grow;
-    // the root statements read that id range from the table itself, never the whole scenario through an index).
-    // A concurrent pass of the same scenario commits its rows with their root record activities, so picking them up
-    // too changes nothing (the insert ignores rows that exist).
+    // The scenario records this chunk creates are those of the scenario's range (scenario-range.ts) above its highest
+    // id now (ids only grow; the root statements read that id range from the table itself, never the whole scenario
+    // through an index). A concurrent pass of the same scenario commits its rows with their root record activities,
+    // so picking them up too changes nothing (the insert ignores rows that exist).
     const before =
-      (await e.d1.prepare("SELECT max(id) AS id FROM scenario_records").first<{ id: number | null }>())?.id ?? 0;
+      (await e.d1.prepare(`SELECT ${HIGHEST_IN_RANGE} AS id`).bind(lo, hi, base).first<{ id: number }>())?.id ?? base;
+    // A chunk never numbers past its range (which would be the next scenario's): 2^32 - 1 scenario records a scenario.
+    if (before + (range ? chunk : (onlyIds?.length ?? 0)) > hi) {
+      throw new Error(`scenario ${scenario.id} has no scenario record ids left in its range`);
+    }
     const subset = range ? "AND r.rowid BETWEEN ? AND ?" : "AND r.id IN (SELECT value FROM json_each(?))";
     // A rowid range is read from the table itself: left to choose, the planner takes the (model, party) index and
     // walks every record of the model for each chunk, which makes a pass quadratic.
@@ -154,9 +168,13 @@ export async function enrollScenario(
     const storedToken = trackingSecretOf(e.env) === null ? "lower(hex(randomblob(16)))" : "''";
     const insertRecords = e.d1
       .prepare(
+        // Ids are the scenario's next ones: its range's highest id (read once: an uncorrelated subquery is computed
+        // once a statement, before the first row is inserted) plus the row's number. OR IGNORE would also swallow a
+        // primary-key conflict, so none may arise: the ids are above every id of the range, and distinct.
         `INSERT OR IGNORE INTO scenario_records
-           (scenario_id, model, record_id, party_id, blocked, token, created_at)
-         SELECT ?, r.model, r.id, r.party_id, 0, ${storedToken}, ?
+           (id, scenario_id, model, record_id, party_id, blocked, token, created_at)
+         SELECT ${HIGHEST_IN_RANGE} + row_number() OVER (),
+                ?, r.model, r.id, r.party_id, 0, ${storedToken}, ?
          FROM ${source}
          WHERE ${filter.where} ${subset}
            AND NOT EXISTS (SELECT 1 FROM scenario_records sr
@@ -168,6 +186,9 @@ export async function enrollScenario(
            AND EXISTS (SELECT 1 FROM scenarios s WHERE s.id = ? AND s.state = 'running')`,
       )
       .bind(
+        lo,
+        hi,
+        base,
         scenario.id,
         now,
         ...filter.params,
@@ -183,7 +204,7 @@ export async function enrollScenario(
       .bind(scenario.id);
     // Each root statement is followed by its activity's waiting count going up by what it created.
     const roots = rootStatements.flatMap((s, i) => [
-      s.bind(...s.params(before)),
+      s.bind(...s.params(before, hi)),
       e.d1
         .prepare("UPDATE activities SET count_waiting = count_waiting + changes() WHERE id = ? AND changes() > 0")
         .bind(rootDue[i]?.id),
@@ -214,11 +235,11 @@ function rootActivityInsert(d1: D1Database, scenario: ScenarioToEnroll, a: RootA
        (scenario_record_id, activity_id, scenario_id, shard, state, at, due_at, attempts, created_at, updated_at)
      SELECT sr.id, ?, ?, ${shardSql("sr.id")}, 'waiting', ?, ?, 0, ?, ?
      FROM scenario_records sr NOT INDEXED ${join}
-     WHERE sr.scenario_id = ? AND sr.id > ? ${where}`,
+     WHERE sr.scenario_id = ? AND sr.id > ? AND sr.id <= ? ${where}`,
   );
   return {
     bind: stmt.bind.bind(stmt),
-    params: (before: number) => [
+    params: (before: number, hi: number) => [
       a.id,
       scenario.id,
       a.at,
@@ -227,6 +248,7 @@ function rootActivityInsert(d1: D1Database, scenario: ScenarioToEnroll, a: RootA
       now,
       scenario.id,
       before,
+      hi,
       ...(condition?.params ?? []),
     ],
   };

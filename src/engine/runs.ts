@@ -3,6 +3,7 @@ import { takePage } from "../db/page";
 import { activities, type RecordActivityState, recordActivities, scenarioRecords } from "../db/schema";
 import { notFound } from "../errors";
 import type { Engine } from "./context";
+import { positionOf, recordActivitiesOfScenario } from "./scenario-range";
 import { getScenarioRow } from "./scenarios";
 
 export type ScenarioRecordRow = typeof scenarioRecords.$inferSelect;
@@ -55,23 +56,48 @@ export async function listRecordActivities(
       .get();
     if (!activity || activity.scenarioId !== scenarioId) return { items: [], nextCursor: null };
   }
-  const rows = await e.db
-    .select()
-    .from(recordActivities)
-    .where(
-      and(
-        eq(recordActivities.scenarioId, scenarioId),
-        filter.state === undefined ? undefined : stateIs(filter.state),
-        filter.activityId === undefined ? undefined : eq(recordActivities.activityId, filter.activityId),
-        filter.scenarioRecordId === undefined
-          ? undefined
-          : eq(recordActivities.scenarioRecordId, filter.scenarioRecordId),
-        filter.cursor === null ? undefined : gt(recordActivities.id, filter.cursor),
-      ),
-    )
-    .orderBy(asc(recordActivities.id))
-    .limit(filter.limit + 1)
-    .all();
+  // In the scenario's order (scenario record, then activity: scenario-range.ts), after the cursor's record activity.
+  const from = filter.cursor === null ? undefined : await positionOf(e, scenarioId, filter.cursor);
+  const where = and(
+    sql`1`,
+    filter.state === undefined ? undefined : stateIs(filter.state),
+    filter.activityId === undefined ? undefined : eq(recordActivities.activityId, filter.activityId),
+  );
+  const order = [asc(recordActivities.scenarioRecordId), asc(recordActivities.activityId)];
+  let rows: RecordActivityRow[];
+  if (filter.scenarioRecordId !== undefined) {
+    // One scenario record's: a range of `record_activities_once`, whatever the planner (SQLite 3.40 seeks the partial
+    // index of older ones by its condition rather than by the scenario record, which walks the scenario's older rows).
+    rows = await e.db
+      .select()
+      .from(recordActivities)
+      .where(
+        and(
+          eq(recordActivities.scenarioRecordId, filter.scenarioRecordId),
+          eq(recordActivities.scenarioId, scenarioId),
+          where,
+          from ? sql`(scenario_record_id, activity_id) > (${from.sr}, ${from.activity})` : undefined,
+        ),
+      )
+      .orderBy(...order)
+      .limit(filter.limit + 1)
+      .all();
+  } else {
+    const page = recordActivitiesOfScenario({
+      columns: sql`id, scenario_record_id, activity_id`,
+      scenarioId,
+      where,
+      from,
+      limit: filter.limit + 1,
+    });
+    // The page's rows by primary key.
+    rows = await e.db
+      .select()
+      .from(recordActivities)
+      .where(sql`${recordActivities.id} IN (SELECT id FROM (${page}))`)
+      .orderBy(...order)
+      .all();
+  }
   return takePage(await showRunning(e, rows), filter.limit, (r) => r.id);
 }
 

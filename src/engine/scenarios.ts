@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { takePage } from "../db/page";
 import {
@@ -21,6 +21,14 @@ import { countMatching } from "./matching";
 import { requireModel } from "./models";
 import { owePass } from "./passes";
 import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "./recipient-rules";
+import {
+  afterScenarioRecord,
+  MAX_SCENARIO_ID,
+  rangeOf,
+  recordActivitiesOfScenario,
+  SCENARIO_ID_TOO_HIGH,
+  statementOf,
+} from "./scenario-range";
 import { checkTopicsExist, setScenarioTopicsStatements, topicsOfScenarios } from "./topics";
 
 export type ScenarioRow = typeof scenarios.$inferSelect;
@@ -75,6 +83,12 @@ export async function createScenario(e: Engine, input: ScenarioInput): Promise<S
     .values({ ...values, state: "draft", createdAt: now, updatedAt: now })
     .returning()
     .get();
+  // Ids come from AUTOINCREMENT (never reused): past 2^20 scenarios ever created, a scenario's records could not have
+  // ids in its range below 2^52 (scenario-range.ts). Refused, not created.
+  if (row.id >= MAX_SCENARIO_ID) {
+    await e.db.delete(scenarios).where(eq(scenarios.id, row.id));
+    throw conflict(SCENARIO_ID_TOO_HIGH(row.id));
+  }
   if (topics?.length) await e.d1.batch(setScenarioTopicsStatements(e, row.id, topics));
   return withCounts(e, row);
 }
@@ -178,7 +192,7 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
   // chunks follow, and the minute sweep finishes them if this request cannot (see `repark_from`). Rows not yet
   // re-parked cannot run by mistake: claims check the scenario and the record, and park what they find paused.
   const now = Date.now();
-  const [changed, , first] = await e.d1.batch<{ next: number | null }>([
+  const [changed, first] = await e.d1.batch<{ next: number | null }>([
     e.d1
       // Running owes a pass (started right away by the caller; the cycle makes up for a start that was lost).
       .prepare(
@@ -204,31 +218,46 @@ export async function transitionScenario(e: Engine, id: number, action: keyof ty
 export const PARK_CHUNK = 50_000;
 
 /**
- * Re-parks the scenario's waiting (and claimed) record activities with ids after `after`, `chunk` of them, then moves
- * the scenario's `repark_from` to the last id seen (null once a chunk comes back short) and returns it as `next`.
+ * Re-parks the scenario's waiting (and claimed) record activities of scenario records with ids above `after`, in the
+ * order of its record activities (scenario record, then activity: scenario-range.ts): the first `chunk` of them and
+ * the rest of the last one's scenario record (so a chunk ends with a scenario record, at most the scenario's activity
+ * count over `chunk`). The first statement moves the scenario's `repark_from` to that scenario record's id (null when
+ * the chunk comes back short: it holds all that is left) and returns it as `next`; the second re-parks up to it, read
+ * from the scenario's row (so the chunk is read once to find its end).
  */
-function parkChunk(e: Engine, scenarioId: number, after: number, chunk: number) {
-  const ids = "SELECT id FROM record_activities WHERE scenario_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+export function parkChunkSql(scenarioId: number, after: number, chunk: number): SQL[] {
+  const first = recordActivitiesOfScenario({
+    columns: sql`scenario_record_id, activity_id`,
+    scenarioId,
+    from: afterScenarioRecord(after),
+    limit: chunk,
+  });
+  const { hi } = rangeOf(scenarioId);
+  const ids = recordActivitiesOfScenario({
+    columns: sql`id, scenario_record_id, activity_id`,
+    scenarioId,
+    from: afterScenarioRecord(after),
+    until: sql`(SELECT coalesce(repark_from, ${hi}) FROM scenarios WHERE id = ${scenarioId})`,
+    limit: -1,
+    unordered: true,
+  });
+  const paused = sql.raw(PAUSED("record_activities"));
   return [
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
-         WHERE id IN (${ids}) AND state IN ('waiting', 'running') AND parked != ${PAUSED("record_activities")}`,
-      )
-      .bind(scenarioId, after, chunk),
-    e.d1
-      .prepare(
-        `UPDATE scenarios SET repark_from = (SELECT CASE WHEN count(*) < ?3 THEN NULL ELSE max(id) END FROM (${ids}))
-         WHERE id = ?1
-         RETURNING repark_from AS next`,
-      )
-      .bind(scenarioId, after, chunk),
+    sql`UPDATE scenarios SET repark_from = (SELECT CASE WHEN count(*) < ${chunk} THEN NULL ELSE max(scenario_record_id) END
+                                            FROM (${first}))
+        WHERE id = ${scenarioId}
+        RETURNING repark_from AS next`,
+    sql`UPDATE record_activities SET parked = ${paused}
+        WHERE id IN (SELECT id FROM (${ids})) AND state IN ('waiting', 'running') AND parked != ${paused}`,
   ];
 }
 
+const parkChunk = (e: Engine, scenarioId: number, after: number, chunk: number) =>
+  parkChunkSql(scenarioId, after, chunk).map((q) => statementOf(e.d1, q));
+
 /**
- * Brings the `parked` flag of a scenario's waiting record activities in line with its state, in id-ordered chunks
- * after `from` (each flag is computed from the state at that moment, so concurrent transitions converge).
+ * Brings the `parked` flag of a scenario's waiting record activities in line with its state, in chunks of scenario
+ * records after `from` (each flag is computed from the state at that moment, so concurrent transitions converge).
  */
 export async function reparkScenario(
   e: Engine,
@@ -239,7 +268,7 @@ export async function reparkScenario(
   let from: number | null = o.from ?? 0;
   while (from !== null) {
     const results: D1Result<{ next: number | null }>[] = await e.d1.batch(parkChunk(e, scenarioId, from, chunk));
-    from = results[1]?.results[0]?.next ?? null;
+    from = results[0]?.results[0]?.next ?? null;
   }
 }
 

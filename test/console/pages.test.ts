@@ -157,7 +157,9 @@ describe("a record's timeline", () => {
     const { html } = await signedIn(`/console/scenario-records/${pam.id}`);
     const ras = await ok("GET", `/scenarios/${scenarioId}/record-activities?scenario_record_id=${pam.id}`);
     const shown = [...html.matchAll(/data-record-activity="(\d+)"/g)].map((m) => m[1]);
-    expect(shown).toEqual(ras.items.map((r: { id: string }) => r.id));
+    // In the order they arose, as ids grow (the API lists them by activity).
+    const listed = ras.items.map((r: { id: string }) => r.id);
+    expect(shown).toEqual([...listed].sort((a: string, b: string) => Number(a) - Number(b)));
     expect(shown).toHaveLength(4);
     const notClicked = ras.items.find((r: { activity_id: string }) => r.activity_id === ids["Not clicked"]);
     expect(notClicked.state).toBe("waiting");

@@ -219,7 +219,10 @@ describe("e-mails found by their record activity, whatever their id", () => {
         .all<{ detail: string }>();
       const details = plan.results.map((r) => r.detail);
       expect(details.filter((d) => /^SCAN (emails|record_activities)\b/.test(d))).toEqual([]);
-      expect(details.some((d) => d.includes("record_activities_scenario"))).toBe(true);
+      // A read of the scenario's record activities goes through the partial index of the older ones (their arm).
+      if (sql.includes("scenario_record_id < 4294967296")) {
+        expect(details.some((d) => d.includes("record_activities_scenario_legacy"))).toBe(true);
+      }
     }
   });
 });

@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../src/engine/enroll";
 import { processDue } from "../../src/engine/execute";
-import { finishReparking, reparkScenario } from "../../src/engine/scenarios";
+import { queryOf } from "../../src/engine/scenario-range";
+import { finishReparking, parkChunkSql, reparkScenario } from "../../src/engine/scenarios";
 import { ok } from "../helpers";
 import { buildScenario, ScriptedMailer, testEngine } from "./fixtures";
 
@@ -144,15 +145,18 @@ describe("paused record activities are parked out of the due index", () => {
     expect(await finishReparking(engine)).toBe(0);
   });
 
-  it("a re-parking chunk reads the scenario's rows by id range", async () => {
-    const { results } = await env.DB.prepare(
-      "EXPLAIN QUERY PLAN SELECT id FROM record_activities WHERE scenario_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    )
-      .bind(1, 0, 10)
-      .all<{ detail: string }>();
-    const plan = results.map((r) => r.detail).join("\n");
-    expect(plan).toMatch(/record_activities_scenario \(scenario_id=\? AND id>\?\)/);
-    expect(plan).not.toMatch(/TEMP B-TREE/);
+  it("a re-parking chunk reads the scenario's rows by index ranges", async () => {
+    for (const after of [0, 5, 4 * 2 ** 32 + 7]) {
+      for (const q of parkChunkSql(4, after, 10).map(queryOf)) {
+        const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+          .bind(...q.params)
+          .all<{ detail: string }>();
+        const plan = results.map((r) => r.detail).join("\n");
+        expect(plan).not.toMatch(/\bSCAN record_activities\b/);
+        expect(plan).toMatch(/record_activities_once \(/);
+        if (after < 2 ** 32) expect(plan).toMatch(/record_activities_scenario_legacy \(scenario_id=\?/);
+      }
+    }
   });
 
   it("claims and wake-ups read the due index by range, whatever the paused backlog", async () => {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../../src/db/client";
+import { SHARD_COUNT } from "../../src/db/shards";
 import { enroll } from "../../src/engine/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
 import { upsertRecords } from "../../src/engine/records";
@@ -77,9 +78,9 @@ describe("fault injection: D1 errors on a write inside a batch", () => {
         if (prop === "batch") {
           return async (s: D1PreparedStatement[]) => {
             batches++;
-            // 1: the engine's reads, 2: the recipient gate's reads, 3: the archive rows, 4: the delivery statuses,
-            // 5: the engine's results.
-            if (batches === 5) throw new Error("D1_ERROR: Network connection lost.");
+            // First a claim for each shard (no shard given: each in turn), then 1: the engine's reads, 2: the
+            // recipient gate's reads, 3: the archive rows, 4: the delivery statuses, 5: the engine's results.
+            if (batches === SHARD_COUNT + 5) throw new Error("D1_ERROR: Network connection lost.");
             return target.batch(s);
           };
         }

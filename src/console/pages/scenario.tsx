@@ -310,13 +310,16 @@ export function ScenarioPage(props: { data: Data; csrf: string }) {
         </p>
       )}
 
-      <h2>Latest e-mails</h2>
+      <h2>E-mails of the latest records</h2>
       {latest.length === 0 ? (
         <p class="notice">No e-mail sent yet.</p>
       ) : (
         <div class="table-wrap">
           <table>
-            <caption>The last {latest.length} e-mails of this scenario, newest first</caption>
+            <caption>
+              {latest.length} e-mails of this scenario's latest records (the last enrolled first), each record's newest
+              first
+            </caption>
             <thead>
               <tr>
                 <th scope="col">Subject</th>

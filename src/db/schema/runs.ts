@@ -6,7 +6,12 @@ import { activities, scenarios } from "./scenarios";
 /** `running` is stored only by claims of earlier versions: a claimed row stays `waiting` (shown `running`). */
 export type RecordActivityState = "waiting" | "running" | "done" | "cancelled" | "failed";
 
-/** A record that entered a scenario. A record enters a scenario at most once, ever (the unique index). */
+/**
+ * A record that entered a scenario. A record enters a scenario at most once, ever (the unique index). Ids are in the
+ * scenario's range, `scenario_id * 2^32 + n`, given by enrollment's insert (src/engine/scenario-range.ts): an insert
+ * without one would take AUTOINCREMENT's next id, past the highest range's, which readers of the scenario's record
+ * activities do not expect. Those created before ranges have small ids.
+ */
 export const scenarioRecords = sqliteTable(
   "scenario_records",
   {
@@ -120,7 +125,12 @@ export const recordActivities = sqliteTable(
     index("record_activities_done_unemailed").on(t.at).where(sql`state = 'done' AND emailed = 0`),
     // Retention: cancelled and failed rows by the time they ended (rarer than done ones, so few entries written).
     index("record_activities_ended").on(t.at).where(sql`state IN ('cancelled', 'failed')`),
-    index("record_activities_scenario").on(t.scenarioId, t.id),
+    // A scenario's record activities: those of its scenario records created since ids are allocated in the scenario's
+    // range (src/engine/scenario-range.ts) are a range of `record_activities_once`, so they write no entry here; this
+    // partial index holds only those of scenario records created before (small autoincrement ids).
+    index("record_activities_scenario_legacy")
+      .on(t.scenarioId, t.scenarioRecordId, t.activityId)
+      .where(sql`scenario_record_id < 4294967296`),
     // The provider-id index of the e-mails archived on their record activity's row (as `emails_provider_message`).
     index("record_activities_email_provider")
       .on(sql`substr(email_provider_id, -10)`)

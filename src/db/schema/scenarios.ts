@@ -37,7 +37,7 @@ export const scenarios = sqliteTable("scenarios", {
   goal: text("goal", { mode: "json" }).$type<Domain>(),
   /**
    * While the `parked` flags of the scenario's record activities are being brought in line with a new state: the
-   * record activity id to continue after (the minute sweep finishes what a transition's request did not). Null when
+   * scenario record id to continue after (src/engine/scenarios.ts `parkChunkSql`; the minute sweep finishes what a transition's request did not). Null when
    * they are in line.
    */
   reparkFrom: integer("repark_from"),
