@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, lt, or, sql } from "drizzle-orm";
 import { takePage } from "../db/page";
 import type { EmailStatus, emails } from "../db/schema/emails";
 import { emailArchive } from "../db/views";
@@ -89,8 +89,16 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
     limit: scan,
   })}) AS r`;
   const ra = sql<number>`r.id`;
-  const rows = await e.db
-    .select({ email: emailArchive, ra })
+  // The join in a subquery of its own, ordered outside it by its result's columns: SQLite then flattens
+  // `email_archive` (a UNION ALL) into the join, each arm read by its keys. Ordered by the scanned record activities'
+  // columns in the same query, it would read the view whole.
+  const joined = e.db
+    .select({
+      ...getTableColumns(emailArchive),
+      ra: ra.as("ra"),
+      srId: sql<number>`r.scenario_record_id`.as("sr_id"),
+      activity: sql<number>`r.activity_id`.as("ra_activity_id"),
+    })
     .from(scanned)
     .innerJoin(
       emailArchive,
@@ -103,9 +111,14 @@ async function listEmailsByRecordActivity(e: Engine, f: EmailFilter) {
         at ? or(sql`r.id <> ${at.ra}`, lt(emailArchive.id, at.email)) : undefined,
       ),
     )
-    .orderBy(sql`r.scenario_record_id DESC`, sql`r.activity_id DESC`, desc(emailArchive.id))
+    .as("j");
+  const found = await e.db
+    .select()
+    .from(joined)
+    .orderBy(desc(joined.srId), desc(joined.activity), desc(joined.id))
     .limit(f.limit + 1)
     .all();
+  const rows = found.map(({ ra, srId: _sr, activity: _a, ...email }) => ({ ra, email }));
   const page = takePage(rows, f.limit, (r) => `${r.ra}-${r.email.id}`);
   let nextCursor = page.nextCursor;
   if (nextCursor === null) {
