@@ -1,9 +1,9 @@
 // Deliverability: how fast delivery events (bounces, complaints…) are recorded through the queue, and how closely
 // the send throttle holds its rate while the transport answers 429 some of the time.
-import { loadParties, log, sleep, until } from "./lib.mjs";
+import { loadParties, log, request, sleep, until } from "./lib.mjs";
 
 async function benchCounts(base) {
-  return (await fetch(`${base}/__bench/deliverability`)).json();
+  return request(base, "GET", "/__bench/deliverability");
 }
 
 /** A scenario that sends one e-mail to each of `count` parties at once; resolves when all are archived. */
@@ -20,7 +20,6 @@ async function sendTo(api, { name, count, waitSent = true }) {
   await api("POST", `/scenarios/${scenario.id}/run`);
   if (waitSent) {
     await until(async () => (await api("GET", `/activities/${activity.id}`)).record_count >= count, {
-      kick: api.base,
       every: 250,
     });
   }
@@ -63,7 +62,6 @@ export async function benchBounces(api, { emails = 500, events = 20_000 } = {}) 
   const accepted = performance.now();
   const done = await until(async () => (await benchCounts(api.base)).events - before >= events, {
     every: 100,
-    kick: api.base,
   });
   const seconds = (done - started) / 1000;
   log(
@@ -91,7 +89,7 @@ export async function benchThrottle(api, { rate, count = 800 } = {}) {
     if (polls > 4 * 600) throw new Error("throttle benchmark: timed out");
     await sleep(250);
   }
-  const calls = await (await fetch(`${api.base}/__bench/deliverability/calls?scenario_id=${scenario.id}`)).json();
+  const calls = await request(api.base, "GET", `/__bench/deliverability/calls?scenario_id=${scenario.id}`);
   const lo = Math.floor(calls.length * 0.1);
   const hi = Math.ceil(calls.length * 0.9) - 1;
   const measured = (hi - lo) / ((calls[hi] - calls[lo]) / 1000);

@@ -11,7 +11,6 @@ async function enrollScenario(api, { name, domain, expected }) {
   // Progress comes from the scenario's Enroller (no D1 read competing with the enrollment), then the count once.
   const t1 = await until(async () => !(await api("GET", `/scenarios/${s.id}/enrollment`)).running, {
     every: 250,
-    kick: api.base,
   });
   const count = (await api("GET", `/scenarios/${s.id}`)).record_count;
   if (count !== expected) throw new Error(`enrolled ${count} records, expected ${expected}`);

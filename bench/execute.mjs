@@ -41,12 +41,10 @@ export async function dueTogether(api, { name, count, action, delaySeconds = 20,
   await api("POST", `/scenarios/${scenario.id}/run`);
   await until(async () => (await api("GET", `/scenarios/${scenario.id}`)).record_count >= count, {
     every: 200,
-    kick: api.base,
   });
   log(`${name}: ${count} enrolled, due in ${delaySeconds} s`);
   await sleep(delaySeconds * 1000);
   await until(async () => (await api("GET", `/activities/${activity.id}`)).record_count >= count, {
-    kick: api.base,
     every: 250,
     timeoutMs: 900_000,
   });

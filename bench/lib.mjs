@@ -101,7 +101,6 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * call behind it; production does not behave like that, so the benchmarks must not measure it.
  */
 export function client(base) {
-  const { hostname, port } = new URL(base);
   api.base = base;
   return api;
   /**
@@ -111,8 +110,7 @@ export function client(base) {
   async function api(method, path, body) {
     for (let attempt = 1; ; attempt++) {
       try {
-        // Kicked: a request that comes in while the isolate finishes a long one can wait for the next request.
-        return await kickWhile(base, () => once(method, path, body));
+        return await request(base, method, `/api${path}`, body);
       } catch (err) {
         if (attempt >= 3 || !/: 503 Your worker restarted mid-request/.test(String(err))) throw err;
         log(`${method} ${path}: the local isolate restarted; trying again`);
@@ -120,38 +118,54 @@ export function client(base) {
       }
     }
   }
-  function once(method, path, body) {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          hostname,
-          port,
-          path: `/api${path}`,
-          method,
-          agent: false,
-          headers: {
-            authorization: `Bearer ${TOKEN}`,
-            "content-type": "application/json",
-            ...(payload ? { "content-length": Buffer.byteLength(payload) } : {}),
-          },
+}
+
+/**
+ * One call to the server at `base` (the admin API or a bench route) over a new connection (see `client`), with the
+ * admin token and no timeout: the JSON answer, or an error naming the call and its status. While it is outstanding a
+ * cheap request goes to the server each second: local workerd can leave a request that arrived as a long one
+ * finished unserved until the next request comes in (a local-runtime artifact; `npm start`'s cron driver kicks it each
+ * minute). Without the kick a benchmark would time that, or wait indefinitely, not the service.
+ */
+export function request(base, method, path, body) {
+  const kicker = setInterval(() => {
+    fetch(`${base}/__bench/redirect`, { redirect: "manual" }).catch(() => {});
+  }, 1000);
+  return requestOnce(base, method, path, body).finally(() => clearInterval(kicker));
+}
+
+function requestOnce(base, method, path, body) {
+  const { hostname, port } = new URL(base);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        hostname,
+        port,
+        path,
+        method,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          "content-type": "application/json",
+          ...(payload ? { "content-length": Buffer.byteLength(payload) } : {}),
         },
-        (res) => {
-          const chunks = [];
-          res.on("data", (c) => chunks.push(c));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            if (res.statusCode >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-            else resolve(text ? JSON.parse(text) : null);
-          });
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      if (payload) req.write(payload);
-      req.end();
-    });
-  }
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if (res.statusCode >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve(text ? JSON.parse(text) : null);
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
 }
 
 /** Upserts `count` party records in batches of 1,000 with a few calls in flight. */
@@ -171,35 +185,12 @@ export async function loadParties(api, { count, prefix, fields = () => ({}), con
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/**
- * Runs `work` while a cheap request goes to the server at `base` each second: one D1 read (`/__bench/kick`). Local
- * workerd can leave a request that arrived during a long synchronous D1 statement unserved, or a request waiting on a
- * D1 answer unanswered, until the next request (for the second, the next D1 query) comes in: a local-runtime artifact
- * (`npm start`'s cron driver, whose scheduled events read D1, kicks it each minute). Without the kick a benchmark would
- * time that, or wait indefinitely, not the service.
- */
-export async function kickWhile(base, work) {
-  const kicker = base
-    ? setInterval(() => {
-        fetch(`${base}/__bench/kick`).catch(() => {});
-      }, 1000)
-    : null;
-  try {
-    return await work();
-  } finally {
-    if (kicker) clearInterval(kicker);
-  }
-}
-
-/**
- * Polls `probe` until it returns a truthy value; returns the time it did (ms, performance.now()). With `kick` (the
- * server's base URL), the probe runs under `kickWhile`.
- */
-export async function until(probe, { every = 100, timeoutMs = 600_000, kick = null } = {}) {
+/** Polls `probe` until it returns a truthy value; returns the time it did (ms, performance.now()). */
+export async function until(probe, { every = 100, timeoutMs = 600_000 } = {}) {
   const start = performance.now();
   for (;;) {
     const asked = performance.now();
-    const value = await kickWhile(kick, probe);
+    const value = await probe();
     if (process.env.BENCH_DEBUG)
       log(
         `probe at ${((asked - start) / 1000).toFixed(1)} s took ${((performance.now() - asked) / 1000).toFixed(2)} s`,

@@ -3,8 +3,7 @@
 // the rows read by one five-minute enrollment cycle over `idleRecords` enrolled records whose domain has no `now`,
 // beside the full pass every cycle used to run. The work runs in one request on the server over a metered D1 binding
 // (src/bench/storage.ts), so every statement's meta is counted.
-import http from "node:http";
-import { kickWhile, loadParties, log, TOKEN, until } from "./lib.mjs";
+import { loadParties, log, request, until } from "./lib.mjs";
 
 export const TEMPLATE =
   "<html><body><h1>Hello {{party.name}}</h1><p>Your picks this week.</p>" +
@@ -15,37 +14,9 @@ export const TEMPLATE =
   ).join("") +
   '<p><a href="unsubscribe">Unsubscribe</a></p></body></html>';
 
-/** POST to a bench route, with no timeout (a metered send of 10,000 e-mails takes a while), kicking the server. */
+/** POST to a bench route (a metered send of 10,000 e-mails takes a while: `request` sets no timeout). */
 export function benchPost(base, path) {
-  return kickWhile(base, () => postOnce(base, path));
-}
-
-function postOnce(base, path) {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        hostname,
-        port,
-        path: `/__bench${path}`,
-        method: "POST",
-        agent: false,
-        headers: { authorization: `Bearer ${TOKEN}` },
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-          else resolve(JSON.parse(text));
-        });
-      },
-    );
-    req.setTimeout(0);
-    req.on("error", reject);
-    req.end();
-  });
+  return request(base, "POST", `/__bench${path}`);
 }
 
 /** The workload's tracking (docs/scaling.md): a fifth of the e-mails opened by a person, 3 in 100 clicked. */
@@ -133,7 +104,6 @@ export async function benchStorage(api, { emails = 10_000, idleRecords = 100_000
   await api("POST", `/scenarios/${idle.id}/run`);
   await until(async () => !(await api("GET", `/scenarios/${idle.id}/enrollment`)).running, {
     every: 250,
-    kick: api.base,
   });
   const enrolled = (await api("GET", `/scenarios/${idle.id}`)).record_count;
   if (enrolled !== idleRecords) throw new Error(`enrolled ${enrolled}, expected ${idleRecords}`);

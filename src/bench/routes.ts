@@ -19,12 +19,6 @@ export function benchRoutes() {
   });
   // The floor a click redirect is compared with: the same app, a fixed 302, no lookup, no recording.
   routes.get("/redirect", (c) => c.redirect("https://example.com/landing", 302));
-  // What the benchmark sends each second while a long request is outstanding: one D1 read. Local workerd can leave a
-  // request waiting on a D1 answer until another D1 query comes in (bench/lib.mjs, `kickWhile`).
-  routes.get("/kick", async (c) => {
-    await c.env.DB.prepare("SELECT 1").first();
-    return c.body(null, 204);
-  });
   // What the deliverability benchmarks poll: delivery events recorded, and delivery attempts by status.
   routes.get("/deliverability", async (c) => {
     const row = await c.env.DB.prepare(
