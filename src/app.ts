@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { adminApi } from "./api";
-import type { AppEnv } from "./api/router";
 import { benchRoutes } from "./bench/routes";
 import { consoleRoutes } from "./console";
 import { errorBody, onError } from "./errors";
+import type { AppEnv } from "./http/router";
 import { trackingRoutes } from "./tracking";
 import { webhookRoutes } from "./webhooks";
 

@@ -1,8 +1,8 @@
 import { reconcileAbandoned } from "./email/archive";
-import { CLAIM_TIMEOUT_MS } from "./engine/claim";
-import { scenariosDueForPass } from "./engine/passes";
-import { retentionSweep } from "./engine/retention";
-import { finishReparking } from "./engine/scenarios";
+import { scenariosDueForPass } from "./engine/enrollment/passes";
+import { CLAIM_TIMEOUT_MS } from "./engine/execution/claim";
+import { retentionSweep } from "./engine/retention/retention";
+import { finishReparking } from "./engine/scenarios/scenarios";
 import { type Bindings, getConfig } from "./env";
 import { sweep } from "./scheduler/sweep";
 import { buildServices } from "./services";

@@ -1,8 +1,8 @@
 import { type ActionRegistry, actionRegistry } from "./actions/registry";
 import { getDb } from "./db/client";
+import type { Mailer } from "./email/job";
 import { createMailer } from "./email/mailer";
-import type { Engine, EnrollmentPort } from "./engine/context";
-import type { Mailer } from "./engine/mailer";
+import type { Engine, EnrollmentPort } from "./engine/ports";
 import type { Bindings } from "./env";
 import { enrollmentStatus, startEnrollment, wakeShards } from "./scheduler/client";
 

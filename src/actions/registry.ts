@@ -1,5 +1,5 @@
+import type { Action, ActivitySettingsSource } from "../engine/action";
 import { formatPath, invalid } from "../errors";
-import type { Action, ActivitySettingsSource } from "./action";
 import { sendEmail } from "./send-email";
 import { updateRecord } from "./update-record";
 import { webhook } from "./webhook";

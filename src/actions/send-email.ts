@@ -1,7 +1,7 @@
 import { z } from "zod";
+import type { EmailJob } from "../email/job";
 import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
-import type { EmailJob } from "../engine/mailer";
-import type { Action, ActionOutcome } from "./action";
+import type { Action, ActionOutcome } from "../engine/action";
 
 const required = 'required when action is "send_email"';
 const template = z.string({ error: required }).refine((s) => s.trim().length > 0, required);

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { noteRecordWrites } from "../engine/passes";
-import { recordsWritten } from "../engine/record-changes";
-import type { Action, ActionOutcome } from "./action";
+import type { Action, ActionOutcome } from "../engine/action";
+import { noteRecordWrites } from "../engine/enrollment/passes";
+import { recordsWritten } from "../engine/records/record-changes";
 
 const UpdateRecordSettings = z
   .object({

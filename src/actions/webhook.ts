@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { mapConcurrent } from "../email/mailer";
+import type { Action, ActionJob, ActionOutcome } from "../engine/action";
+import { errorMessage } from "../engine/action";
 import { type Bindings, getConfig } from "../env";
 import { invalid } from "../errors";
 import { retryAfterMs } from "../mail/mailchannels";
-import type { Action, ActionJob, ActionOutcome } from "./action";
-import { errorMessage } from "./action";
 import { privateHostReason } from "./private-address";
 
 const WebhookSettings = z

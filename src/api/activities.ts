@@ -6,11 +6,11 @@ import {
   getActivity,
   listActivityTree,
   updateActivity,
-} from "../engine/activities";
+} from "../engine/scenarios/activities";
 import { invalid } from "../errors";
+import { idOr404, router } from "../http/router";
 import { parseId } from "../ids";
 import { presentActivity } from "./present";
-import { idOr404, router } from "./router";
 import {
   ActionSettings,
   Activity,

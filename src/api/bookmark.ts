@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { sessionDatabase, sessionFrom } from "../db/session";
+import type { AppEnv } from "../http/router";
 import { buildServices } from "../services";
-import type { AppEnv } from "./router";
 
 const NAME = "x-d1-bookmark";
 

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { DELIVERY_EVENT_KINDS, type DeliveryEventKind } from "../db/schema";
-import { type DeliveryEventInput, deliveryEventsOf } from "../engine/deliveries";
+import { type DeliveryEventInput, deliveryEventsOf } from "../engine/recipients/deliveries";
 import { invalid } from "../errors";
+import { router } from "../http/router";
 import { iso, parseId } from "../ids";
 import { acceptDeliveryEvents } from "../webhooks/queue";
-import { router } from "./router";
 import { errorResponses, Id, json, jsonBody, Timestamp } from "./schemas";
 
 export const MAX_EVENTS = 1000;

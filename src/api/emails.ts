@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { type EmailRow, getEmail, getEmailRaw, listEmails } from "../email/emails";
 import { displayAddress } from "../email/headers";
-import { previewActivityEmail } from "../email/preview";
-import { retentionNoteOf } from "../engine/retention";
+import { retentionNoteOf } from "../engine/retention/retention";
+import { type EmailRow, getEmail, getEmailRaw, listEmails } from "../engine/runs/emails";
+import { previewActivityEmail } from "../engine/scenarios/preview";
 import type { Address } from "../env";
 import { AppError } from "../errors";
+import { idOr404, router } from "../http/router";
 import { iso, parseId } from "../ids";
 import { presentPage } from "./present";
-import { idOr404, router } from "./router";
 import { errorResponses, Id, IdParam, json, jsonBody, Page, retainedListOf, Timestamp } from "./schemas";
 
 const EmailStatus = z.enum(["sending", "sent", "retry", "failed", "abandoned"]);

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { requireAdminToken } from "../http/auth";
+import { router } from "../http/router";
 import { activitiesApi } from "./activities";
-import { requireAdminToken } from "./auth";
 import { BOOKMARK_HEADER, engineForRequest, withBookmarkHeader } from "./bookmark";
 import { deliveriesApi } from "./deliveries";
 import { docsPage } from "./docs";
@@ -10,7 +11,6 @@ import { modelsApi } from "./models";
 import { recordsApi } from "./records";
 import { reportsApi } from "./reports";
 import { retentionApi } from "./retention";
-import { router } from "./router";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
 import { suppressionsApi } from "./suppressions";

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enroll";
-import { processUntilIdle } from "../engine/process";
-import { router } from "./router";
+import { enroll } from "../engine/enrollment/enroll";
+import { processUntilIdle } from "../engine/execution/process";
+import { router } from "../http/router";
 import { errorResponses, json } from "./schemas";
 
 const EnrollResult = z

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { declareModel, listModels } from "../engine/models";
+import { declareModel, listModels } from "../engine/records/models";
+import { router } from "../http/router";
 import { presentModel } from "./present";
-import { router } from "./router";
 import { errorResponses, json, jsonBody, listOf, Model } from "./schemas";
 
 const ModelInput = z

@@ -1,8 +1,8 @@
-import type { Activity } from "../engine/activities";
-import type { Model } from "../engine/models";
-import type { RecordRow } from "../engine/records";
-import type { RecordActivityRow, ScenarioRecordRow } from "../engine/runs";
-import type { Scenario } from "../engine/scenarios";
+import type { Model } from "../engine/records/models";
+import type { RecordRow } from "../engine/records/records";
+import type { RecordActivityRow, ScenarioRecordRow } from "../engine/runs/runs";
+import type { Activity } from "../engine/scenarios/activities";
+import type { Scenario } from "../engine/scenarios/scenarios";
 import { idString, iso } from "../ids";
 
 /** Maps engine rows to the API's snake_case JSON. */

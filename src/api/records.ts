@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { noteRecordWrites } from "../engine/passes";
-import { recordsWritten } from "../engine/record-changes";
-import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records";
+import { noteRecordWrites } from "../engine/enrollment/passes";
+import { recordsWritten } from "../engine/records/record-changes";
+import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records/records";
+import { router } from "../http/router";
 import { presentPage, presentRecord } from "./present";
-import { router } from "./router";
 import { errorResponses, json, jsonBody, listOf, Page, RecordOut } from "./schemas";
 
 const ModelParam = z.object({ model: z.string().openapi({ param: { name: "model", in: "path" }, example: "party" }) });

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Engine } from "../engine/context";
+import type { Engine } from "../engine/ports";
 import {
   type ActivityReportRow,
   activityReport,
@@ -9,9 +9,9 @@ import {
   reportRange,
   type ScenarioReportRow,
   scenarioReport,
-} from "../engine/reports";
-import { retentionNoteOf } from "../engine/retention";
-import { idOr404, router } from "./router";
+} from "../engine/reports/reports";
+import { retentionNoteOf } from "../engine/retention/retention";
+import { idOr404, router } from "../http/router";
 import { errorResponses, IdParam, json, RetentionNote } from "./schemas";
 
 const ReportQuery = z

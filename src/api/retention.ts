@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { DAY_MS, RETAINED_LOCATION, retainedDay } from "../engine/retention";
+import { DAY_MS, RETAINED_LOCATION, retainedDay } from "../engine/retention/retention";
 import { getConfig } from "../env";
+import { router } from "../http/router";
 import { iso } from "../ids";
-import { router } from "./router";
 import { errorResponses, json, Timestamp } from "./schemas";
 
 const RetentionOut = z

@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { blockScenarioRecord, unblockScenarioRecord } from "../engine/blocking";
-import { listConfirmations } from "../engine/confirmations";
-import { recordEmailEvent } from "../engine/events";
-import { retentionNoteOf } from "../engine/retention";
-import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
+import { recordEmailEvent } from "../engine/reactions/email-events";
+import { blockScenarioRecord, unblockScenarioRecord } from "../engine/recipients/blocking";
+import { listConfirmations } from "../engine/recipients/confirmations";
+import { retentionNoteOf } from "../engine/retention/retention";
+import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs/runs";
 import { invalid } from "../errors";
+import { idOr404, numericCursor, router } from "../http/router";
 import { iso, parseId } from "../ids";
 import { presentPage, presentRecordActivity, presentScenarioRecord } from "./present";
-import { idOr404, numericCursor, router } from "./router";
 import {
   Confirmation,
   errorResponses,

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { draftScenario, runScenario, scenarioEnrollment, stopScenario } from "../engine/lifecycle";
+import { draftScenario, runScenario, scenarioEnrollment, stopScenario } from "../engine/scenarios/lifecycle";
 import {
   createScenario,
   deleteScenario,
@@ -7,9 +7,9 @@ import {
   listScenarios,
   type ScenarioInput as ScenarioFields,
   updateScenario,
-} from "../engine/scenarios";
+} from "../engine/scenarios/scenarios";
+import { idOr404, numericCursor, router } from "../http/router";
 import { presentPage, presentScenario } from "./present";
-import { idOr404, numericCursor, router } from "./router";
 import {
   Domain,
   errorResponses,

@@ -6,10 +6,10 @@ import {
   listSuppressions,
   removeSuppression,
   type Suppression,
-} from "../engine/suppressions";
+} from "../engine/recipients/suppressions";
+import { router } from "../http/router";
 import { iso } from "../ids";
 import { presentPage } from "./present";
-import { router } from "./router";
 import { errorResponses, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
 
 const Reason = z.enum(SUPPRESSION_REASONS as [SuppressionReason, ...SuppressionReason[]], {

@@ -1,10 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Preferences } from "../engine/preferences";
-import { getPreferences, setPreferences } from "../engine/preferences";
-import { getSettings, updateSettings } from "../engine/settings";
-import { deleteTopic, getTopic, listTopics, putTopic, type Topic, topicScenarioCounts } from "../engine/topics";
+import type { Preferences } from "../engine/recipients/preferences";
+import { getPreferences, setPreferences } from "../engine/recipients/preferences";
+import { getSettings, updateSettings } from "../engine/recipients/settings";
+import {
+  deleteTopic,
+  getTopic,
+  listTopics,
+  putTopic,
+  type Topic,
+  topicScenarioCounts,
+} from "../engine/recipients/topics";
+import { router } from "../http/router";
 import { iso } from "../ids";
-import { router } from "./router";
 import { errorResponses, FrequencyCap, json, jsonBody, listOf, Timestamp } from "./schemas";
 
 const TopicParam = z.object({

@@ -1,10 +1,10 @@
 import Mustache from "mustache";
 import { composeEmail } from "../email/compose";
+import type { EmailJob } from "../email/job";
 import { renderBody, templateView } from "../email/render";
 import { rewriteHtml } from "../email/rewrite";
-import type { EmailJob } from "../engine/mailer";
 import type { Config } from "../env";
-import { signKey } from "../tracking/keys";
+import { signKey } from "../signing/keys";
 
 const WORDS =
   "Thank you for shopping with us this season. Our team picked a few things we think you will like, from the new " +

@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
-import type { AppEnv } from "../api/router";
 import { emailOfRecordActivity } from "../email/of-record-activity";
-import { recordActivitiesOfScenario, statementOf } from "../engine/scenario-range";
+import { recordActivitiesOfScenario, statementOf } from "../engine/scenarios/scenario-range";
 import { getConfig } from "../env";
+import type { AppEnv } from "../http/router";
 import { type RenderMode, runRenders } from "./render";
 import { meteredDropTable, meteredEnrollmentCycle, meteredRetention, meteredSend, meteredTracking } from "./storage";
 

@@ -1,8 +1,8 @@
-import { enroll, enrollScenario, runningScenarios } from "../engine/enroll";
-import { processDue } from "../engine/execute";
-import { scenariosDueForPass } from "../engine/passes";
-import { DAY_MS, retentionSweep } from "../engine/retention";
-import { transitionScenario } from "../engine/scenarios";
+import { enroll, enrollScenario, runningScenarios } from "../engine/enrollment/enroll";
+import { scenariosDueForPass } from "../engine/enrollment/passes";
+import { processDue } from "../engine/execution/execute";
+import { DAY_MS, retentionSweep } from "../engine/retention/retention";
+import { transitionScenario } from "../engine/scenarios/scenarios";
 import type { Bindings } from "../env";
 import { buildServices } from "../services";
 import { type RequestFacts, recordHit } from "../tracking/hits";

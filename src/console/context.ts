@@ -1,4 +1,4 @@
-import type { Engine } from "../engine/context";
+import type { Engine } from "../engine/ports";
 import type { Bindings } from "../env";
 import type { Session } from "./session";
 

@@ -2,12 +2,10 @@ import { and, asc, eq, gt } from "drizzle-orm";
 import { inIds } from "../db/chunk";
 import { activities, type emails, hits, links, records, subscriptionConfirmations } from "../db/schema";
 import { emailArchive } from "../db/views";
-import { getEmail, listEmails } from "../email/emails";
 import { unpackLinkUrls } from "../email/link-urls";
 import { emailsOfRecordActivities } from "../email/of-record-activity";
-import { type Activity, listActivityTree, scenarioActivities } from "../engine/activities";
-import type { Engine } from "../engine/context";
-import { deliveryEventsOf } from "../engine/deliveries";
+import type { Engine } from "../engine/ports";
+import { deliveryEventsOf } from "../engine/recipients/deliveries";
 import {
   type ActivityReportRow,
   activityReports,
@@ -15,12 +13,14 @@ import {
   reportRange,
   type ScenarioReportRow,
   scenarioReport,
-} from "../engine/reports";
-import { retentionNoteOf } from "../engine/retention";
-import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs";
-import { getScenario, getScenarioRow } from "../engine/scenarios";
+} from "../engine/reports/reports";
+import { retentionNoteOf } from "../engine/retention/retention";
+import { getEmail, listEmails } from "../engine/runs/emails";
+import { getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs/runs";
+import { type Activity, listActivityTree, scenarioActivities } from "../engine/scenarios/activities";
+import { getScenario, getScenarioRow } from "../engine/scenarios/scenarios";
 import { getConfig } from "../env";
-import { signKey } from "../tracking/keys";
+import { signKey } from "../signing/keys";
 import { viewableHtml } from "./email-body";
 
 /** What the console's pages read, through the engine's verbs; the few reads no verb offers are here, set-based. */

@@ -1,13 +1,13 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
-import { secretsEqual } from "../api/auth";
-import { signInBlocked, signInFailed } from "../api/throttle";
-import { draftScenario, runScenario, stopScenario } from "../engine/lifecycle";
-import { listScenarios } from "../engine/scenarios";
-import { addSuppression, listSuppressions, removeSuppression } from "../engine/suppressions";
+import { addSuppression, listSuppressions, removeSuppression } from "../engine/recipients/suppressions";
+import { draftScenario, runScenario, stopScenario } from "../engine/scenarios/lifecycle";
+import { listScenarios } from "../engine/scenarios/scenarios";
 import { getConfig } from "../env";
 import { AppError, describeError, notFound } from "../errors";
+import { secretsEqual } from "../http/auth";
+import { signInBlocked, signInFailed } from "../http/sign-in-throttle";
 import { parseId } from "../ids";
 import type { ConsoleEnv } from "./context";
 import { emailBodyHtml, emailPage, scenarioPage, timelinePage } from "./data";

@@ -1,4 +1,4 @@
-import { secretsEqual } from "../api/auth";
+import { secretsEqual } from "../http/auth";
 import { base64url } from "../ids";
 
 /**

@@ -1,8 +1,8 @@
 import type { EmailStatus } from "../db/schema/emails";
-import { LAPSED_CLAIMS } from "../engine/claim";
-import type { EmailJob } from "../engine/mailer";
+import { LAPSED_CLAIMS } from "../engine/execution/claim";
 import { randomHex } from "../ids";
 import type { ComposedEmail } from "./compose";
+import type { EmailJob } from "./job";
 import { packLinkUrls } from "./link-urls";
 import { emailOfRecordActivity, inJsonIds } from "./of-record-activity";
 

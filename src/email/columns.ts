@@ -1,5 +1,5 @@
 import { base64url } from "../ids";
-import { hmacBytes } from "../tracking/keys";
+import { hmacBytes } from "../signing/keys";
 import { bodyObjectKey } from "./archive";
 import { domainOf } from "./sender";
 

@@ -1,10 +1,10 @@
-import type { EmailJob } from "../engine/mailer";
 import type { Address, Config } from "../env";
 import type { OutgoingEmail } from "../mail/transport";
 import { pickLanguage } from "../recipients/language";
-import { signKey } from "../tracking/keys";
+import { signKey } from "../signing/keys";
 import { derivedMessageId } from "./columns";
 import { displayAddress, rfc5322Date } from "./headers";
+import type { EmailJob } from "./job";
 import { buildMime } from "./mime";
 import { ComposeError, renderBody, renderSubject, templateView } from "./render";
 import { rewriteHtml, type TrackingLink } from "./rewrite";

@@ -1,4 +1,3 @@
-import type { EmailJob, Mailer, SendOutcome } from "../engine/mailer";
 import { type Bindings, type Config, getConfig } from "../env";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
@@ -17,6 +16,7 @@ import {
   TAKEN_OVER_BEFORE_DELIVERY,
 } from "./archive";
 import { type ComposedEmail, composeEmail } from "./compose";
+import type { EmailJob, Mailer, SendOutcome } from "./job";
 import { ComposeError } from "./render";
 
 type Delivered = Delivery & { retryAfterMs: number | null; quota: boolean };

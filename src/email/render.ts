@@ -1,5 +1,5 @@
 import Mustache from "mustache";
-import type { EmailJob } from "../engine/mailer";
+import type { EmailJob } from "./job";
 
 /** A template that cannot be rendered (or an e-mail that cannot be built): a permanent failure with this reason. */
 export class ComposeError extends Error {

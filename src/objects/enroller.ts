@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { DomainError } from "../domain/types";
-import type { EnrollmentStatus } from "../engine/context";
-import { enrollScenario, runningScenarios } from "../engine/enroll";
+import { enrollScenario, runningScenarios } from "../engine/enrollment/enroll";
+import type { EnrollmentStatus } from "../engine/ports";
 import type { Bindings } from "../env";
 import { buildServices } from "../services";
 

@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { DURATION_LIMITS } from "../domain/duration";
-import type { WakeTime } from "../engine/context";
-import { processUntilIdle } from "../engine/process";
+import { processUntilIdle } from "../engine/execution/process";
+import type { WakeTime } from "../engine/ports";
 import type { Bindings } from "../env";
 import { wakeShards } from "../scheduler/client";
 import { buildServices } from "../services";

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../api/router";
+import type { AppEnv } from "../http/router";
+import { trackingSecretOf } from "../signing/keys";
 import { recordHit, requestFacts } from "./hits";
-import { trackingSecretOf } from "./keys";
 import { findLink, isLinkKey, rememberedLink } from "./links";
 import { messagesFor } from "./messages";
 import { notFoundPage, sendPage } from "./pages";

@@ -1,12 +1,12 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../api/router";
-import { confirmSubscription, type Subscription, subscriptionOf } from "../engine/confirmations";
+import { confirmSubscription, type Subscription, subscriptionOf } from "../engine/recipients/confirmations";
+import type { AppEnv } from "../http/router";
 import { buildServices } from "../services";
+import { tokenToMatch } from "../signing/tokens";
 import { classify } from "./classify";
 import { recordHit, requestFacts } from "./hits";
 import { messagesFor } from "./messages";
 import { notFoundPage, optInDonePage, optInExpiredPage, optInPage, sendPage } from "./pages";
-import { tokenToMatch } from "./tokens";
 
 type ConfirmContext = Context<AppEnv>;
 

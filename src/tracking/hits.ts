@@ -1,5 +1,5 @@
 import type { HitKind } from "../db/schema/emails";
-import { recordEmailEvent } from "../engine/events";
+import { recordEmailEvent } from "../engine/reactions/email-events";
 import type { Bindings } from "../env";
 import { AppError } from "../errors";
 import { buildServices } from "../services";

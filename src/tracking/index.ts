@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { AppEnv } from "../api/router";
 import { describeError } from "../errors";
+import type { AppEnv } from "../http/router";
 import { redirectClick } from "./click";
 import { askToConfirm, confirm } from "./confirm";
 import { messagesFor } from "./messages";

@@ -1,7 +1,7 @@
 import type { LinkKind } from "../db/schema/emails";
 import { stagedEmailRow } from "../email/archive";
 import { unpackLinkUrls } from "../email/link-urls";
-import { isSignedKey, type SignedKey, verifyKey } from "./keys";
+import { isSignedKey, type SignedKey, verifyKey } from "../signing/keys";
 import { Lru } from "./lru";
 
 /** A tracking key as the routes need it: what it points to and which e-mail, activity and scenario it belongs to. */

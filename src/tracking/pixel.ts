@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../api/router";
 import type { Bindings } from "../env";
+import type { AppEnv } from "../http/router";
+import { trackingSecretOf } from "../signing/keys";
 import { type RequestFacts, recordHit, requestFacts } from "./hits";
-import { trackingSecretOf } from "./keys";
 import { findLink, isLinkKey } from "./links";
 import { hitOn } from "./targets";
 

@@ -1,10 +1,10 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../api/router";
-import { getPreferences, setPreferences } from "../engine/preferences";
+import { getPreferences, setPreferences } from "../engine/recipients/preferences";
+import type { AppEnv } from "../http/router";
 import { buildServices } from "../services";
+import { tokenToMatch } from "../signing/tokens";
 import { messagesFor } from "./messages";
 import { notFoundPage, preferencesPage, sendPage } from "./pages";
-import { tokenToMatch } from "./tokens";
 
 type PreferencesContext = Context<AppEnv>;
 

@@ -1,16 +1,16 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../api/router";
 import { stagedEmailRow } from "../email/archive";
 import { unpackLinkUrls } from "../email/link-urls";
-import { blockScenarioRecord } from "../engine/blocking";
+import { blockScenarioRecord } from "../engine/recipients/blocking";
 import { AppError } from "../errors";
+import type { AppEnv } from "../http/router";
 import { buildServices } from "../services";
+import { isSignedKey, trackingSecretOf, verifyKey } from "../signing/keys";
+import { tokenToMatch } from "../signing/tokens";
 import { recordHit, requestFacts } from "./hits";
-import { isSignedKey, trackingSecretOf, verifyKey } from "./keys";
 import { httpUrl, isLinkKey } from "./links";
 import { messagesFor } from "./messages";
 import { confirmPage, donePage, notFoundPage, sendPage } from "./pages";
-import { tokenToMatch } from "./tokens";
 
 type UnsubscribeContext = Context<AppEnv>;
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../api/router";
 import { getConfig } from "../env";
 import { AppError, errorBody, invalid, onError } from "../errors";
+import type { AppEnv } from "../http/router";
 import { mailchannelsEvents } from "./mailchannels";
 import { acceptDeliveryEvents } from "./queue";
 import { verifyMessageSignature } from "./signature";

@@ -1,5 +1,5 @@
 import type { DeliveryEventKind } from "../db/schema";
-import type { DeliveryEventInput } from "../engine/deliveries";
+import type { DeliveryEventInput } from "../engine/recipients/deliveries";
 import { invalid } from "../errors";
 
 /** MailChannels' event types (docs: "Supported event types") and what each is here. */

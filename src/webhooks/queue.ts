@@ -4,7 +4,7 @@ import {
   type DeliveryEventInput,
   matchDeliveryEvents,
   recordDeliveryEvents,
-} from "../engine/deliveries";
+} from "../engine/recipients/deliveries";
 import { type Bindings, getConfig } from "../env";
 import { AppError } from "../errors";
 import { buildServices } from "../services";

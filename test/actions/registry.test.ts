@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Action } from "../../src/actions/action";
 import { actionRegistry, BUILT_IN_ACTIONS } from "../../src/actions/registry";
-import { type ActivityInput, createActivity } from "../../src/engine/activities";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
+import type { Action } from "../../src/engine/action";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
+import { type ActivityInput, createActivity } from "../../src/engine/scenarios/activities";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
 import { buildScenario, recordActivities } from "../engine/fixtures";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enroll";
+import { enroll } from "../../src/engine/enrollment/enroll";
 import { buildScenario, recordActivityOf, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { webhookSignature } from "../../src/actions/webhook";
-import { createActivity } from "../../src/engine/activities";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
+import { createActivity } from "../../src/engine/scenarios/activities";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
 import { buildScenario, recordActivityOf, testEngine } from "../engine/fixtures";

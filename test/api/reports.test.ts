@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { blockScenarioRecord } from "../../src/engine/blocking";
-import { enroll } from "../../src/engine/enroll";
-import { recordEmailEvent } from "../../src/engine/events";
-import { processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
+import { recordEmailEvent } from "../../src/engine/reactions/email-events";
+import { blockScenarioRecord } from "../../src/engine/recipients/blocking";
 import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 

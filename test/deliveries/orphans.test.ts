@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { reconcileAbandoned } from "../../src/email/archive";
-import { enroll } from "../../src/engine/enroll";
-import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
 import { buildScenario, deadClaim, recordActivityOf, sendEmail, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
 

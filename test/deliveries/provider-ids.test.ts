@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
-import { matchDeliveryEvents } from "../../src/engine/deliveries";
+import { matchDeliveryEvents } from "../../src/engine/recipients/deliveries";
 
 /** An archived e-mail with this provider id (ids far from the other tests' e-mails). */
 async function archived(id: number, providerId: string | null) {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
 import { recordActivities } from "../engine/fixtures";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileDomain, likeToGlob } from "../../src/domain/compile";
 import { parseDomain } from "../../src/domain/parse";
-import { countMatching, recordFilter } from "../../src/engine/matching";
+import { countMatching, recordFilter } from "../../src/engine/records/matching";
 import { ok } from "../helpers";
 
 /** Ids of the records of `model` matching `domain`, run on D1 for real. */

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EMAIL_SEQUENCE_BASE, OWN_ID_WITHIN_MS } from "../../src/email/archive";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
 import { buildServices } from "../../src/services";
 import { buildScenario, recordActivityOf } from "../engine/fixtures";
 import { ok } from "../helpers";

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import type { EmailJob } from "../../src/engine/mailer";
+import type { EmailJob } from "../../src/email/job";
 import { type Bindings, type Config, getConfig } from "../../src/env";
 
 /** The test Worker's bindings (wrangler.toml vars: local transport, AUTOMATION_BASE http://localhost:8787). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hasConfirmLink, PREVIEW_UNSUBSCRIBE_PATH, rewriteHtml } from "../../src/email/rewrite";
 import { htmlToText } from "../../src/email/text";
-import { signKey } from "../../src/tracking/keys";
+import { signKey } from "../../src/signing/keys";
 import { BASE } from "./fixtures";
 
 const SECRET = "test-tracking-secret-0123456789abcdef";

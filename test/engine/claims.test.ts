@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { type Claimed, claim } from "../../src/engine/claim";
-import { commitClaim } from "../../src/engine/commit";
-import { enroll } from "../../src/engine/enroll";
-import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue } from "../../src/engine/execute";
-import { reachGoal } from "../../src/engine/goals";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { type Claimed, claim } from "../../src/engine/execution/claim";
+import { commitClaim } from "../../src/engine/execution/commit";
+import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue } from "../../src/engine/execution/execute";
+import { reachGoal } from "../../src/engine/reactions/goals";
 import { api, ok } from "../helpers";
 import {
   buildScenario,

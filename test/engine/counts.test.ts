@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { listActivityTree } from "../../src/engine/activities";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
-import { getScenario } from "../../src/engine/scenarios";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
+import { listActivityTree } from "../../src/engine/scenarios/activities";
+import { getScenario } from "../../src/engine/scenarios/scenarios";
 import { ok } from "../helpers";
 import { buildScenario, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
 

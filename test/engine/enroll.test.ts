@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enroll";
+import { enroll } from "../../src/engine/enrollment/enroll";
 import { api, ok } from "../helpers";
 import { buildScenario, recordActivities, testEngine } from "./fixtures";
 

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enrollScenario, runningScenarios } from "../../src/engine/enroll";
+import { enrollScenario, runningScenarios } from "../../src/engine/enrollment/enroll";
 import type { Bindings } from "../../src/env";
 import { enrollerStub } from "../../src/scheduler/client";
 import { api, ok } from "../helpers";

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enroll";
-import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../src/engine/execution/execute";
 import type { Bindings } from "../../src/env";
-import { derivedUnsubscribeSecret } from "../../src/tracking/tokens";
+import { derivedUnsubscribeSecret } from "../../src/signing/tokens";
 import { api, ok } from "../helpers";
 import {
   buildScenario,

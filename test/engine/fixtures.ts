@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import type { WakeTime } from "../../src/engine/context";
-import type { EmailJob, Mailer, SendOutcome } from "../../src/engine/mailer";
+import type { EmailJob, Mailer, SendOutcome } from "../../src/email/job";
+import type { WakeTime } from "../../src/engine/ports";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
 import { ok } from "../helpers";

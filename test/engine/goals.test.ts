@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
 import { api, expectError, ok } from "../helpers";
 import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
 

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
-import { queryOf } from "../../src/engine/scenario-range";
-import { finishReparking, parkChunkSql, reparkScenario } from "../../src/engine/scenarios";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
+import { queryOf } from "../../src/engine/scenarios/scenario-range";
+import { finishReparking, parkChunkSql, reparkScenario } from "../../src/engine/scenarios/scenarios";
 import { ok } from "../helpers";
 import { buildScenario, ScriptedMailer, testEngine } from "./fixtures";
 

@@ -8,14 +8,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
 import { CRON_ENROLL } from "../../src/crons";
-import { enroll } from "../../src/engine/enroll";
+import { enroll } from "../../src/engine/enrollment/enroll";
 import {
   CYCLE_MS,
   noteRecordWrites,
   PENDING_GRACE_MS,
   scenariosDueForPass,
   timeGranularityMs,
-} from "../../src/engine/passes";
+} from "../../src/engine/enrollment/passes";
 import type { Bindings } from "../../src/env";
 import worker from "../../src/index";
 import { enrollerStub } from "../../src/scheduler/client";

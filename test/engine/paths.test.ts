@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enroll";
-import { MAX_EXECUTIONS_PER_CALL } from "../../src/engine/process";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { MAX_EXECUTIONS_PER_CALL } from "../../src/engine/execution/process";
 import type { Bindings } from "../../src/env";
 import { enrollerStub } from "../../src/scheduler/client";
 import { signedIn, visit } from "../console/helpers";

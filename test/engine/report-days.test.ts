@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
-import { claim } from "../../src/engine/claim";
-import { commitClaim } from "../../src/engine/commit";
-import { enroll } from "../../src/engine/enroll";
-import { recordEmailEvent } from "../../src/engine/events";
-import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { claim } from "../../src/engine/execution/claim";
+import { commitClaim } from "../../src/engine/execution/commit";
+import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
+import { recordEmailEvent } from "../../src/engine/reactions/email-events";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
 import { ok } from "../helpers";

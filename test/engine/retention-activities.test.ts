@@ -12,10 +12,10 @@ import {
   retainedDay,
   retentionFloor,
   retentionSweep,
-} from "../../src/engine/retention";
+} from "../../src/engine/retention/retention";
 import type { Bindings } from "../../src/env";
 import worker from "../../src/index";
-import { unsubscribeSecretOf } from "../../src/tracking/tokens";
+import { unsubscribeSecretOf } from "../../src/signing/tokens";
 import { login } from "../console/helpers";
 import { api, expectError, ok, TOKEN } from "../helpers";
 import { buildScenario, sendEmail, testEngine } from "./fixtures";

@@ -1,11 +1,15 @@
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { listEmails } from "../../src/email/emails";
-import { enroll, enrollScenario, runningScenarios } from "../../src/engine/enroll";
-import { listRecordActivities } from "../../src/engine/runs";
-import { recordActivitiesOfScenario, SCENARIO_RECORD_RANGE, statementOf } from "../../src/engine/scenario-range";
-import { parkChunkSql, reparkScenario } from "../../src/engine/scenarios";
+import { enroll, enrollScenario, runningScenarios } from "../../src/engine/enrollment/enroll";
+import { listEmails } from "../../src/engine/runs/emails";
+import { listRecordActivities } from "../../src/engine/runs/runs";
+import {
+  recordActivitiesOfScenario,
+  SCENARIO_RECORD_RANGE,
+  statementOf,
+} from "../../src/engine/scenarios/scenario-range";
+import { parkChunkSql, reparkScenario } from "../../src/engine/scenarios/scenarios";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
 import { api, ok } from "../helpers";

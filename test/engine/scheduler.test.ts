@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CRON_ENROLL, CRON_SWEEP } from "../../src/crons";
 import { SHARD_COUNT, shardOf } from "../../src/db/shards";
-import { enroll } from "../../src/engine/enroll";
+import { enroll } from "../../src/engine/enrollment/enroll";
 import worker from "../../src/index";
 import { enrollerStub, schedulerStub } from "../../src/scheduler/client";
 import { ok } from "../helpers";

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMailer } from "../../src/email/mailer";
-import { enroll } from "../../src/engine/enroll";
-import { processDue, retryDelay } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue, retryDelay } from "../../src/engine/execution/execute";
 import type { Bindings } from "../../src/env";
 import { buildScenario, recordActivities, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DOMAIN_LIMITS } from "../../src/domain/types";
-import { MAX_BATCH, MAX_FIELDS_BYTES } from "../../src/engine/records";
+import { MAX_BATCH, MAX_FIELDS_BYTES } from "../../src/engine/records/records";
 import { onError } from "../../src/errors";
 import { api, expectError, ok } from "../helpers";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SIGN_IN_FAILURES } from "../../src/api/throttle";
+import { SIGN_IN_FAILURES } from "../../src/http/sign-in-throttle";
 import { visit } from "../console/helpers";
 import { api, TOKEN } from "../helpers";
 

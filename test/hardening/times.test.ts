@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SHARD_COUNT } from "../../src/db/shards";
 import { shiftBy } from "../../src/domain/duration";
-import { enroll } from "../../src/engine/enroll";
+import { enroll } from "../../src/engine/enrollment/enroll";
 import { schedulerStub } from "../../src/scheduler/client";
 import { buildScenario, recordActivities, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";

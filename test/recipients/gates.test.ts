@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enroll";
-import { processDue } from "../../src/engine/execute";
-import { checkRecipient } from "../../src/engine/gates/recipient";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { processDue } from "../../src/engine/execution/execute";
+import { checkRecipient } from "../../src/engine/execution/gates/recipient";
 import { nextOpening } from "../../src/recipients/window";
 import { buildScenario, recordActivities, ScriptedMailer, sendEmail, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";

@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { confirmSubscription } from "../../src/engine/confirmations";
-import { enroll } from "../../src/engine/enroll";
-import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execute";
+import { enroll } from "../../src/engine/enrollment/enroll";
+import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
+import { confirmSubscription } from "../../src/engine/recipients/confirmations";
 import { login, visit } from "../console/helpers";
 import {
   buildScenario,

@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/env";
-import { unsubscribeSecretOf } from "../../src/tracking/tokens";
+import { unsubscribeSecretOf } from "../../src/signing/tokens";
 import { buildScenario, recordActivities, sendEmail } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 

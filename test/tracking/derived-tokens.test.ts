@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Bindings } from "../../src/env";
-import { derivedUnsubscribeSecret, storedTokenOf } from "../../src/tracking/tokens";
+import { derivedUnsubscribeSecret, storedTokenOf } from "../../src/signing/tokens";
 import { request, sentEmail } from "./fixtures";
 
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;

@@ -4,7 +4,7 @@ import { packLinkUrls } from "../../src/email/link-urls";
 import type { Bindings } from "../../src/env";
 import { randomHex, randomKey } from "../../src/ids";
 import worker from "../../src/index";
-import { signKey } from "../../src/tracking/keys";
+import { signKey } from "../../src/signing/keys";
 
 export const ORIGIN = "https://ma.example";
 export const CHROME =

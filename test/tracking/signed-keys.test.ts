@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { getBody } from "../../src/email/archive";
 import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
-import { signKey, verifyKey } from "../../src/tracking/keys";
+import { signKey, verifyKey } from "../../src/signing/keys";
 import { forgetLinks } from "../../src/tracking/links";
 import { recordingD1 } from "../db/recording-d1";
 import { job } from "../email/fixtures";

@@ -1,5 +1,5 @@
 import type { ScenarioState } from "../../db/schema";
-import type { Scenario } from "../../engine/scenarios";
+import type { Scenario } from "../../engine/scenarios/scenarios";
 import { Badge, Count, CsrfField, Layout, Rate } from "../layout";
 
 const TRANSITIONS: Record<ScenarioState, { action: "run" | "stop" | "draft"; label: string }[]> = {

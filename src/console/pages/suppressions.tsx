@@ -1,4 +1,4 @@
-import type { Suppression } from "../../engine/suppressions";
+import type { Suppression } from "../../engine/recipients/suppressions";
 import { Badge, CsrfField, Layout, Time } from "../layout";
 
 const REASON: Record<string, string> = {
