@@ -1,7 +1,7 @@
 import { buildApp } from "./app";
 import { runCron } from "./crons";
 import type { Bindings } from "./env";
-import { consumeDeliveryEvents } from "./webhooks/queue";
+import { consumeDeliveryEvents } from "./queues/delivery-events";
 
 export { Enroller } from "./objects/enroller";
 export { Scheduler } from "./objects/scheduler";

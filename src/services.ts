@@ -1,8 +1,8 @@
-import { type ActionRegistry, actionRegistry } from "./actions/registry";
+import { actionRegistry, builtInActions } from "./actions/registry";
 import { getDb } from "./db/client";
 import type { Mailer } from "./email/job";
 import { createMailer } from "./email/mailer";
-import type { Engine, EnrollmentPort } from "./engine/ports";
+import type { ActionRegistry, Engine, EnrollmentPort } from "./engine/ports";
 import type { Bindings } from "./env";
 import { enrollmentStatus, startEnrollment, wakeShards } from "./scheduler/client";
 
@@ -13,6 +13,7 @@ export interface ServiceOptions {
   wake?: Engine["wake"];
   enrollment?: EnrollmentPort;
   actions?: ActionRegistry;
+  /** Where `send_email` hands its e-mails (tests script one); the e-mail module's mailer by default. */
   mailer?: Mailer;
   /**
    * The database the engine reads and writes: a request's D1 session (`sessionDatabase` in src/db/session.ts), so the
@@ -22,8 +23,9 @@ export interface ServiceOptions {
 }
 
 /**
- * The composition root: the only place that builds the engine with its ports. The API, the console, the crons, the
- * tracking routes and both Durable Objects take their engine from here.
+ * The composition root: the only place that builds the engine with its ports and hands the actions their own (the
+ * mailer goes to `send_email`, built when it first sends: a tracking hit or an API read never builds one). The API,
+ * the console, the crons, the tracking routes and both Durable Objects take their engine from here.
  */
 export function buildServices(env: Bindings, options: ServiceOptions = {}): Engine {
   const defer = (work: Promise<unknown>) => {
@@ -31,6 +33,7 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
     options.waitUntil?.(guarded);
   };
   const d1 = options.d1 ?? env.DB;
+  const mailer = options.mailer ? () => options.mailer as Mailer : once(() => buildMailer(env, d1));
   return {
     env,
     db: getDb(d1),
@@ -41,8 +44,24 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
       start: (scenarioId) => startEnrollment(env, scenarioId),
       status: (scenarioId) => enrollmentStatus(env, scenarioId),
     },
-    actions: options.actions ?? actionRegistry(),
-    // The mailer archives what it sends in the same database handle, so a session sees those rows too.
-    mailer: options.mailer ?? createMailer(d1 === env.DB ? env : { ...env, DB: d1 }),
+    actions: options.actions ?? actionRegistry(builtInActions({ mailer })),
+  };
+}
+
+/** The e-mail module's mailer: it archives what it sends in the engine's database handle, so a session sees those rows. */
+export function buildMailer(env: Bindings, d1: D1Database): Mailer {
+  return createMailer(d1 === env.DB ? env : { ...env, DB: d1 });
+}
+
+/** The same engine, with `send_email` handing its e-mails to `mailer` (the other built-in actions as they are). */
+export function withMailer(engine: Engine, mailer: Mailer): Engine {
+  return { ...engine, actions: actionRegistry(builtInActions({ mailer: () => mailer })) };
+}
+
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
   };
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { EmailJob } from "../email/job";
+import type { EmailJob, Mailer } from "../email/job";
 import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
-import type { Action, ActionOutcome } from "../engine/action";
+import type { Action, ActionOutcome } from "../engine/ports";
 
 const required = 'required when action is "send_email"';
 const template = z.string({ error: required }).refine((s) => s.trim().length > 0, required);
@@ -21,9 +21,10 @@ export type SendEmailSettings = z.infer<typeof SendEmailSettings>;
 
 /**
  * `send_email`: renders and sends the activity's e-mail to the record's party through the mailer (see docs/email.md).
- * A claim taken over from a dead Worker may already have delivered its e-mail: it is never sent twice.
+ * A claim taken over from a dead Worker may already have delivered its e-mail: it is never sent twice. The mailer is
+ * given by the composition root (src/services.ts), which builds it when the action first sends.
  */
-export const sendEmail: Action<SendEmailSettings> = {
+export const sendEmail = (mailer: () => Mailer): Action<SendEmailSettings> => ({
   name: "send_email",
   settings: SendEmailSettings,
   readSettings: (a) => ({
@@ -61,7 +62,7 @@ export const sendEmail: Action<SendEmailSettings> = {
       record: job.record,
       party: job.party,
     }));
-    const delivered = await engine.mailer.sendBatch(emails, now, claimKey);
+    const delivered = await mailer().sendBatch(emails, now, claimKey);
     toSend.forEach(({ index }, i) => {
       const r = delivered[i];
       if (!r) outcomes[index] = { status: "retry", error: "the mailer gave no outcome", retryAfterMs: null };
@@ -72,4 +73,4 @@ export const sendEmail: Action<SendEmailSettings> = {
     });
     return outcomes;
   },
-};
+});

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { Action, ActionOutcome } from "../engine/action";
 import { noteRecordWrites } from "../engine/enrollment/passes";
+import type { Action, ActionOutcome } from "../engine/ports";
 import { recordsWritten } from "../engine/records/record-changes";
 
 const UpdateRecordSettings = z

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { mapConcurrent } from "../email/mailer";
-import type { Action, ActionJob, ActionOutcome } from "../engine/action";
+import { mapConcurrent } from "../concurrency";
 import { errorMessage } from "../engine/action";
+import type { Action, ActionJob, ActionOutcome } from "../engine/ports";
 import { type Bindings, getConfig } from "../env";
 import { invalid } from "../errors";
 import { retryAfterMs } from "../mail/mailchannels";

@@ -4,7 +4,7 @@ import { type DeliveryEventInput, deliveryEventsOf } from "../engine/recipients/
 import { invalid } from "../errors";
 import { router } from "../http/router";
 import { iso, parseId } from "../ids";
-import { acceptDeliveryEvents } from "../webhooks/queue";
+import { acceptDeliveryEvents } from "../queues/delivery-events";
 import { errorResponses, Id, json, jsonBody, Timestamp } from "./schemas";
 
 export const MAX_EVENTS = 1000;

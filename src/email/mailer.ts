@@ -1,7 +1,7 @@
+import { mapConcurrent } from "../concurrency";
 import { type Bindings, type Config, getConfig } from "../env";
 import { createTransport } from "../mail/registry";
 import { errorMessage, type SendResult, type Transport } from "../mail/transport";
-import { reserveSends } from "../scheduler/client";
 import {
   type Attempt,
   archiveBeforeDelivery,
@@ -18,6 +18,7 @@ import {
 import { type ComposedEmail, composeEmail } from "./compose";
 import type { EmailJob, Mailer, SendOutcome } from "./job";
 import { ComposeError } from "./render";
+import { reserveSends } from "./send-rate";
 
 type Delivered = Delivery & { retryAfterMs: number | null; quota: boolean };
 
@@ -201,18 +202,4 @@ function outcomeOf(d: Delivered): SendOutcome {
     return { status: "retry", error: d.error ?? "", retryAfterMs: d.retryAfterMs, emailId: d.id };
   }
   return { status: "failed", error: d.error ?? "", emailId: d.id };
-}
-
-/** Runs `fn` over the items with at most `limit` at once; results in the items' order. */
-export async function mapConcurrent<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>) {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

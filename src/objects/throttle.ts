@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import type { Reservation } from "../email/send-rate";
 import type { Bindings } from "../env";
 
 export const ReserveInput = z.object({
@@ -7,13 +8,6 @@ export const ReserveInput = z.object({
   ratePerSecond: z.number().positive().finite(),
   maxWaitMs: z.number().int().min(0).max(60_000),
 });
-
-export interface Reservation {
-  /** When each granted send may go, epoch ms, in order; fewer than asked when the rest would wait too long. */
-  slots: number[];
-  /** When the first send that was not granted could go: the caller defers the rest until then. */
-  nextFree: number;
-}
 
 /**
  * The send rate of one transport, shared by every Scheduler shard and every request: one object per transport

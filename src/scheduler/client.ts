@@ -1,6 +1,5 @@
 import { SHARD_COUNT } from "../db/shards";
 import type { Bindings } from "../env";
-import type { Reservation } from "../objects/throttle";
 
 /**
  * The client side of the two Durable Objects (classes in `src/objects/`): the scheduler shards that wake for due
@@ -53,14 +52,4 @@ export async function startEnrollment(env: Bindings, scenarioId: number): Promis
 /** Where the scenario's enrollment pass stands, read from its Enroller alone. */
 export async function enrollmentStatus(env: Bindings, scenarioId: number) {
   return enrollerStub(env, scenarioId).status();
-}
-
-/** Reserves send times from the transport's throttle (one `SendThrottle` object per transport, shared by all shards). */
-export function reserveSends(
-  env: Bindings,
-  transport: string,
-  request: { count: number; ratePerSecond: number; maxWaitMs: number },
-): Promise<Reservation> {
-  const stub = env.SEND_THROTTLE.get(env.SEND_THROTTLE.idFromName(`transport-${transport}`));
-  return stub.reserve(request);
 }

@@ -3,7 +3,7 @@ import { getConfig } from "../env";
 import { AppError, errorBody, invalid, onError } from "../errors";
 import type { AppEnv } from "../http/router";
 import { mailchannelsEvents } from "./mailchannels";
-import { acceptDeliveryEvents } from "./queue";
+import { acceptDeliveryEvents } from "../queues/delivery-events";
 import { verifyMessageSignature } from "./signature";
 
 /** MailChannels posts up to 1,000 events a request. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Action } from "../../src/engine/action";
+import type { Action } from "../../src/engine/ports";
 
 /**
  * A new action, as a plugin author writes one: this file, and a line in a registry. It records a "stamp" per record

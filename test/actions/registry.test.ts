@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { actionRegistry, BUILT_IN_ACTIONS } from "../../src/actions/registry";
-import type { Action } from "../../src/engine/action";
+import { actionRegistry, builtInActions } from "../../src/actions/registry";
+import { createMailer } from "../../src/email/mailer";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
+import type { Action } from "../../src/engine/ports";
 import { type ActivityInput, createActivity } from "../../src/engine/scenarios/activities";
 import type { Bindings } from "../../src/env";
 import { buildServices } from "../../src/services";
@@ -14,7 +15,7 @@ import { stampAction, stamped } from "./fixture-action";
 /** The engine with one more action in its registry: nothing else changes. */
 const engine = buildServices(env as Bindings, {
   wake: async () => {},
-  actions: actionRegistry([...BUILT_IN_ACTIONS, stampAction as Action]),
+  actions: actionRegistry([...builtInActions({ mailer: () => createMailer(env as Bindings) }), stampAction as Action]),
 });
 
 const activity = (settings: Record<string, unknown> | null): ActivityInput => ({

@@ -4,6 +4,7 @@ import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
 import { recordEmailEvent } from "../../src/engine/reactions/email-events";
 import { blockScenarioRecord } from "../../src/engine/recipients/blocking";
+import { withMailer } from "../../src/services";
 import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 
@@ -26,7 +27,7 @@ async function passAt(now: number) {
   vi.setSystemTime(now);
   const { engine } = testEngine();
   await enroll(engine, { scenarioId: Number(scenarioId) });
-  await processDue({ ...engine, mailer: new ScriptedMailer() });
+  await processDue(withMailer(engine, new ScriptedMailer()));
   vi.useRealTimers();
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../../src/db/client";
 import { isBookmark, sessionDatabase, sessionFrom } from "../../src/db/session";
 import type { Bindings } from "../../src/env";
-import { buildServices } from "../../src/services";
+import { buildMailer, buildServices } from "../../src/services";
 import { job } from "../email/fixtures";
 import { recordingD1 } from "./recording-d1";
 
@@ -89,8 +89,8 @@ describe("sessionDatabase", () => {
 describe("an engine built over a session", () => {
   it("archives what its mailer sends in the same session", async () => {
     const { db, seen } = recordingD1(env.DB);
-    const e = buildServices(env as unknown as Bindings, { d1: sessionDatabase(db.withSession("first-primary")) });
-    const [outcome] = await e.mailer.sendBatch([job()], Date.now());
+    const mailer = buildMailer(env as unknown as Bindings, sessionDatabase(db.withSession("first-primary")));
+    const [outcome] = await mailer.sendBatch([job()], Date.now());
     expect(outcome).toMatchObject({ emailId: expect.any(Number) });
     expect(seen.onSession.some((s) => /INSERT INTO emails/i.test(s))).toBe(true);
     expect(seen.onBinding).toEqual([]);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { reconcileAbandoned } from "../../src/email/archive";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
+import { withMailer } from "../../src/services";
 import { buildScenario, deadClaim, recordActivityOf, sendEmail, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
 
@@ -109,7 +110,7 @@ describe("no orphan sending rows", () => {
         return [{ status: "sent" as const, emailId: row?.id as number }];
       },
     };
-    await processDue({ ...engine, mailer });
+    await processDue(withMailer(engine, mailer));
     const ra = await recordActivityOf(built.scenarioId, built.activity.Mail as string, "orphan3");
     expect(ra).toMatchObject({ state: "done" });
     const rows = await env.DB.prepare("SELECT status, sent_at FROM email_archive WHERE record_activity_id = ?")

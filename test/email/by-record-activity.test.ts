@@ -8,7 +8,7 @@ import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue, retryDelay } from "../../src/engine/execution/execute";
 import { listEmails } from "../../src/engine/runs/emails";
 import type { Bindings } from "../../src/env";
-import { buildServices } from "../../src/services";
+import { buildServices, withMailer } from "../../src/services";
 import { buildScenario, ScriptedMailer, testEngine } from "../engine/fixtures";
 import { api, ok } from "../helpers";
 
@@ -81,7 +81,7 @@ beforeAll(async () => {
   let now = Date.now();
   for (let round = 0; round < 3; round++) {
     vi.setSystemTime(now);
-    while ((await processDue({ ...engine, mailer: createMailer(mailchannels) })).more) {
+    while ((await processDue(withMailer(engine, createMailer(mailchannels)))).more) {
       // drain
     }
     now += retryDelay(1, null) + 60_000;
@@ -126,12 +126,13 @@ describe("e-mails found by their record activity, whatever their id", () => {
     expect(calls.get("eve@example.com")).toBeUndefined();
     expect(calls.get("bob@example.com")).toBe(2);
     const mailer = new ScriptedMailer();
-    const engine = { ...testEngine().engine, mailer };
+    const engine = testEngine().engine;
+    const action = sendEmail(() => mailer);
     const job = (party: string) =>
       ({ recordActivityId: ra(party), attempt: 3, activity: { settings: {} } }) as unknown as Parameters<
-        typeof sendEmail.execute
+        typeof action.execute
       >[0][number];
-    const outcomes = await sendEmail.execute([job("bob"), job("dan"), job("eve")], { engine, now: Date.now() });
+    const outcomes = await action.execute([job("bob"), job("dan"), job("eve")], { engine, now: Date.now() });
     expect(outcomes.map((o) => o.status)).toEqual(["done", "done", "done"]);
     expect(mailer.jobs).toEqual([]);
   });

@@ -5,6 +5,7 @@ import { type Claimed, claim } from "../../src/engine/execution/claim";
 import { commitClaim } from "../../src/engine/execution/commit";
 import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue } from "../../src/engine/execution/execute";
 import { reachGoal } from "../../src/engine/reactions/goals";
+import { withMailer } from "../../src/services";
 import { api, ok } from "../helpers";
 import {
   buildScenario,
@@ -166,7 +167,7 @@ describe("claims", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(at);
     const mailer = new ScriptedMailer();
-    expect(await processDue({ ...testEngine().engine, mailer })).toMatchObject({ claimed: 1, failed: 1 });
+    expect(await processDue(withMailer(testEngine().engine, mailer))).toMatchObject({ claimed: 1, failed: 1 });
     expect(mailer.jobs).toHaveLength(0);
     expect(await recordActivityOf(scenarioId, activity.Mail as string, id)).toMatchObject({
       state: "failed",
@@ -200,7 +201,7 @@ describe("claims", () => {
       );
       return { status: "sent", emailId: 0 };
     });
-    expect(await processDue({ ...engine, mailer })).toMatchObject({ claimed: 1, done: 1 });
+    expect(await processDue(withMailer(engine, mailer))).toMatchObject({ claimed: 1, done: 1 });
     expect(mailer.jobs).toHaveLength(1);
     expect(await recordActivityOf(g.scenarioId, g.activity.Mail as string, cancelled)).toMatchObject({
       state: "cancelled",
@@ -225,7 +226,7 @@ describe("claims", () => {
       await ok("POST", `/scenarios/${s.scenarioId}/stop`);
       return { status: "sent", emailId: 0 };
     });
-    expect(await processDue({ ...engine, mailer: stopper })).toMatchObject({ claimed: 1, done: 1 });
+    expect(await processDue(withMailer(engine, stopper))).toMatchObject({ claimed: 1, done: 1 });
     expect(await recordActivityOf(s.scenarioId, s.activity.Mail as string, kept)).toMatchObject({ state: "done" });
     expect(await recordActivityOf(s.scenarioId, s.activity.Next as string, kept)).toMatchObject({ state: "waiting" });
     expect(await ok("GET", `/activities/${s.activity.Mail}`)).toMatchObject({ record_count: 1, waiting_count: 0 });
@@ -265,11 +266,11 @@ describe("claims", () => {
     await legacyDeadClaim("scenario_id = ?", [scenarioId], t0 + CLAIM_TIMEOUT_MS);
     const mailer = new ScriptedMailer();
     const { engine } = testEngine();
-    expect(await processDue({ ...engine, mailer })).toMatchObject({ claimed: 0 });
+    expect(await processDue(withMailer(engine, mailer))).toMatchObject({ claimed: 0 });
     expect((await recordActivities(scenarioId)).map((r) => r.state)).toEqual(["running", "running"]);
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(t0 + CLAIM_TIMEOUT_MS + 1);
-    expect(await processDue({ ...engine, mailer })).toMatchObject({ claimed: 2, done: 2 });
+    expect(await processDue(withMailer(engine, mailer))).toMatchObject({ claimed: 2, done: 2 });
     expect(mailer.jobs.map((j) => j.attempt)).toEqual([2, 2]);
     for (const id of ids) {
       expect(await recordActivityOf(scenarioId, activity.Mail as string, id)).toMatchObject({

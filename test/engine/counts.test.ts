@@ -4,6 +4,7 @@ import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
 import { listActivityTree } from "../../src/engine/scenarios/activities";
 import { getScenario } from "../../src/engine/scenarios/scenarios";
+import { withMailer } from "../../src/services";
 import { ok } from "../helpers";
 import { buildScenario, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
 
@@ -42,7 +43,7 @@ describe("counts without full scans", () => {
     await ok("POST", `/scenario-records/${items[0].id}/block`); // repeated: changes nothing
     await ok("POST", `/scenario-records/${items[1].id}/unblock`);
     // Blocked records are not sent to: 119 e-mails.
-    while ((await processDue({ ...engine, mailer: new ScriptedMailer() })).claimed > 0);
+    while ((await processDue(withMailer(engine, new ScriptedMailer()))).claimed > 0);
     const ras = await ok("GET", `/scenarios/${built.scenarioId}/record-activities?limit=2&state=done`);
     await ok("POST", `/record-activities/${ras.items[0].id}/clicked`);
     await ok("POST", `/record-activities/${ras.items[0].id}/clicked`);
@@ -110,7 +111,7 @@ describe("counts without full scans", () => {
     const mailer = new ScriptedMailer(() =>
       n++ === 0 ? { status: "failed", error: "refused", emailId: null } : { status: "sent", emailId: 0 },
     );
-    while ((await processDue({ ...engine, mailer })).claimed > 0);
+    while ((await processDue(withMailer(engine, mailer))).claimed > 0);
     expect(await counts()).toEqual({ Mail: [0, 3, 2, 1], Later: [3, 0, 0, 0], Opened: [3, 0, 0, 0] });
     // An opened e-mail makes its child due; deleting the branch takes its waiting rows (and their count) along.
     const ras = await ok("GET", `/scenarios/${id}/record-activities?state=done&activity_id=${built.activity.Mail}`);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
+import { withMailer } from "../../src/services";
 import { api, expectError, ok } from "../helpers";
 import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
 
@@ -14,7 +15,7 @@ async function sentScenario(name: string, activities: Parameters<typeof buildSce
   await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(built.scenarioId).run();
   const { engine } = testEngine();
   await enroll(engine, { scenarioId: Number(built.scenarioId) });
-  await processDue({ ...engine, mailer: new ScriptedMailer() });
+  await processDue(withMailer(engine, new ScriptedMailer()));
   const mail = await recordActivityOf(built.scenarioId, built.activity.Mail as string, "michael");
   expect(mail?.state).toBe("done");
   const state = (name: string) => recordActivityOf(built.scenarioId, built.activity[name] as string, "michael");
@@ -82,7 +83,7 @@ describe("events", () => {
       return { status: "sent", emailId: 0 };
     });
     wakes.length = 0;
-    await processDue({ ...engine, mailer });
+    await processDue(withMailer(engine, mailer));
     const state = (n: string) => recordActivityOf(built.scenarioId, built.activity[n] as string, "michael");
     const clicked = await state("Clicked");
     expect(clicked?.at).not.toBeNull();

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../src/engine/execution/execute";
 import type { Bindings } from "../../src/env";
+import { withMailer } from "../../src/services";
 import { derivedUnsubscribeSecret } from "../../src/signing/tokens";
 import { api, ok } from "../helpers";
 import {
@@ -42,7 +43,7 @@ async function running(name: string, ids: string[], activities: Parameters<typeo
 
 async function processAll(mailer: ScriptedMailer) {
   const { engine, wakes } = testEngine();
-  const counts = await processDue({ ...engine, mailer });
+  const counts = await processDue(withMailer(engine, mailer));
   return { counts, wakes };
 }
 

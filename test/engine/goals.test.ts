@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
+import { withMailer } from "../../src/services";
 import { api, expectError, ok } from "../helpers";
 import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
 
@@ -44,7 +45,7 @@ describe("goals", () => {
     await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(s.scenarioId).run();
     const { engine } = testEngine();
     await enroll(engine, { scenarioId: Number(s.scenarioId) });
-    await processDue({ ...engine, mailer: new ScriptedMailer() });
+    await processDue(withMailer(engine, new ScriptedMailer()));
     const offer = await recordActivityOf(s.scenarioId, s.activity.Offer as string, "g-1");
     await ok("POST", `/record-activities/${offer?.id}/clicked`);
 
@@ -76,7 +77,7 @@ describe("goals", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 2 * DAY + 60_000);
     const mailer = new ScriptedMailer();
-    expect(await processDue({ ...engine, mailer })).toMatchObject({ claimed: 1, cancelled: 1 });
+    expect(await processDue(withMailer(engine, mailer))).toMatchObject({ claimed: 1, cancelled: 1 });
     expect(mailer.jobs).toHaveLength(0);
     expect(await recordActivityOf(s.scenarioId, s.activity.Reminder as string, "g-2")).toMatchObject({
       state: "cancelled",

@@ -4,6 +4,7 @@ import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
 import { queryOf } from "../../src/engine/scenarios/scenario-range";
 import { finishReparking, parkChunkSql, reparkScenario } from "../../src/engine/scenarios/scenarios";
+import { withMailer } from "../../src/services";
 import { ok } from "../helpers";
 import { buildScenario, ScriptedMailer, testEngine } from "./fixtures";
 
@@ -113,7 +114,7 @@ describe("paused record activities are parked out of the due index", () => {
     await new Promise((r) => setTimeout(r, 5));
     let more = true;
     for (let i = 0; more && i < 20; i++) {
-      more = (await processDue({ ...engine, mailer: new ScriptedMailer() }, { shard: row?.shard, limit: 3 })).more;
+      more = (await processDue(withMailer(engine, new ScriptedMailer()), { shard: row?.shard, limit: 3 })).more;
     }
     const done = await env.DB.prepare("SELECT state FROM record_activities WHERE id = ?").bind(row?.id).first();
     expect(done?.state).toBe("done");

@@ -7,7 +7,7 @@ import { commitClaim } from "../../src/engine/execution/commit";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
 import { recordEmailEvent } from "../../src/engine/reactions/email-events";
 import type { Bindings } from "../../src/env";
-import { buildServices } from "../../src/services";
+import { buildServices, withMailer } from "../../src/services";
 import { ok } from "../helpers";
 import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, sent, testEngine } from "./fixtures";
 
@@ -67,7 +67,7 @@ describe("activity reports count by day as the work happens", () => {
     });
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(DAY1);
-    expect((await processDue({ ...engine, mailer })).done).toBe(3);
+    expect((await processDue(withMailer(engine, mailer))).done).toBe(3);
     // The next day dy2 clicks: counted on the day its record activity finished, as reports count it.
     vi.setSystemTime(DAY2);
     const dy2 = await recordActivityOf(scenarioId, activity.Mail as string, "dy2");

@@ -4,6 +4,7 @@ import { createMailer } from "../../src/email/mailer";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue, retryDelay } from "../../src/engine/execution/execute";
 import type { Bindings } from "../../src/env";
+import { withMailer } from "../../src/services";
 import { buildScenario, recordActivities, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
 
@@ -66,7 +67,7 @@ describe("fault injection: a transport that fails transiently, rate-limits and t
     let now = Date.now();
     for (let round = 0; round < 8; round++) {
       vi.setSystemTime(now);
-      while ((await processDue({ ...engine, mailer })).more) {
+      while ((await processDue(withMailer(engine, mailer))).more) {
         // drain
       }
       now += retryDelay(4, 120_000) + 1_000;
@@ -122,7 +123,7 @@ describe("fault injection: a transport that fails transiently, rate-limits and t
       new Response("", { status: 429, headers: { "retry-after": "3600" } }),
     );
     const before = Date.now();
-    await processDue({ ...engine, mailer: createMailer(mailchannels) });
+    await processDue(withMailer(engine, createMailer(mailchannels)));
     const [ra] = await recordActivities(scenarioId, `&activity_id=${activity.Mail}`);
     expect(ra?.state).toBe("waiting");
     expect(Date.parse(ra?.at as string) - before).toBeGreaterThanOrEqual(3_600_000 - 1_000);

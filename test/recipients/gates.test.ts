@@ -4,6 +4,7 @@ import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
 import { checkRecipient } from "../../src/engine/execution/gates/recipient";
 import { nextOpening } from "../../src/recipients/window";
+import { withMailer } from "../../src/services";
 import { buildScenario, recordActivities, ScriptedMailer, sendEmail, testEngine } from "../engine/fixtures";
 import { api, expectError, ok } from "../helpers";
 
@@ -29,7 +30,7 @@ async function drain(mailer: ScriptedMailer) {
   const { engine } = testEngine();
   let total = 0;
   for (;;) {
-    const r = await processDue({ ...engine, mailer });
+    const r = await processDue(withMailer(engine, mailer));
     total += r.claimed;
     if (!r.more) return total;
   }
@@ -201,7 +202,7 @@ describe("frequency caps", () => {
     expect(results.length).toBeGreaterThan(1);
     const mailer = new ScriptedMailer();
     const { engine } = testEngine();
-    await Promise.all(results.map(({ shard }) => processDue({ ...engine, mailer }, { shard })));
+    await Promise.all(results.map(({ shard }) => processDue(withMailer(engine, mailer), { shard })));
     expect(mailer.sentTo("eve")).toHaveLength(1);
     await ok("PATCH", "/settings", { frequency_cap: null });
   });

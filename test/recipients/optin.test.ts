@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
 import { confirmSubscription } from "../../src/engine/recipients/confirmations";
+import { withMailer } from "../../src/services";
 import { login, visit } from "../console/helpers";
 import {
   buildScenario,
@@ -287,7 +288,7 @@ describe("double opt-in", () => {
       expect((await confirmSubscription(engine, sub, "test")).changed).toBe(true);
       return sent();
     });
-    await processDue({ ...engine, mailer });
+    await processDue(withMailer(engine, mailer));
     expect(mailer.jobs).toHaveLength(1);
     const welcome = await recordActivityOf(race.scenarioId, race.activity.Welcome as string, "dan");
     expect(welcome?.state).toBe("waiting");
@@ -298,7 +299,7 @@ describe("double opt-in", () => {
 
   it("refuses a confirmation while a claim holds the not-confirmed branch: it is running", async () => {
     const { built: held, engine } = await enrolledInOptIn("Held expiry", "eve");
-    await processDue({ ...engine, mailer: new ScriptedMailer() });
+    await processDue(withMailer(engine, new ScriptedMailer()));
     const expiry = await recordActivityOf(held.scenarioId, held.activity.Expired as string, "eve");
     // Its deadline came and a claim holds it (a claim writes only its claims row: the row stays waiting).
     await env.DB.prepare("UPDATE record_activities SET at = ? WHERE id = ?")
@@ -328,7 +329,7 @@ describe("double opt-in", () => {
     )
       .bind(Number(expiry?.scenario_record_id), Number(scenarioId), Date.now())
       .run();
-    await processDue({ ...testEngine().engine, mailer: new ScriptedMailer() });
+    await processDue(withMailer(testEngine().engine, new ScriptedMailer()));
     expect(await stateOf("Expired", "bob")).toMatchObject({
       state: "cancelled",
       reason: "the subscription was confirmed",

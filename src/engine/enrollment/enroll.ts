@@ -6,7 +6,7 @@ import type { Engine } from "../ports";
 import { OPTED_OUT } from "../recipients/preferences";
 import { recordFilter } from "../records/matching";
 import { MAX_SCENARIO_ID, rangeOf, SCENARIO_ID_TOO_HIGH } from "../scenarios/scenario-range";
-import { directEnrollmentDone, owePass, passBegins } from "./passes";
+import { directEnrollmentDone, owePass, passBegins, type ScenarioToEnroll } from "./passes";
 
 /**
  * SQL: the highest scenario record id of a scenario's range, or the id its numbering starts after when it has none
@@ -23,12 +23,6 @@ export interface EnrollResult {
   enrolled: number;
   record_activities: number;
   failed: { scenario_id: string; error: string }[];
-}
-
-export interface ScenarioToEnroll {
-  id: number;
-  model: string;
-  domain: string;
 }
 
 interface RootActivity {

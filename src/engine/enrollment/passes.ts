@@ -1,6 +1,12 @@
 import { parseDuration } from "../../domain/duration";
 import type { Engine } from "../ports";
-import type { ScenarioToEnroll } from "./enroll";
+
+/** A running scenario as enrollment reads it. */
+export interface ScenarioToEnroll {
+  id: number;
+  model: string;
+  domain: string;
+}
 
 /**
  * When a scenario needs an enrollment pass. Records written through the API are enrolled at once (the direct path,

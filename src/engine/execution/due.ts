@@ -1,8 +1,7 @@
 import { unsubscribeToken } from "../../ids";
 import { trackingSecretOf } from "../../signing/keys";
 import { unsubscribeSecretOf } from "../../signing/tokens";
-import type { ActionJob } from "../action";
-import type { Engine } from "../ports";
+import type { ActionJob, Engine } from "../ports";
 import type { Claimed } from "./claim";
 
 /** An activity as the engine reads it to execute it (raw columns). */

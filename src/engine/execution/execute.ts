@@ -1,8 +1,6 @@
-import { parseActionSettings } from "../../actions/registry";
 import { randomHex } from "../../ids";
-import type { ActionJob, ActionOutcome } from "../action";
-import { errorMessage } from "../action";
-import type { Engine } from "../ports";
+import { errorMessage, parseActionSettings } from "../action";
+import type { ActionJob, ActionOutcome, Engine } from "../ports";
 import { CLAIM_BATCH, type Claimed, claim } from "./claim";
 import { commitClaim, type Settlement } from "./commit";
 import { type DueJob, loadDueJobs } from "./due";

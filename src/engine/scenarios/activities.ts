@@ -1,5 +1,4 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import { parseActionSettings } from "../../actions/registry";
 import { inIds } from "../../db/chunk";
 import {
   type ActivityAction,
@@ -16,6 +15,7 @@ import { hasConfirmLink } from "../../email/rewrite";
 import { parseAddress } from "../../env";
 import { conflict, invalid, notFound } from "../../errors";
 import type { SendWindow } from "../../recipients/window";
+import { parseActionSettings } from "../action";
 import type { Engine } from "../ports";
 import { checkSendWindow, checkTranslations } from "../recipients/rules";
 import { assertDoubleOptIn } from "./double-opt-in";

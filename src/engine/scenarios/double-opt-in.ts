@@ -1,9 +1,9 @@
+import type { activities } from "../../db/schema";
 import { hasConfirmLink } from "../../email/rewrite";
 import { conflict } from "../../errors";
-import type { ActivityRow } from "./activities";
 
 type Node = Pick<
-  ActivityRow,
+  typeof activities.$inferSelect,
   "id" | "parentId" | "name" | "on" | "action" | "emailTemplate" | "emailTranslations" | "scenarioId"
 >;
 

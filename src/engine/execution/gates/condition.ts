@@ -1,5 +1,5 @@
 import type { Domain } from "../../../domain/types";
-import type { ActionOutcome } from "../../action";
+import type { ActionOutcome } from "../../ports";
 import { scenarioRecordsMatching } from "../../records/matching";
 import type { Gate } from "./gate";
 

@@ -1,5 +1,4 @@
-import type { ActionOutcome } from "../../action";
-import type { Engine } from "../../ports";
+import type { ActionOutcome, Engine } from "../../ports";
 import type { DueJob } from "../due";
 
 /**

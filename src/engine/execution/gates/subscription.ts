@@ -1,4 +1,4 @@
-import type { ActionOutcome } from "../../action";
+import type { ActionOutcome } from "../../ports";
 import type { Gate } from "./gate";
 
 /**

@@ -1,5 +1,5 @@
 import { normalizeAddress } from "../../../email/address";
-import type { ActionOutcome } from "../../action";
+import type { ActionOutcome } from "../../ports";
 import { suppressedAmong, suppressedReason } from "../../recipients/suppressions";
 import type { Gate } from "./gate";
 
