@@ -1,4 +1,4 @@
-import { reconcileAbandoned } from "./email/archive";
+import { reconcileAbandoned } from "./email/staged";
 import { scenariosDueForPass } from "./engine/enrollment/passes";
 import { CLAIM_TIMEOUT_MS } from "./engine/execution/claim";
 import { retentionSweep } from "./engine/retention/retention";

@@ -1,7 +1,4 @@
-import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
-import { DomainError } from "./domain/types";
 
 export type ErrorCode =
   | "invalid_input"
@@ -13,7 +10,10 @@ export type ErrorCode =
   | "misconfigured"
   | "internal";
 
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+/** The HTTP statuses of the service's errors. */
+export type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 429 | 500;
+
+export const STATUS: Record<ErrorCode, ErrorStatus> = {
   invalid_input: 400,
   unauthorized: 401,
   not_found: 404,
@@ -26,7 +26,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
 
 /** The one error of the service: a code, a status derived from it, and a message meant for the caller. */
 export class AppError extends Error {
-  readonly status: ContentfulStatusCode;
+  readonly status: ErrorStatus;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -84,21 +84,4 @@ export function describeError(err: unknown): string {
 
 function clip(text: string): string {
   return text.length > LOGGED_MESSAGE ? `${text.slice(0, LOGGED_MESSAGE)}… (${text.length} characters)` : text;
-}
-
-/** Maps any thrown error to the JSON error body; unexpected errors are logged and never leak a stack trace. */
-export function onError(err: Error, c: Context): Response {
-  if (err instanceof AppError) return c.json(errorBody(err.code, err.message), err.status);
-  if (err instanceof DomainError) return c.json(errorBody("invalid_input", err.message), 400);
-  if (err instanceof SyntaxError && /JSON/i.test(err.message)) {
-    return c.json(errorBody("invalid_input", "request body is not valid JSON"), 400);
-  }
-  if ("getResponse" in err && typeof (err as { getResponse?: unknown }).getResponse === "function") {
-    // Hono's HTTPException (malformed JSON body, body limit, …).
-    const status = (err as unknown as { status: number }).status;
-    const code: ErrorCode = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "invalid_input";
-    return c.json(errorBody(code, err.message || "invalid request"), STATUS[code]);
-  }
-  console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${describeError(err)}`);
-  return c.json(errorBody("internal", "internal error"), 500);
 }

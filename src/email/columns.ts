@@ -1,6 +1,6 @@
 import { base64url } from "../ids";
 import { hmacBytes } from "../signing/keys";
-import { bodyObjectKey } from "./archive";
+import { bodyObjectKey } from "./bodies";
 import { domainOf } from "./sender";
 
 /**

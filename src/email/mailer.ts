@@ -6,15 +6,12 @@ import {
   type Attempt,
   archiveBeforeDelivery,
   archiveRows,
-  batchKey,
-  batchNonce,
-  chooseEmailIds,
   type Delivery,
-  packBodies,
-  putBodies,
   recordDeliveries,
   TAKEN_OVER_BEFORE_DELIVERY,
 } from "./archive";
+import { chooseEmailIds } from "./archive-ids";
+import { batchKey, batchNonce, packBodies, putBodies } from "./bodies";
 import { type ComposedEmail, composeEmail } from "./compose";
 import type { EmailJob, Mailer, SendOutcome } from "./job";
 import { ComposeError } from "./render";

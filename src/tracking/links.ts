@@ -1,6 +1,6 @@
 import type { LinkKind } from "../db/schema/emails";
-import { stagedEmailRow } from "../email/archive";
 import { unpackLinkUrls } from "../email/link-urls";
+import { stagedEmailRow } from "../email/staged";
 import { isSignedKey, type SignedKey, verifyKey } from "../signing/keys";
 import { Lru } from "./lru";
 

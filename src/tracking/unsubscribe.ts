@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import { stagedEmailRow } from "../email/archive";
 import { unpackLinkUrls } from "../email/link-urls";
+import { stagedEmailRow } from "../email/staged";
 import { blockScenarioRecord } from "../engine/recipients/blocking";
 import { AppError } from "../errors";
 import type { AppEnv } from "../http/router";

@@ -1,9 +1,10 @@
 import { Hono } from "hono";
 import { getConfig } from "../env";
-import { AppError, errorBody, invalid, onError } from "../errors";
+import { AppError, errorBody, invalid } from "../errors";
+import { onError } from "../http/errors";
 import type { AppEnv } from "../http/router";
-import { mailchannelsEvents } from "./mailchannels";
 import { acceptDeliveryEvents } from "../queues/delivery-events";
+import { mailchannelsEvents } from "./mailchannels";
 import { verifyMessageSignature } from "./signature";
 
 /** MailChannels posts up to 1,000 events a request. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../../src/db/client";
 import { isBookmark, sessionDatabase, sessionFrom } from "../../src/db/session";
 import type { Bindings } from "../../src/env";
-import { buildMailer, buildServices } from "../../src/services";
+import { buildMailer } from "../../src/services";
 import { job } from "../email/fixtures";
 import { recordingD1 } from "./recording-d1";
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { reconcileAbandoned } from "../../src/email/archive";
+import { reconcileAbandoned } from "../../src/email/staged";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
 import { withMailer } from "../../src/services";

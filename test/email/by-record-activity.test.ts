@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { sendEmail } from "../../src/actions/send-email";
 import { timelinePage } from "../../src/console/data";
-import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive";
+import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive-ids";
 import { createMailer } from "../../src/email/mailer";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue, retryDelay } from "../../src/engine/execution/execute";

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type ArchiveRow, batchKey, bodyObjectKey, recordDeliveries } from "../../src/email/archive";
+import { type ArchiveRow, recordDeliveries } from "../../src/email/archive";
+import { batchKey, bodyObjectKey } from "../../src/email/bodies";
 import { derivedMessageId, messageIdOf } from "../../src/email/columns";
 import type { Bindings } from "../../src/env";
 import { randomHex } from "../../src/ids";

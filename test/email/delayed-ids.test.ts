@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { EMAIL_SEQUENCE_BASE, OWN_ID_WITHIN_MS } from "../../src/email/archive";
+import { EMAIL_SEQUENCE_BASE, OWN_ID_WITHIN_MS } from "../../src/email/archive-ids";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { processDue } from "../../src/engine/execution/execute";
 import { buildServices } from "../../src/services";

@@ -1,7 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
-import { EMAIL_SEQUENCE_BASE, getBody } from "../../src/email/archive";
+import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive-ids";
+import { getBody } from "../../src/email/bodies";
 import { createMailer } from "../../src/email/mailer";
 import { emailOfRecordActivity, inJsonIds } from "../../src/email/of-record-activity";
 import type { Bindings } from "../../src/env";

@@ -1,6 +1,6 @@
 import PostalMime from "postal-mime";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { batchKey, getBody } from "../../src/email/archive";
+import { batchKey, getBody } from "../../src/email/bodies";
 import { messageIdOf } from "../../src/email/columns";
 import { unpackLinkUrls } from "../../src/email/link-urls";
 import { createMailer } from "../../src/email/mailer";

@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { meteredD1 } from "../../src/bench/meter";
-import { reconcileAbandoned, TAKEN_OVER_BEFORE_DELIVERY } from "../../src/email/archive";
+import { TAKEN_OVER_BEFORE_DELIVERY } from "../../src/email/archive";
 import { createMailer } from "../../src/email/mailer";
+import { reconcileAbandoned } from "../../src/email/staged";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
 import type { Bindings } from "../../src/env";

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CRON_SWEEP, runCron } from "../../src/crons";
-import { batchKey } from "../../src/email/archive";
+import { batchKey } from "../../src/email/bodies";
 import {
   DAY_MS,
   RETENTION_FLOOR_KEY,

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { timelinePage } from "../../src/console/data";
 import { CRON_SWEEP, runCron } from "../../src/crons";
-import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive";
+import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive-ids";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import { readRetained, retainStep } from "../../src/engine/retention/retention";
 import type { Bindings } from "../../src/env";

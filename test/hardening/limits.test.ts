@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DOMAIN_LIMITS } from "../../src/domain/types";
 import { MAX_BATCH, MAX_FIELDS_BYTES } from "../../src/engine/records/records";
-import { onError } from "../../src/errors";
+import { onError } from "../../src/http/errors";
 import { api, expectError, ok } from "../helpers";
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getBody } from "../../src/email/archive";
+import { getBody } from "../../src/email/bodies";
 import { createMailer } from "../../src/email/mailer";
 import type { Bindings } from "../../src/env";
 import { signKey, verifyKey } from "../../src/signing/keys";

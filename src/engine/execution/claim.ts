@@ -1,5 +1,6 @@
+import { listedBy } from "../../db/claims";
 import { SHARD_COUNT } from "../../db/shards";
-import { archiveStagedOfLapsed } from "../../email/archive";
+import { archiveStagedOfLapsed } from "../../email/staged";
 
 /** SQL: 1 when the record activity (aliased `row`) cannot run now — its scenario is not running or its record is blocked. */
 export const PAUSED = (row: string) =>
@@ -20,33 +21,6 @@ export interface Claimed {
   shard: number;
   attempts: number;
 }
-
-/**
- * SQL: the record activity ids listed by the claims rows that `where` accepts, the rows aliased `{a}c` and each id
- * `{a}j.value` (each use takes its own alias, so they nest).
- */
-const listedBy = (a: string, where: string) =>
-  `SELECT ${a}j.value FROM claims ${a}c, json_each(${a}c.ids) ${a}j WHERE ${where}`;
-
-/** SQL: the ids of the record activities that claim `key` (a bound parameter) holds, over its rows (one a shard). */
-export const HELD_BY = (key: string) => listedBy("h", `hc.key = ${key}`);
-
-/**
- * SQL, the commit's guard: the record activity `row` is still claim `key`'s to settle — still `waiting` (nothing
- * cancelled it meanwhile) and still listed by the claim (no takeover removed it). Read in the commit's transaction,
- * before the claim's rows are deleted.
- */
-export const STILL_CLAIMED = (row: string, key: string) =>
-  // `+`: the claim's list is read once and checked, never made to drive the statement (a scan of its JSON a row).
-  `(${row}.state = 'waiting' AND +${row}.id IN (${HELD_BY(key)}))`;
-
-/**
- * SQL: the record activity `row` is being executed — `waiting` and listed by a claim of its shard (live, or lapsed and
- * not yet taken over), or `running` under a claim made before claims stopped writing their rows. What `running` shows.
- */
-export const RUNNING = (row: string) =>
-  `(${row}.state = 'running' OR (${row}.state = 'waiting'
-    AND EXISTS (${listedBy("r", `rc.shard = ${row}.shard AND rj.value = ${row}.id`)})))`;
 
 /**
  * The atomic claim: one `claims` row lists the due rows it takes, and is the only row it writes. The record
@@ -160,11 +134,3 @@ async function claimShard(
     .run();
   return { claimed, healed: heal.meta.changes ?? 0 };
 }
-
-/**
- * SQL: the record activities (`ra.*`) that lapsed claims still hold, `?1` now: nobody has taken them over yet (still
- * `waiting` and listed, or `running` under a claim made before the upgrade).
- */
-export const LAPSED_CLAIMS = `
-  SELECT ra.id FROM claims c, json_each(c.ids) j JOIN record_activities ra ON ra.id = j.value
-  WHERE c.until <= ?1 AND (ra.state = 'waiting' OR (ra.state = 'running' AND ra.claim_key = c.key))`;

@@ -1,10 +1,11 @@
+import { STILL_CLAIMED } from "../../db/claims";
 import { shardSql } from "../../db/shards";
 import { shiftBy } from "../../domain/duration";
-import { ABANDONED_UNRECORDED, archiveInCommit, archiveStagedOfClaim, stagedFirstAttempts } from "../../email/archive";
 import { emailOfRecordActivity, inJsonIds } from "../../email/of-record-activity";
+import { ABANDONED_UNRECORDED, archiveInCommit, archiveStagedOfClaim, stagedFirstAttempts } from "../../email/staged";
 import type { Engine, WakeTime } from "../ports";
 import { recordChangedCreated } from "../reactions/wait-until";
-import { type Claimed, PAUSED, STILL_CLAIMED } from "./claim";
+import { type Claimed, PAUSED } from "./claim";
 import { pickBranch } from "./split";
 
 /** What becomes of a claimed record activity: its new state. `uncount`: the attempt is not counted (deferred). */

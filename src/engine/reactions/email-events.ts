@@ -1,6 +1,6 @@
+import { RUNNING } from "../../db/claims";
 import { shiftBy } from "../../domain/duration";
 import { conflict, notFound } from "../../errors";
-import { RUNNING } from "../execution/claim";
 import type { Engine } from "../ports";
 
 export type EmailEvent = "opened" | "clicked";

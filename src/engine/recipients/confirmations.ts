@@ -1,8 +1,8 @@
+import { RUNNING } from "../../db/claims";
 import { takePage } from "../../db/page";
 import { shardOf } from "../../db/shards";
 import { shiftBy } from "../../domain/duration";
 import { emailOfRecordActivity } from "../../email/of-record-activity";
-import { RUNNING } from "../execution/claim";
 import type { Engine } from "../ports";
 import { getScenarioRow } from "../scenarios/scenarios";
 

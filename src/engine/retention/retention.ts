@@ -1,6 +1,7 @@
-import { EMAIL_SEQUENCE_BASE, RECORD_ACTIVITY_EMAIL_COLUMNS } from "../../email/archive";
+import { EMAIL_SEQUENCE_BASE } from "../../email/archive-ids";
 import { withDerivedColumnsRaw } from "../../email/columns";
 import { emailOfRecordActivity } from "../../email/of-record-activity";
+import { RECORD_ACTIVITY_EMAIL_COLUMNS } from "../../email/staged";
 import { getConfig } from "../../env";
 import { trackingSecretOf } from "../../signing/keys";
 import type { Engine } from "../ports";

@@ -2,7 +2,7 @@ import { and, desc, eq, getTableColumns, lt, or, sql } from "drizzle-orm";
 import { takePage } from "../../db/page";
 import type { EmailStatus, emails } from "../../db/schema/emails";
 import { emailArchive } from "../../db/views";
-import { type BodyObject, getBody } from "../../email/archive";
+import { type BodyObject, getBody } from "../../email/bodies";
 import { withDerivedColumns } from "../../email/columns";
 import { emailsOfRecordActivity } from "../../email/of-record-activity";
 import { invalid, notFound } from "../../errors";
