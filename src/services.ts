@@ -41,7 +41,7 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
     defer,
     wake: options.wake ?? ((times) => wakeShards(env, times)),
     enrollment: options.enrollment ?? {
-      start: (scenarioId) => startEnrollment(env, scenarioId),
+      start: (scenarioId, from) => startEnrollment(env, scenarioId, from),
       status: (scenarioId) => enrollmentStatus(env, scenarioId),
     },
     actions: options.actions ?? actionRegistry(builtInActions({ mailer })),

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { enroll } from "../engine/enrollment/enroll";
+import { ENROLL_REQUEST_BUDGET_MS, enroll } from "../engine/enrollment/enroll";
 import { processUntilIdle } from "../engine/execution/process";
 import { router } from "../http/router";
 import { errorResponses, json } from "./schemas";
@@ -10,6 +10,10 @@ const EnrollResult = z
     enrolled: z.number().int(),
     record_activities: z.number().int(),
     failed: z.array(z.object({ scenario_id: z.string(), error: z.string() })),
+    background: z.array(z.string()).openapi({
+      description:
+        "scenarios whose pass goes on in the background, in bounded steps (the request enrolls for at most 10 s, then hands the rest to each scenario's Enroller)",
+    }),
   })
   .openapi("EnrollResult");
 
@@ -36,10 +40,11 @@ export const jobsApi = router()
       method: "post",
       path: "/jobs/enroll",
       tags: ["Jobs"],
-      summary: "Run enrollment now for every running scenario (the cron does it every five minutes)",
+      summary:
+        "Run enrollment now for every running scenario (the cron does it every five minutes); at most 10 s in the request, the rest in the background",
       responses: { 200: json(EnrollResult, "What was enrolled"), 401: errorResponses[401] },
     }),
-    async (c) => c.json(await enroll(c.get("engine")), 200),
+    async (c) => c.json(await enroll(c.get("engine"), { budgetMs: ENROLL_REQUEST_BUDGET_MS }), 200),
   )
   .openapi(
     createRoute({

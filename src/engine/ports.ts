@@ -20,8 +20,11 @@ export interface EnrollmentStatus {
 
 /** The engine's way to the background enrollment: ask for a pass, read where it stands. */
 export interface EnrollmentPort {
-  /** Asks for a pass of the scenario soon. Idempotent; never throws (a failure is logged, the cron asks again). */
-  start: (scenarioId: number) => Promise<void>;
+  /**
+   * Asks for a pass of the scenario soon, from rowid `from` when a pass begun elsewhere stopped there (else from the
+   * start). Idempotent; never throws (a failure is logged, the cron asks again).
+   */
+  start: (scenarioId: number, from?: number) => Promise<void>;
   status: (scenarioId: number) => Promise<EnrollmentStatus>;
 }
 

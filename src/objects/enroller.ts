@@ -6,7 +6,11 @@ import type { EnrollmentStatus } from "../engine/ports";
 import type { Bindings } from "../env";
 import { buildServices } from "../services";
 
-const StartInput = z.object({ scenarioId: z.number().int().positive() });
+const StartInput = z.object({
+  scenarioId: z.number().int().positive(),
+  /** Where a pass begun elsewhere (a bounded `POST /api/jobs/enroll`) stopped: a new pass continues from there. */
+  from: z.number().int().min(0).optional(),
+});
 
 /** How long one alarm enrolls before it saves its place and re-arms (an alarm may run for minutes; keep steps short). */
 const STEP_BUDGET_MS = 20_000;
@@ -28,14 +32,14 @@ export class Enroller extends DurableObject<Bindings> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS pass (key TEXT PRIMARY KEY, value INTEGER)");
   }
 
-  /** RPC: run an enrollment pass of the scenario soon. Idempotent. */
+  /** RPC: run an enrollment pass of the scenario soon (from `from`, else from the start). Idempotent. */
   async start(input: unknown): Promise<{ ok: true } | { ok: false; error: string }> {
     const parsed = StartInput.safeParse(input);
     if (!parsed.success) return { ok: false, error: `invalid start: ${parsed.error.issues[0]?.message}` };
     this.set("scenario", parsed.data.scenarioId);
     // A pass that ends while this start is under way must not swallow it (see `alarm`).
     this.set("generation", (this.get("generation") ?? 0) + 1);
-    if (this.get("cursor") === null) this.set("cursor", 0);
+    if (this.get("cursor") === null) this.set("cursor", parsed.data.from ?? 0);
     else this.set("again", 1);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return { ok: true };

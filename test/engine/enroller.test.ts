@@ -1,9 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enrollScenario, runningScenarios } from "../../src/engine/enrollment/enroll";
+import { enroll, enrollScenario, runningScenarios } from "../../src/engine/enrollment/enroll";
 import type { Bindings } from "../../src/env";
 import { enrollerStub } from "../../src/scheduler/client";
+import { buildServices } from "../../src/services";
 import { api, ok } from "../helpers";
 import { buildScenario, testEngine } from "./fixtures";
 
@@ -127,5 +128,64 @@ describe("enrollment in bounded steps", () => {
     await runInDurableObject(enroller, (instance) => instance.alarm());
     expect(await enroller.status()).toMatchObject({ cursor: null });
     expect(await runDurableObjectAlarm(enroller)).toBe(false);
+  });
+});
+
+describe("POST /api/jobs/enroll is bounded", () => {
+  it("past its budget a scenario's pass goes on in its Enroller from where it stopped, and the rest start there", async () => {
+    const started: { scenarioId: number; from: number | undefined }[] = [];
+    const engine = buildServices(bindings, {
+      wake: async () => {},
+      enrollment: {
+        start: async (scenarioId, from) => {
+          started.push({ scenarioId, from });
+        },
+        status: async () => ({ scenarioId: null, cursor: null, again: false }),
+      },
+    });
+    const a = await buildScenario({ name: "Budget A", model: "party", domain: [["cohort", "=", "en"]] }, [
+      { name: "A" },
+    ]);
+    const b = await buildScenario({ name: "Budget B", model: "party", domain: [["cohort", "=", "en"]] }, [
+      { name: "B" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id IN (?, ?)")
+      .bind(a.scenarioId, b.scenarioId)
+      .run();
+    // Only these two run (scenarios of the tests above are stopped), the first by id first.
+    await env.DB.prepare("UPDATE scenarios SET state = 'stopped' WHERE state = 'running' AND id NOT IN (?, ?)")
+      .bind(a.scenarioId, b.scenarioId)
+      .run();
+    const result = await enroll(engine, { budgetMs: 0, chunk: 20 });
+    // The first scenario makes progress (one chunk), then continues in the background; the second is handed over.
+    expect(result.scenarios).toBe(2);
+    expect(result.background).toEqual([a.scenarioId, b.scenarioId]);
+    expect(result.enrolled).toBeGreaterThan(0);
+    expect(result.enrolled).toBeLessThan(50);
+    expect(started).toEqual([
+      { scenarioId: Number(a.scenarioId), from: expect.any(Number) },
+      { scenarioId: Number(b.scenarioId), from: undefined },
+    ]);
+    const first = a.scenarioId;
+    const cursor = started[0]?.from as number;
+    expect(cursor).toBeGreaterThan(0);
+    // The Enroller continues from the given rowid and ends the pass with every record enrolled.
+    const enroller = enrollerStub(bindings, Number(first));
+    expect(await enroller.start({ scenarioId: Number(first), from: cursor })).toEqual({ ok: true });
+    expect(await enroller.status()).toMatchObject({ cursor });
+    await runInDurableObject(enroller, (instance) => instance.alarm());
+    await expect.poll(async () => (await ok("GET", `/scenarios/${first}`)).record_count).toBe(50);
+    expect(await enroller.start({ scenarioId: Number(first), from: -1 })).toMatchObject({ ok: false });
+  });
+
+  it("within its budget the request enrolls everything and says nothing goes on in the background", async () => {
+    const { scenarioId } = await buildScenario({ name: "In budget", model: "party", domain: [["cohort", "=", "en"]] }, [
+      { name: "A" },
+    ]);
+    await env.DB.prepare("UPDATE scenarios SET state = 'running' WHERE id = ?").bind(scenarioId).run();
+    const result = await ok("POST", "/jobs/enroll");
+    expect(result.background).toEqual([]);
+    expect((await ok("GET", `/scenarios/${scenarioId}`)).record_count).toBe(50);
+    expect((await api("POST", "/jobs/enroll", undefined, { token: null })).status).toBe(401);
   });
 });

@@ -23,7 +23,12 @@ export interface EnrollResult {
   enrolled: number;
   record_activities: number;
   failed: { scenario_id: string; error: string }[];
+  /** Scenarios whose pass goes on in the background (their Enroller, in bounded steps): the budget ran out. */
+  background: string[];
 }
+
+/** What `POST /api/jobs/enroll` enrolls in the request before it hands the rest to the Enrollers. */
+export const ENROLL_REQUEST_BUDGET_MS = 10_000;
 
 interface RootActivity {
   id: number;
@@ -40,16 +45,36 @@ interface RootActivity {
  */
 export async function enroll(
   e: Engine,
-  opts: { scenarioId?: number; only?: { model: string; ids: string[] } } = {},
+  opts: {
+    scenarioId?: number;
+    only?: { model: string; ids: string[] };
+    /**
+     * Bounds the call: past this many ms, a scenario's pass stops after its current chunk and goes on in its Enroller
+     * from there, and the scenarios not reached yet are handed to theirs (the first one always makes progress).
+     */
+    budgetMs?: number;
+    /** Records a step of a pass reads (ENROLL_CHUNK by default). */
+    chunk?: number;
+  } = {},
 ): Promise<EnrollResult> {
-  const result: EnrollResult = { scenarios: 0, enrolled: 0, record_activities: 0, failed: [] };
+  const result: EnrollResult = { scenarios: 0, enrolled: 0, record_activities: 0, failed: [], background: [] };
+  const deadline = opts.budgetMs === undefined ? undefined : Date.now() + opts.budgetMs;
   for (const scenario of await runningScenarios(e, opts.scenarioId, opts.only?.model)) {
     result.scenarios++;
+    if (deadline !== undefined && result.scenarios > 1 && Date.now() >= deadline) {
+      await e.enrollment.start(scenario.id);
+      result.background.push(String(scenario.id));
+      continue;
+    }
     try {
-      const r = await enrollScenario(e, scenario, { onlyIds: opts.only?.ids ?? null });
+      const r = await enrollScenario(e, scenario, { onlyIds: opts.only?.ids ?? null, deadline, chunk: opts.chunk });
       result.enrolled += r.enrolled;
       result.record_activities += r.recordActivities;
       if (opts.only) await directEnrollmentDone(e, scenario.id);
+      if (r.next !== null) {
+        await e.enrollment.start(scenario.id, r.next);
+        result.background.push(String(scenario.id));
+      }
     } catch (err) {
       // One failing scenario is logged and skipped; the others still run.
       const error = err instanceof Error ? err.message : String(err);
