@@ -42,7 +42,9 @@ export function enrollerStub(env: Bindings, scenarioId: number) {
 /** Asks the scenario's Enroller for a pass. A failure is logged: the five-minute cron asks again. */
 export async function startEnrollment(env: Bindings, scenarioId: number, from?: number): Promise<void> {
   try {
-    const result = await enrollerStub(env, scenarioId).start(from === undefined ? { scenarioId } : { scenarioId, from });
+    const result = await enrollerStub(env, scenarioId).start(
+      from === undefined ? { scenarioId } : { scenarioId, from },
+    );
     if (!result.ok) console.error(`enrollment of scenario ${scenarioId}: ${result.error}`);
   } catch (err) {
     console.error(`enrollment of scenario ${scenarioId} could not start; the cron will`, err);

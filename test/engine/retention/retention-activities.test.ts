@@ -1,8 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CRON_SWEEP, runCron } from "../../src/crons";
-import { batchKey } from "../../src/email/bodies";
+import { CRON_SWEEP, runCron } from "../../../src/crons";
+import { batchKey } from "../../../src/email/bodies";
 import {
   DAY_MS,
   RETENTION_FLOOR_KEY,
@@ -12,13 +12,13 @@ import {
   retainedDay,
   retentionFloor,
   retentionSweep,
-} from "../../src/engine/retention/retention";
-import type { Bindings } from "../../src/env";
-import worker from "../../src/index";
-import { unsubscribeSecretOf } from "../../src/signing/tokens";
-import { login } from "../console/helpers";
-import { api, expectError, ok, TOKEN } from "../helpers";
-import { buildScenario, sendEmail, testEngine } from "./fixtures";
+} from "../../../src/engine/retention/retention";
+import type { Bindings } from "../../../src/env";
+import worker from "../../../src/index";
+import { unsubscribeSecretOf } from "../../../src/signing/tokens";
+import { login } from "../../console/helpers";
+import { api, expectError, ok, TOKEN } from "../../helpers";
+import { buildScenario, sendEmail, testEngine } from "../fixtures";
 
 /** Every row this file ages is 40 days old: outside a 30-day window, all on one UTC day. */
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { processDue } from "../../src/engine/execution/execute";
-import { withMailer } from "../../src/services";
-import { api, expectError, ok } from "../helpers";
-import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { processDue } from "../../../src/engine/execution/execute";
+import { withMailer } from "../../../src/services";
+import { api, expectError, ok } from "../../helpers";
+import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "../fixtures";
 
 beforeAll(async () => {
   await ok("PUT", "/records/party/michael", { name: "Michael Scott", email: "michael@example.com" });

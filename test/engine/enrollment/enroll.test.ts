@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { api, ok } from "../helpers";
-import { buildScenario, recordActivities, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { api, ok } from "../../helpers";
+import { buildScenario, recordActivities, testEngine } from "../fixtures";
 
 beforeAll(async () => {
   await ok("POST", "/records/party/batch", {

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { pickBranch } from "../../src/engine/execution/split";
-import { signedIn, visit } from "../console/helpers";
-import { api, expectError, ok } from "../helpers";
-import { buildScenario, recordActivities, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { pickBranch } from "../../../src/engine/execution/split";
+import { signedIn, visit } from "../../console/helpers";
+import { api, expectError, ok } from "../../helpers";
+import { buildScenario, recordActivities, testEngine } from "../fixtures";
 
 const N = 40;
 

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { processDue } from "../../src/engine/execution/execute";
-import { queryOf } from "../../src/engine/scenarios/scenario-range";
-import { finishReparking, parkChunkSql, reparkScenario } from "../../src/engine/scenarios/scenarios";
-import { withMailer } from "../../src/services";
-import { ok } from "../helpers";
-import { buildScenario, ScriptedMailer, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { processDue } from "../../../src/engine/execution/execute";
+import { queryOf } from "../../../src/engine/scenarios/scenario-range";
+import { finishReparking, parkChunkSql, reparkScenario } from "../../../src/engine/scenarios/scenarios";
+import { withMailer } from "../../../src/services";
+import { ok } from "../../helpers";
+import { buildScenario, ScriptedMailer, testEngine } from "../fixtures";
 
 beforeAll(async () => {
   await ok("POST", "/records/party/batch", {

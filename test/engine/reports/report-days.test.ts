@@ -1,15 +1,15 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { meteredD1 } from "../../src/bench/meter";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { claim } from "../../src/engine/execution/claim";
-import { commitClaim } from "../../src/engine/execution/commit";
-import { CLAIM_TIMEOUT_MS, processDue } from "../../src/engine/execution/execute";
-import { recordEmailEvent } from "../../src/engine/reactions/email-events";
-import type { Bindings } from "../../src/env";
-import { buildServices, withMailer } from "../../src/services";
-import { ok } from "../helpers";
-import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, sent, testEngine } from "./fixtures";
+import { meteredD1 } from "../../../src/bench/meter";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { claim } from "../../../src/engine/execution/claim";
+import { commitClaim } from "../../../src/engine/execution/commit";
+import { CLAIM_TIMEOUT_MS, processDue } from "../../../src/engine/execution/execute";
+import { recordEmailEvent } from "../../../src/engine/reactions/email-events";
+import type { Bindings } from "../../../src/env";
+import { buildServices, withMailer } from "../../../src/services";
+import { ok } from "../../helpers";
+import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, sent, testEngine } from "../fixtures";
 
 const DAY1 = Date.parse("2026-09-14T22:30:00Z");
 const DAY2 = Date.parse("2026-09-15T08:00:00Z");

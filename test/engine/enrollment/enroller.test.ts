@@ -1,12 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll, enrollScenario, runningScenarios } from "../../src/engine/enrollment/enroll";
-import type { Bindings } from "../../src/env";
-import { enrollerStub } from "../../src/scheduler/client";
-import { buildServices } from "../../src/services";
-import { api, ok } from "../helpers";
-import { buildScenario, testEngine } from "./fixtures";
+import { enroll, enrollScenario, runningScenarios } from "../../../src/engine/enrollment/enroll";
+import type { Bindings } from "../../../src/env";
+import { enrollerStub } from "../../../src/scheduler/client";
+import { buildServices } from "../../../src/services";
+import { api, ok } from "../../helpers";
+import { buildScenario, testEngine } from "../fixtures";
 
 const bindings = env as unknown as Bindings;
 

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { processDue } from "../../src/engine/execution/execute";
-import { api, expectError, ok } from "../helpers";
-import { buildScenario, recordActivityOf, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { processDue } from "../../../src/engine/execution/execute";
+import { api, expectError, ok } from "../../helpers";
+import { buildScenario, recordActivityOf, testEngine } from "../fixtures";
 
 const DAY = 86_400_000;
 

@@ -1,19 +1,19 @@
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { enroll, enrollScenario, runningScenarios } from "../../src/engine/enrollment/enroll";
-import { listEmails } from "../../src/engine/runs/emails";
-import { listRecordActivities } from "../../src/engine/runs/runs";
+import { enroll, enrollScenario, runningScenarios } from "../../../src/engine/enrollment/enroll";
+import { listEmails } from "../../../src/engine/runs/emails";
+import { listRecordActivities } from "../../../src/engine/runs/runs";
 import {
   recordActivitiesOfScenario,
   SCENARIO_RECORD_RANGE,
   statementOf,
-} from "../../src/engine/scenarios/scenario-range";
-import { parkChunkSql, reparkScenario } from "../../src/engine/scenarios/scenarios";
-import type { Bindings } from "../../src/env";
-import { buildServices } from "../../src/services";
-import { api, ok } from "../helpers";
-import { buildScenario, testEngine } from "./fixtures";
+} from "../../../src/engine/scenarios/scenario-range";
+import { parkChunkSql, reparkScenario } from "../../../src/engine/scenarios/scenarios";
+import type { Bindings } from "../../../src/env";
+import { buildServices } from "../../../src/services";
+import { api, ok } from "../../helpers";
+import { buildScenario, testEngine } from "../fixtures";
 
 const R = SCENARIO_RECORD_RANGE;
 

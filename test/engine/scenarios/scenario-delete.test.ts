@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { buildScenario } from "./fixtures";
+import { buildScenario } from "../fixtures";
 
 /** Adds `count` scenario records to the scenario, each with a done record activity of its first activity. */
 async function fill(scenarioId: string, count: number) {

@@ -1,15 +1,15 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { timelinePage } from "../../src/console/data";
-import { CRON_SWEEP, runCron } from "../../src/crons";
-import { EMAIL_SEQUENCE_BASE } from "../../src/email/archive-ids";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { readRetained, retainStep } from "../../src/engine/retention/retention";
-import type { Bindings } from "../../src/env";
-import { buildServices } from "../../src/services";
-import { api, expectError, ok } from "../helpers";
-import { buildScenario, testEngine } from "./fixtures";
+import { timelinePage } from "../../../src/console/data";
+import { CRON_SWEEP, runCron } from "../../../src/crons";
+import { EMAIL_SEQUENCE_BASE } from "../../../src/email/archive-ids";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { readRetained, retainStep } from "../../../src/engine/retention/retention";
+import type { Bindings } from "../../../src/env";
+import { buildServices } from "../../../src/services";
+import { api, expectError, ok } from "../../helpers";
+import { buildScenario, testEngine } from "../fixtures";
 
 const DAY1 = Date.UTC(2020, 0, 10, 9);
 const DAY2 = Date.UTC(2020, 0, 11, 23, 59);

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { processDue } from "../../src/engine/execution/execute";
-import { withMailer } from "../../src/services";
-import { api, expectError, ok } from "../helpers";
-import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { processDue } from "../../../src/engine/execution/execute";
+import { withMailer } from "../../../src/services";
+import { api, expectError, ok } from "../../helpers";
+import { buildScenario, recordActivityOf, ScriptedMailer, sendEmail, testEngine } from "../fixtures";
 
 const DAY = 86_400_000;
 

@@ -6,21 +6,21 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { meteredD1 } from "../../src/bench/meter";
-import { CRON_ENROLL } from "../../src/crons";
-import { enroll } from "../../src/engine/enrollment/enroll";
+import { meteredD1 } from "../../../src/bench/meter";
+import { CRON_ENROLL } from "../../../src/crons";
+import { enroll } from "../../../src/engine/enrollment/enroll";
 import {
   CYCLE_MS,
   noteRecordWrites,
   PENDING_GRACE_MS,
   scenariosDueForPass,
   timeGranularityMs,
-} from "../../src/engine/enrollment/passes";
-import type { Bindings } from "../../src/env";
-import worker from "../../src/index";
-import { enrollerStub } from "../../src/scheduler/client";
-import { api, ok } from "../helpers";
-import { buildScenario, testEngine } from "./fixtures";
+} from "../../../src/engine/enrollment/passes";
+import type { Bindings } from "../../../src/env";
+import worker from "../../../src/index";
+import { enrollerStub } from "../../../src/scheduler/client";
+import { api, ok } from "../../helpers";
+import { buildScenario, testEngine } from "../fixtures";
 
 const bindings = env as unknown as Bindings;
 const HOUR = 3_600_000;

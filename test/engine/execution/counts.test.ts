@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { processDue } from "../../src/engine/execution/execute";
-import { listActivityTree } from "../../src/engine/scenarios/activities";
-import { getScenario } from "../../src/engine/scenarios/scenarios";
-import { withMailer } from "../../src/services";
-import { ok } from "../helpers";
-import { buildScenario, ScriptedMailer, sendEmail, testEngine } from "./fixtures";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { processDue } from "../../../src/engine/execution/execute";
+import { listActivityTree } from "../../../src/engine/scenarios/activities";
+import { getScenario } from "../../../src/engine/scenarios/scenarios";
+import { withMailer } from "../../../src/services";
+import { ok } from "../../helpers";
+import { buildScenario, ScriptedMailer, sendEmail, testEngine } from "../fixtures";
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -12,8 +12,8 @@ import { SHARD_COUNT, shardOf } from "../../src/db/shards";
 import { enroll } from "../../src/engine/enrollment/enroll";
 import worker from "../../src/index";
 import { enrollerStub, schedulerStub } from "../../src/scheduler/client";
+import { buildScenario, recordActivityOf, testEngine } from "../engine/fixtures";
 import { ok } from "../helpers";
-import { buildScenario, recordActivityOf, testEngine } from "./fixtures";
 
 beforeAll(async () => {
   await ok("PUT", "/records/party/michael", { name: "Michael Scott", email: "michael@example.com" });

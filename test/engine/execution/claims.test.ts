@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { type Claimed, claim } from "../../src/engine/execution/claim";
-import { commitClaim } from "../../src/engine/execution/commit";
-import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue } from "../../src/engine/execution/execute";
-import { reachGoal } from "../../src/engine/reactions/goals";
-import { withMailer } from "../../src/services";
-import { api, ok } from "../helpers";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { type Claimed, claim } from "../../../src/engine/execution/claim";
+import { commitClaim } from "../../../src/engine/execution/commit";
+import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue } from "../../../src/engine/execution/execute";
+import { reachGoal } from "../../../src/engine/reactions/goals";
+import { withMailer } from "../../../src/services";
+import { api, ok } from "../../helpers";
 import {
   buildScenario,
   legacyDeadClaim,
@@ -15,7 +15,7 @@ import {
   ScriptedMailer,
   sendEmail,
   testEngine,
-} from "./fixtures";
+} from "../fixtures";
 
 const PARTIES = Array.from({ length: 100 }, (_, i) => `cl${i}`);
 

@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { enroll } from "../../src/engine/enrollment/enroll";
-import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../src/engine/execution/execute";
-import type { Bindings } from "../../src/env";
-import { withMailer } from "../../src/services";
-import { derivedUnsubscribeSecret } from "../../src/signing/tokens";
-import { api, ok } from "../helpers";
+import { enroll } from "../../../src/engine/enrollment/enroll";
+import { CLAIM_TIMEOUT_MS, MAX_ATTEMPTS, processDue, retryDelay } from "../../../src/engine/execution/execute";
+import type { Bindings } from "../../../src/env";
+import { withMailer } from "../../../src/services";
+import { derivedUnsubscribeSecret } from "../../../src/signing/tokens";
+import { api, ok } from "../../helpers";
 import {
   buildScenario,
   deadClaim,
@@ -15,7 +15,7 @@ import {
   sendEmail,
   sent,
   testEngine,
-} from "./fixtures";
+} from "../fixtures";
 
 const DAY = 86_400_000;
 const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
