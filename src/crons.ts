@@ -20,7 +20,7 @@ export async function runCron(
 ): Promise<void> {
   const e = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
   if (cron === CRON_ENROLL) {
-    // Only scenarios where something can have changed get a pass (src/engine/passes.ts); each runs in its own
+    // Only scenarios where something can have changed get a pass (src/engine/enrollment/passes.ts); each runs in its own
     // Enroller, in bounded steps: the cron only hands them out.
     // The cycle's own time, so that a late cron still decides for the period it was meant for.
     const due = await scenariosDueForPass(e, scheduledTime);

@@ -35,7 +35,7 @@ export interface Config {
   /** LOCAL_MODE = "1": `npm start`, the tests and the benchmarks, over plain http (cookies without `Secure`). */
   localMode: boolean;
   adminToken: string | null;
-  /** The secret tracking keys are signed with (`src/tracking/keys.ts`). */
+  /** The secret tracking keys are signed with (`src/signing/keys.ts`). */
   trackingSecret: string;
   mailchannels: {
     apiKey: string | null;
@@ -50,7 +50,7 @@ export interface Config {
   };
   /** Sends a second allowed through the transport, across every Scheduler shard; null for no limit. */
   sendRatePerSecond: number | null;
-  /** E-mails (with their hits) older than this many days leave D1 for R2 (src/engine/retention.ts); null keeps them. */
+  /** E-mails (with their hits) older than this many days leave D1 for R2 (src/engine/retention/retention.ts); null keeps them. */
   retentionDays: number | null;
   /** Soft bounces of one address, across all e-mails, that suppress it. */
   softBounceLimit: number;

@@ -29,7 +29,7 @@ export function base64url(bytes: ArrayBuffer | Uint8Array): string {
 /**
  * The public unsubscribe token of a scenario record: its id and its 128-bit secret, `${id}-${secret}`. The id makes
  * the lookup a primary-key read, so no index over random secrets has to grow (and slow enrollment) with every record;
- * the secret (derived under TRACKING_SECRET, or stored for older records: src/tracking/tokens.ts) is what makes the URL
+ * the secret (derived under TRACKING_SECRET, or stored for older records: src/signing/tokens.ts) is what makes the URL
  * unguessable.
  */
 export const unsubscribeToken = (scenarioRecordId: number, secret: string): string => `${scenarioRecordId}-${secret}`;

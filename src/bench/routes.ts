@@ -42,7 +42,7 @@ export function benchRoutes() {
     const { results } = await statementOf(
       c.env.DB,
       // answered_at is NULL when the transport answered at sent_at (src/email/columns.ts).
-      // Ordered outside the join, so SQLite flattens the view into it (src/email/emails.ts says why).
+      // Ordered outside the join, so SQLite flattens the view into it (src/engine/runs/emails.ts says why).
       sql`SELECT t FROM (
             SELECT coalesce(m.answered_at, m.sent_at) AS t
             FROM (${all}) r JOIN email_archive m ON ${sql.raw(emailOfRecordActivity("m", (c) => `${c} = r.id`))}

@@ -59,7 +59,7 @@ async function statesOf(e: Engine, activityIds: number[]): Promise<Map<number, R
 
 /**
  * A scenario with its tree (stats and 30-day trends of every activity), a page of its records, the e-mails of its
- * latest scenario records (the list by scenario's order: src/email/emails.ts).
+ * latest scenario records (the list by scenario's order: src/engine/runs/emails.ts).
  */
 export async function scenarioPage(e: Engine, scenarioId: number, cursor: number | null) {
   const range = trendRange();
@@ -139,7 +139,7 @@ export async function timelinePage(e: Engine, scenarioRecordId: number, hitsAfte
   if (moreHits) hitRows.pop();
   const ordered = [...steps.items].sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
   // Finished record activities, e-mails and hits older than the retention window have left D1 for R2
-  // (src/engine/retention.ts): said when the scenario record began before the window.
+  // (src/engine/retention/retention.ts): said when the scenario record began before the window.
   const retention = retentionNoteOf(e) ?? null;
   const retainedBefore = retention === null ? null : Date.parse(retention.retained_before);
   return {

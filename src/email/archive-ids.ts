@@ -2,7 +2,7 @@ import { emailOfRecordActivity } from "./of-record-activity";
 
 /**
  * Where the `emails` sequence starts: 2^52. Ids from it never meet a record activity's id (those are the ids of first
- * attempts), fit the 16 digits a tracking key allows (src/tracking/keys.ts) and stay below 2^53, exact in JavaScript.
+ * attempts), fit the 16 digits a tracking key allows (src/signing/keys.ts) and stay below 2^53, exact in JavaScript.
  */
 export const EMAIL_SEQUENCE_BASE = 4503599627370496;
 

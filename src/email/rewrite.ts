@@ -12,7 +12,7 @@ export interface TrackingLink {
   position: number;
 }
 
-/** Makes the key of a link at a position (signed with the tracking secret: `src/tracking/keys.ts`). */
+/** Makes the key of a link at a position (signed with the tracking secret: `src/signing/keys.ts`). */
 export type LinkKeyMaker = (kind: LinkKind, position: number) => Promise<string>;
 
 export interface RewriteOptions {

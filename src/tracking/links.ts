@@ -22,7 +22,7 @@ export interface TrackedLink {
 }
 
 /**
- * Keys are signed (`{emailId}-{kind}{position}-{mac}`, `src/tracking/keys.ts`) or, for e-mails sent before, random
+ * Keys are signed (`{emailId}-{kind}{position}-{mac}`, `src/signing/keys.ts`) or, for e-mails sent before, random
  * base64url (96 bits: 16 characters) with a `links` row; anything else is not worth a lookup.
  */
 const KEY = /^[A-Za-z0-9_-]{8,64}$/;

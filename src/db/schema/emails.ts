@@ -57,10 +57,10 @@ export const emails = sqliteTable("emails", emailColumns(), (t) => [
   // record activity's id (src/email/archive.ts), so the primary key finds it; only the other attempts and e-mails
   // archived before are in the partial index by record activity, and every reader asks both halves
   // (src/email/of-record-activity.ts). Lists by scenario or activity read the record activities' scenario index and
-  // their e-mails (src/email/emails.ts); rows a dead Worker left `sending` are found from the lapsed claims.
+  // their e-mails (src/engine/runs/emails.ts); rows a dead Worker left `sending` are found from the lapsed claims.
   index("emails_record_activity").on(t.recordActivityId).where(sql`id <> record_activity_id`),
   // Partial: written once the provider has given its id, never for the NULL of an e-mail being sent. On the id's last
-  // 10 characters (the random part of a request id or a UUID): a lookup (src/engine/deliveries.ts) seeks them and
+  // 10 characters (the random part of a request id or a UUID): a lookup (src/engine/recipients/deliveries.ts) seeks them and
   // checks the whole id, and each entry stores 10 characters, not the 30 to 60 of a provider's id.
   index("emails_provider_message")
     .on(sql`substr(provider_message_id, -10)`)

@@ -8,7 +8,7 @@ export type RecordActivityState = "waiting" | "running" | "done" | "cancelled" |
 
 /**
  * A record that entered a scenario. A record enters a scenario at most once, ever (the unique index). Ids are in the
- * scenario's range, `scenario_id * 2^32 + n`, given by enrollment's insert (src/engine/scenario-range.ts): an insert
+ * scenario's range, `scenario_id * 2^32 + n`, given by enrollment's insert (src/engine/scenarios/scenario-range.ts): an insert
  * without one would take AUTOINCREMENT's next id, past the highest range's, which readers of the scenario's record
  * activities do not expect. Those created before ranges have small ids.
  */
@@ -25,7 +25,7 @@ export const scenarioRecords = sqliteTable(
     blocked: integer("blocked", { mode: "boolean" }).notNull().default(false),
     /**
      * The secret half of this recipient's unsubscribe token (`${id}-${secret}`, see ids.ts): `''` when it is derived
-     * from the id under TRACKING_SECRET (src/tracking/tokens.ts); 128 random bits, hex, for records enrolled before.
+     * from the id under TRACKING_SECRET (src/signing/tokens.ts); 128 random bits, hex, for records enrolled before.
      */
     token: text("token").notNull(),
     /** When the record reached the scenario's goal (it left the scenario then); null while it has not. */
@@ -81,7 +81,7 @@ export const recordActivities = sqliteTable(
     attempts: integer("attempts").notNull().default(0),
     /**
      * Written by claims of earlier versions only (a `running` row's claim key and deadline): a claim now writes its
-     * `claims` row alone. Read to take over such rows once their claim lapses (src/engine/claim.ts).
+     * `claims` row alone. Read to take over such rows once their claim lapses (src/engine/execution/claim.ts).
      */
     claimKey: text("claim_key"),
     claimedUntil: integer("claimed_until"),
@@ -126,7 +126,7 @@ export const recordActivities = sqliteTable(
     // Retention: cancelled and failed rows by the time they ended (rarer than done ones, so few entries written).
     index("record_activities_ended").on(t.at).where(sql`state IN ('cancelled', 'failed')`),
     // A scenario's record activities: those of its scenario records created since ids are allocated in the scenario's
-    // range (src/engine/scenario-range.ts) are a range of `record_activities_once`, so they write no entry here; this
+    // range (src/engine/scenarios/scenario-range.ts) are a range of `record_activities_once`, so they write no entry here; this
     // partial index holds only those of scenario records created before (small autoincrement ids).
     index("record_activities_scenario_legacy")
       .on(t.scenarioId, t.scenarioRecordId, t.activityId)

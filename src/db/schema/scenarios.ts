@@ -37,13 +37,13 @@ export const scenarios = sqliteTable("scenarios", {
   goal: text("goal", { mode: "json" }).$type<Domain>(),
   /**
    * While the `parked` flags of the scenario's record activities are being brought in line with a new state: the
-   * scenario record id to continue after (src/engine/scenarios.ts `parkChunkSql`; the minute sweep finishes what a transition's request did not). Null when
+   * scenario record id to continue after (src/engine/scenarios/scenarios.ts `parkChunkSql`; the minute sweep finishes what a transition's request did not). Null when
    * they are in line.
    */
   reparkFrom: integer("repark_from"),
   /**
    * Record writes whose direct enrollment has not reported success, plus failures and lost starts: while it is above
-   * zero the scenario owes an enrollment pass (`src/engine/passes.ts`). A full pass sets it back to 0.
+   * zero the scenario owes an enrollment pass (`src/engine/enrollment/passes.ts`). A full pass sets it back to 0.
    */
   enrollPending: integer("enroll_pending").notNull().default(0),
   /** When `enroll_pending` left 0 (epoch ms; 0 = at the next cycle); null while it is 0. */
@@ -62,7 +62,7 @@ export const scenarios = sqliteTable("scenarios", {
   frequencyCap: text("frequency_cap", { mode: "json" }).$type<FrequencyCap>(),
   /**
    * Double opt-in: the scenario runs only when its roots are confirmation e-mails and everything else waits for the
-   * recipient's confirmation (see engine/double-opt-in.ts).
+   * recipient's confirmation (see engine/scenarios/double-opt-in.ts).
    */
   doubleOptIn: integer("double_opt_in", { mode: "boolean" }).notNull().default(false),
   createdAt: integer("created_at").notNull(),
@@ -93,7 +93,7 @@ export const activities = sqliteTable(
     countClicked: integer("count_clicked").notNull().default(0),
     /**
      * Its record activities not finished (waiting or running), cancelled and failed: kept exact by one statement a
-     * batch where they are created or finish (src/engine/enroll.ts, commit.ts) and by triggers for the rarer
+     * batch where they are created or finish (src/engine/enrollment/enroll.ts, commit.ts) and by triggers for the rarer
      * transitions (migration 0013), so no index of record activities by activity and state is needed.
      */
     countWaiting: integer("count_waiting").notNull().default(0),

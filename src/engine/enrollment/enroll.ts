@@ -183,7 +183,7 @@ export async function enrollScenario(
     // A rowid range is read from the table itself: left to choose, the planner takes the (model, party) index and
     // walks every record of the model for each chunk, which makes a pass quadratic.
     const source = range ? `records r NOT INDEXED ${filter.partyJoin}` : filter.from;
-    // With a TRACKING_SECRET the unsubscribe token's secret is derived from the id (src/tracking/tokens.ts): none stored.
+    // With a TRACKING_SECRET the unsubscribe token's secret is derived from the id (src/signing/tokens.ts): none stored.
     const storedToken = trackingSecretOf(e.env) === null ? "lower(hex(randomblob(16)))" : "''";
     const insertRecords = e.d1
       .prepare(

@@ -39,7 +39,7 @@ const SCAN_CURSOR = /^([1-9][0-9]{0,15})-(0|[1-9][0-9]{0,15})$/;
 /**
  * Archived e-mails, newest first. Unfiltered, by status or by record activity: by id, the cursor being the last
  * e-mail's id. By scenario or activity (there is no index of e-mails by either: a row written less an e-mail): by
- * the scenario's record activities (src/engine/scenario-range.ts) in descending (scenario record, activity) order,
+ * the scenario's record activities (src/engine/scenarios/scenario-range.ts) in descending (scenario record, activity) order,
  * the newest scenario record first, each with its e-mails newest first, the cursor `{record activity id}-{e-mail id}`
  * (continue with that record activity's e-mails below that id, then the record activities before it; refused once
  * that record activity has left D1). A page reads at most RECORD_ACTIVITIES_A_PAGE record activities, so it may hold

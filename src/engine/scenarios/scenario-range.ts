@@ -6,7 +6,7 @@ import type { Engine } from "../ports";
 
 /**
  * Scenario records get ids in their scenario's range: scenario `s`'s are `s * 2^32 + n` (n = s % 8 + 1, then one
- * more each, within the scenario: `rangeOf`; allocated by enrollment: src/engine/enroll.ts). So a scenario's record
+ * more each, within the scenario: `rangeOf`; allocated by enrollment: src/engine/enrollment/enroll.ts). So a scenario's record
  * activities are a range of `record_activities_once (scenario_record_id, activity_id)` and no index of record
  * activities by scenario has to be written. Scenario records created before (small autoincrement ids, all below 2^32) keep theirs: their record
  * activities are in the partial index `record_activities_scenario_legacy (scenario_id, scenario_record_id,
@@ -14,7 +14,7 @@ import type { Engine } from "../ports";
  * (`recordActivitiesOfScenario`), legacy ones first in ascending order.
  *
  * Ids stay below 2^52 (safe integers, the 16 digits of a public id) while scenario ids are below 2^20
- * (MAX_SCENARIO_ID): creating a scenario whose id would be higher fails (src/engine/scenarios.ts).
+ * (MAX_SCENARIO_ID): creating a scenario whose id would be higher fails (src/engine/scenarios/scenarios.ts).
  */
 export const SCENARIO_RECORD_RANGE = 4294967296;
 
@@ -77,7 +77,7 @@ const R = SCENARIO_RECORD_RANGE;
  * position and `until` come before the range's own bounds (else each page would read its arm from its start). The
  * partial index's condition is written out (a bound parameter would not match it). An arm the position leaves empty
  * is left out. SQLite may seek the partial index by its condition even given one scenario record id (3.40 does): one
- * scenario record's record activities are read through `record_activities_once` instead (src/engine/runs.ts).
+ * scenario record's record activities are read through `record_activities_once` instead (src/engine/runs/runs.ts).
  */
 export function recordActivitiesOfScenario(o: OfScenario): SQL {
   const dir = sql.raw(o.desc ? "DESC" : "ASC");

@@ -52,7 +52,7 @@ export interface ScenarioInput {
   frequencyCap?: FrequencyCap | null;
   /** Topic ids; a party opted out of one of them is not enrolled and its sends stop. */
   topics?: string[];
-  /** Requires a confirmed subscription: the tree must hold to double opt-in's rules to run (engine/double-opt-in.ts). */
+  /** Requires a confirmed subscription: the tree must hold to double opt-in's rules to run (engine/scenarios/double-opt-in.ts). */
   doubleOptIn?: boolean;
 }
 

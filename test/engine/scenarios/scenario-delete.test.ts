@@ -29,7 +29,7 @@ describe("deleting a scenario", () => {
     await fill(other.scenarioId, 3000);
     const gone = await buildScenario({ name: "Deleted", model: "party", domain: [] }, [{ name: "A" }]);
     await fill(gone.scenarioId, 300);
-    // The statement deleteScenario runs (src/engine/scenarios.ts).
+    // The statement deleteScenario runs (src/engine/scenarios/scenarios.ts).
     const deleted = await env.DB.prepare("DELETE FROM scenarios WHERE id = ?").bind(gone.scenarioId).run();
     expect(deleted.meta.rows_read).toBeLessThan(50_000);
     const left = await env.DB.prepare("SELECT count(*) AS n FROM record_activities WHERE scenario_id IN (?, ?)")
