@@ -1,8 +1,8 @@
 import { actionRegistry, builtInActions } from "./actions/registry";
 import { getDb } from "./db/client";
-import type { Mailer } from "./email/job";
+import type { DeliveryJournal, Mailer } from "./email/job";
 import { createMailer } from "./email/mailer";
-import type { ActionRegistry, Engine, EnrollmentPort } from "./engine/ports";
+import type { ActionRegistry, ClaimJournal, Engine, EnrollmentPort } from "./engine/ports";
 import type { Bindings } from "./env";
 import { enrollmentStatus, startEnrollment, wakeShards } from "./scheduler/client";
 
@@ -15,6 +15,11 @@ export interface ServiceOptions {
   actions?: ActionRegistry;
   /** Where `send_email` hands its e-mails (tests script one); the e-mail module's mailer by default. */
   mailer?: Mailer;
+  /**
+   * The Scheduler shard's journal: the engine remembers its claims there and the mailer each attempt and answer, so
+   * that a killed Worker's claims are recovered at once and what it delivered is never sent again.
+   */
+  journal?: ClaimJournal & DeliveryJournal;
   /**
    * The database the engine reads and writes: a request's D1 session (`sessionDatabase` in src/db/session.ts), so the
    * console reads its own writes from a replica. The binding, all on the primary, by default.
@@ -33,7 +38,7 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
     options.waitUntil?.(guarded);
   };
   const d1 = options.d1 ?? env.DB;
-  const mailer = options.mailer ? () => options.mailer as Mailer : once(() => buildMailer(env, d1));
+  const mailer = options.mailer ? () => options.mailer as Mailer : once(() => buildMailer(env, d1, options.journal));
   return {
     env,
     db: getDb(d1),
@@ -45,12 +50,13 @@ export function buildServices(env: Bindings, options: ServiceOptions = {}): Engi
       status: (scenarioId) => enrollmentStatus(env, scenarioId),
     },
     actions: options.actions ?? actionRegistry(builtInActions({ mailer })),
+    journal: options.journal,
   };
 }
 
 /** The e-mail module's mailer: it archives what it sends in the engine's database handle, so a session sees those rows. */
-export function buildMailer(env: Bindings, d1: D1Database): Mailer {
-  return createMailer(d1 === env.DB ? env : { ...env, DB: d1 });
+export function buildMailer(env: Bindings, d1: D1Database, journal?: DeliveryJournal): Mailer {
+  return createMailer(d1 === env.DB ? env : { ...env, DB: d1 }, { journal });
 }
 
 /** The same engine, with `send_email` handing its e-mails to `mailer` (the other built-in actions as they are). */

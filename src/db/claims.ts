@@ -38,3 +38,8 @@ export const RUNNING = (row: string) =>
 export const LAPSED_CLAIMS = `
   SELECT ra.id FROM claims c, json_each(c.ids) j JOIN record_activities ra ON ra.id = j.value
   WHERE c.until <= ?1 AND (ra.state = 'waiting' OR (ra.state = 'running' AND ra.claim_key = c.key))`;
+
+/** Lapses claim `key` now: its holder is known to be gone, so the next claim of its shard takes its rows over at once. */
+export function lapseClaim(d1: D1Database, key: string, now: number) {
+  return d1.prepare("UPDATE claims SET until = ?2 WHERE key = ?1 AND until > ?2").bind(key, now);
+}

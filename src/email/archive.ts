@@ -1,6 +1,6 @@
 import type { EmailStatus } from "../db/schema/emails";
 import type { ComposedEmail } from "./compose";
-import type { EmailJob } from "./job";
+import type { AttemptOutcome, EmailJob } from "./job";
 import { packLinkUrls } from "./link-urls";
 import { emailOfRecordActivity, inJsonIds } from "./of-record-activity";
 import { ABANDONED_RETRIED, EMAIL_COLUMNS, emailValues } from "./staged";
@@ -205,6 +205,19 @@ export async function recordDeliveries(
     return d ? [{ id: row.id, st: d.status, err: d.error, sent: d.sentAt, pid: d.providerId, ans: d.answeredAt }] : [];
   });
   if (outcomes.length === 0) return;
+  await d1.batch(outcomeStatements(d1, outcomes, stagedIn));
+}
+
+/**
+ * The statements that record attempts' outcomes: in the staged copy of claim `stagedIn` (when given), and on the
+ * archive rows already written (`sending`, or `abandoned` by a takeover). Recovery runs them with the outcomes a dead
+ * Worker's journal kept.
+ */
+export function outcomeStatements(
+  d1: D1Database,
+  outcomes: AttemptOutcome[],
+  stagedIn?: string,
+): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
   for (const chunk of chunkBySize(outcomes)) {
     const json = JSON.stringify(chunk);
@@ -230,7 +243,7 @@ export async function recordDeliveries(
         .bind(json),
     );
   }
-  await d1.batch(statements);
+  return statements;
 }
 
 /** Adds each outcome to its staged row in the claim's rows (by e-mail id, looked up in one JSON object). */

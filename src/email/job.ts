@@ -44,3 +44,27 @@ export interface Mailer {
    */
   sendBatch(jobs: EmailJob[], now: number, claimKey?: string): Promise<SendOutcome[]>;
 }
+
+/** How one attempt went, as the transport answered (the fields of a staged archive row's outcome). */
+export interface AttemptOutcome {
+  /** The e-mail's id. */
+  id: number;
+  st: "sent" | "failed" | "retry" | "abandoned";
+  err: string | null;
+  sent: number | null;
+  pid: string | null;
+  ans: number | null;
+}
+
+/**
+ * Where the mailer writes, as they happen, what reached the transport and what it answered, so that a Worker killed
+ * mid-batch leaves a true record: each write is durable before the next send (the Scheduler object's own storage,
+ * whose writes the runtime makes durable before any outgoing request). The claim's recovery then carries it to D1
+ * (src/engine/execution/recover.ts). Calls never throw and never wait.
+ */
+export interface DeliveryJournal {
+  /** The attempt `id` of record activity `ra`, held by claim `claimKey`, is about to reach the transport. */
+  trying(claimKey: string, attempt: { id: number; ra: number }): void;
+  /** The transport answered it. */
+  answered(claimKey: string, outcome: AttemptOutcome): void;
+}

@@ -13,7 +13,7 @@ import {
 import { chooseEmailIds } from "./archive-ids";
 import { batchKey, batchNonce, packBodies, putBodies } from "./bodies";
 import { type ComposedEmail, composeEmail } from "./compose";
-import type { EmailJob, Mailer, SendOutcome } from "./job";
+import type { DeliveryJournal, EmailJob, Mailer, SendOutcome } from "./job";
 import { ComposeError } from "./render";
 import { reserveSends } from "./send-rate";
 
@@ -26,8 +26,16 @@ export const THROTTLE_MAX_WAIT_MS = 5_000;
 /** A 429 or quota answer without Retry-After waits this long. */
 const QUOTA_WAIT_MS = 60_000;
 
+/** What a mailer is built with besides the bindings. */
+export interface MailerPorts {
+  /** Where each attempt and its answer are written as they happen (the Scheduler object's storage); none by default. */
+  journal?: DeliveryJournal;
+  /** The transport, instead of the one the configuration names (tests). */
+  transport?: Transport;
+}
+
 /**
- * The e-mail module behind the engine's Mailer. For a batch: choose the archive rows' ids (the tracking keys name
+ * The e-mail module's Mailer. For a batch: choose the archive rows' ids (the tracking keys name
  * them), compose every e-mail (no I/O), take their turns under the send rate, stage every attempt's archive row (with
  * its links' URLs) in the claim in one D1 batch, put all the bodies in one R2 object, deliver (a few at a time), and
  * record how each attempt went in the staged copy in one more D1 batch; the commit archives each (a first attempt on
@@ -35,11 +43,12 @@ const QUOTA_WAIT_MS = 60_000;
  * checked when a batch starts: a misconfigured transport throws
  * once for the batch (the engine retries it with that reason), never per e-mail.
  */
-export function createMailer(env: Bindings): Mailer {
+export function createMailer(env: Bindings, ports: MailerPorts = {}): Mailer {
   return {
     async sendBatch(jobs, now, claimKey) {
       const config = getConfig(env);
-      const transport = createTransport(env, config);
+      const transport = ports.transport ?? createTransport(env, config);
+      const journal = claimKey !== undefined && ports.journal ? { journal: ports.journal, claimKey } : null;
       const outcomes: SendOutcome[] = new Array(jobs.length);
       let composedJobs: { id: number; job: EmailJob; email: ComposedEmail; index: number }[] = [];
       // The keys written into each e-mail name its archive row, so the rows' ids are chosen before composing: a first
@@ -102,7 +111,7 @@ export function createMailer(env: Bindings): Mailer {
         deliveries = await mapConcurrent(attempts, DELIVERY_CONCURRENCY, ({ email, job }, i) =>
           notHeld.has(job.recordActivityId)
             ? Promise.resolve(delivery(ids[i] as number, { ok: false, retry: true, error: TAKEN_OVER_BEFORE_DELIVERY }))
-            : deliver(transport, ids[i] as number, email, slots?.[i] ?? null),
+            : deliver(transport, ids[i] as number, email, slots?.[i] ?? null, journal, job.recordActivityId),
         );
       } catch (err) {
         // A body that cannot be archived is not sent: it could never be read back. The batch is retried.
@@ -130,15 +139,36 @@ export function createMailer(env: Bindings): Mailer {
   };
 }
 
-async function deliver(transport: Transport, id: number, email: ComposedEmail, at: number | null): Promise<Delivered> {
+/**
+ * One attempt: waits for its turn, tells the journal it is about to reach the transport, sends, and writes the answer
+ * to the journal before anything else is sent, so that a crash leaves at most the attempts in flight unknown.
+ */
+async function deliver(
+  transport: Transport,
+  id: number,
+  email: ComposedEmail,
+  at: number | null,
+  journal: { journal: DeliveryJournal; claimKey: string } | null,
+  ra: number,
+): Promise<Delivered> {
   if (at !== null && at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+  journal?.journal.trying(journal.claimKey, { id, ra });
   let result: SendResult;
   try {
     result = await transport.send(email);
   } catch (err) {
     result = { ok: false, retry: true, error: errorMessage(err) };
   }
-  return { ...delivery(id, result), answeredAt: Date.now() };
+  const d = { ...delivery(id, result), answeredAt: Date.now() };
+  journal?.journal.answered(journal.claimKey, {
+    id,
+    st: d.status,
+    err: d.error,
+    sent: d.sentAt,
+    pid: d.providerId,
+    ans: d.answeredAt,
+  });
+  return d;
 }
 
 function delivery(id: number, r: SendResult): Delivered {

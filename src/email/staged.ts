@@ -206,17 +206,19 @@ export function stagedEmailRow<T>(d1: D1Database, id: number): Promise<T | null>
 
 export const ABANDONED_RETRIED =
   "the Worker stopped before the transport answered: not known to be delivered; its record activity sent it again";
-const ABANDONED =
-  "the Worker stopped before the transport answered: not known to be delivered; its record activity did not send it again";
-const ABANDONED_TAKEN_OVER =
-  "the Worker stopped before its answer was archived: not known to be delivered; its claim was taken over";
+/** Archived by the sweep: the claim lapsed and nobody has taken it over yet (its scenario stopped, say). */
+export const ABANDONED =
+  "the Worker stopped before the transport answered: not known to be delivered; its record activity tries again (while attempts remain) when its claim is taken over";
+/** Archived by the takeover of the claim (at once after a Scheduler restart, else when the claim lapsed). */
+export const ABANDONED_TAKEN_OVER =
+  "the Worker stopped before the transport answered: not known to be delivered; its claim was taken over and its record activity tries again (while attempts remain)";
 /** An attempt whose answer was never recorded, settled when its record activity's claim commits. */
 export const ABANDONED_UNRECORDED =
-  "the transport's answer was never recorded: not known to be delivered; its record activity did not send it again";
+  "the transport's answer was never recorded: not known to be delivered; its record activity's state says what followed (a retry sends it again)";
 
 /**
  * The sweep's half of the no-orphan rule: what is left of lapsed claims that nobody has taken over (a stopped
- * scenario's parked backlog, say). Their staged rows are archived `abandoned`, not known to be delivered, and cleared;
+ * scenario's parked backlog, say). Their staged rows are archived `abandoned`, not known to be delivered (the staged copy stays for the takeover);
  * rows left `sending` (archived before staging existed, or not staged) of their record activities are settled
  * `abandoned` too. Found from the lapsed claims (the small `claims` table), so the archive needs no index of its own
  * for e-mails being sent. Returns how many it settled.
@@ -230,8 +232,25 @@ export async function reconcileAbandoned(d1: D1Database, now: number, claimTimeo
            AND ${emailOfRecordActivity("emails", (c) => `${c} IN (${LAPSED_CLAIMS})`)}`,
       )
       .bind(now, claimTimeoutMs, ABANDONED),
+    // The staged copy stays for the takeover, which counts the attempt of a row with an e-mail staged (the archive
+    // rows written here stop it from archiving them twice) and deletes the claim once it holds nothing.
     ...archiveStaged(d1, "c.until <= ?1", abandonedWith("?2"))(now, ABANDONED),
-    d1.prepare("UPDATE claims SET staged = NULL WHERE until <= ?1 AND staged IS NOT NULL").bind(now),
   ]);
   return (sending?.meta.changes ?? 0) + (onRecordActivity?.meta.changes ?? 0) + (asRows?.meta.changes ?? 0);
+}
+
+/**
+ * Recovery of a claim whose Worker died, from its journal: only the staged rows of attempts that reached the transport
+ * (`?2`, their e-mail ids) stay staged; the others were never sent, so they leave no archive row and their record
+ * activities no attempt counted (the takeover counts one for a row with an e-mail staged).
+ */
+export function keepTriedInStaged(d1: D1Database, claimKey: string, triedIds: number[]) {
+  return d1
+    .prepare(
+      `UPDATE claims SET staged = (
+         SELECT json_group_array(json(s.value)) FROM json_each(claims.staged) s
+         WHERE ${v("id", "s.value")} IN (SELECT value FROM json_each(?2)))
+       WHERE key = ?1 AND staged IS NOT NULL`,
+    )
+    .bind(claimKey, JSON.stringify(triedIds));
 }

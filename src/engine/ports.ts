@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Db } from "../db/client";
 import type { EmailTranslations } from "../db/schema";
+import type { AttemptOutcome } from "../email/job";
 import type { Bindings } from "../env";
 
 export interface WakeTime {
@@ -44,6 +45,12 @@ export interface Engine {
   enrollment: EnrollmentPort;
   /** The actions an activity may name, by name. */
   actions: ActionRegistry;
+  /**
+   * Where the claims this engine takes are remembered until they are settled, in storage that outlives the Worker (the
+   * Scheduler object's): a claim its holder never settled is recovered at once by the next instance. None outside the
+   * Scheduler: such claims are taken over when they lapse (CLAIM_TIMEOUT_MS).
+   */
+  journal?: ClaimJournal;
 }
 
 /**
@@ -122,4 +129,22 @@ export interface Action<S = unknown> {
 export interface ActionRegistry {
   get(name: string): Action | undefined;
   names(): string[];
+}
+
+/** A claim whose holder died before settling it: the attempts it made and how each went (null: no answer heard). */
+export interface OrphanClaim {
+  key: string;
+  attempts: { id: number; ra: number; outcome: AttemptOutcome | null }[];
+}
+
+/** The engine's record of the claims it holds, kept where a crash does not lose it. Calls never throw. */
+export interface ClaimJournal {
+  /** A claim is about to be taken under `key`. */
+  claimed(key: string): void;
+  /** It is settled (committed, or it took nothing): forget it and its attempts. */
+  settled(key: string): void;
+  /** Its settling failed: treat it as an orphan, recovered by the next call like one whose holder died. */
+  orphaned(key: string): void;
+  /** The claims an earlier instance took and never settled: their holder is gone. */
+  orphans(): OrphanClaim[];
 }

@@ -2,10 +2,15 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { DURATION_LIMITS } from "../domain/duration";
 import { processUntilIdle } from "../engine/execution/process";
-import type { WakeTime } from "../engine/ports";
+import { recoverOrphanClaims } from "../engine/execution/recover";
+import type { Engine, WakeTime } from "../engine/ports";
 import type { Bindings } from "../env";
 import { wakeShards } from "../scheduler/client";
 import { buildServices } from "../services";
+import { ShardJournal } from "./journal";
+
+/** A shard that starts executing wakes again by then if it dies mid-way, so its claims are recovered within it. */
+export const RECOVERY_WAKE_MS = 10_000;
 
 const WakeInput = z.object({ shard: z.number().int().min(0).max(1023), at: z.number().finite() });
 
@@ -18,10 +23,12 @@ const WakeInput = z.object({ shard: z.number().int().min(0).max(1023), at: z.num
  */
 export class Scheduler extends DurableObject<Bindings> {
   private readonly sql: SqlStorage;
+  private readonly journal: ShardJournal;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.journal = new ShardJournal(this.sql);
     this.sql.exec("CREATE TABLE IF NOT EXISTS wakeups (at INTEGER PRIMARY KEY)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
   }
@@ -49,18 +56,25 @@ export class Scheduler extends DurableObject<Bindings> {
     if (shard === null) return;
     const started = Date.now();
     this.sql.exec("DELETE FROM wakeups WHERE at <= ?", started);
+    // Should this instance die mid-way, its successor wakes by then and recovers what it held (the journal).
+    const safety = started + RECOVERY_WAKE_MS;
+    await this.remember(safety);
     const engine = buildServices(this.env, {
       waitUntil: (p) => this.ctx.waitUntil(p),
       wake: (times) => this.wakeFromEngine(shard, times),
+      journal: this.journal,
     });
     let more: boolean;
     try {
+      await this.recover(engine, shard);
       ({ more } = await processUntilIdle(engine, { shard }));
     } catch (err) {
       console.error(`scheduler shard ${shard}: execution failed, retrying shortly`, err);
+      this.sql.exec("DELETE FROM wakeups WHERE at = ?", safety);
       await this.remember(Date.now() + 5_000);
       return;
     }
+    this.sql.exec("DELETE FROM wakeups WHERE at = ?", safety);
     if (more) {
       await this.remember(Date.now());
       return;
@@ -68,6 +82,18 @@ export class Scheduler extends DurableObject<Bindings> {
     const next = await nextDue(this.env.DB, shard, Date.now());
     if (next !== null) await this.remember(next);
     await this.arm();
+  }
+
+  /** The claims an earlier instance of this shard took and never settled: recovered now, then forgotten. */
+  private async recover(engine: Engine, shard: number) {
+    const orphans = this.journal.orphans();
+    if (orphans.length === 0) return;
+    const r = await recoverOrphanClaims(engine, orphans, Date.now());
+    for (const o of orphans) this.journal.settled(o.key);
+    console.log(
+      `scheduler shard ${shard}: recovered ${r.claims} claims of a stopped instance ` +
+        `(${r.answered} answers kept, ${r.unknown} sends in flight to try again)`,
+    );
   }
 
   private shard(): number | null {

@@ -45,21 +45,37 @@ export async function processDue(
   const limit = opts.limit ?? CLAIM_BATCH;
   const now = Date.now();
   const claimKey = randomHex(12);
+  // Remembered before it is taken: a crash at any point after leaves a claim the next instance recovers at once.
+  e.journal?.claimed(claimKey);
   const { claimed, healed } = await claim(e.d1, { claimKey, now, limit, shard: opts.shard });
   const counts = noCounts();
   counts.claimed = claimed.length;
   // Rows parked by the claim's repair may have hidden due ones behind them: look again.
-  if (claimed.length === 0) return { ...counts, more: healed > 0 };
-  const settlements = await execute(e, claimKey, claimed, now);
-  // `at` of what is done is when it finished (after the e-mail went out), and children are due from then.
-  await commitClaim(e, claimKey, claimed, settlements, Date.now());
+  if (claimed.length === 0) {
+    e.journal?.settled(claimKey);
+    return { ...counts, more: healed > 0 };
+  }
+  try {
+    const settlements = await execute(e, claimKey, claimed, now);
+    // `at` of what is done is when it finished (after the e-mail went out), and children are due from then.
+    await commitClaim(e, claimKey, claimed, settlements, Date.now());
+    e.journal?.settled(claimKey);
+    return { ...tally(counts, settlements), more: claimed.length === limit || healed > 0 };
+  } catch (err) {
+    // Not settled (D1 failed mid-way, say): the next call recovers the claim at once, as if its holder had died.
+    e.journal?.orphaned(claimKey);
+    throw err;
+  }
+}
+
+function tally(counts: ProcessCounts, settlements: Settlement[]): ProcessCounts {
   for (const s of settlements) {
     if (s.state === "waiting") {
       if (s.uncount) counts.deferred++;
       else counts.retried++;
     } else counts[s.state]++;
   }
-  return { ...counts, more: claimed.length === limit || healed > 0 };
+  return counts;
 }
 
 /** Gates first (in order), then each action for its jobs in one batch; every claimed row gets its settlement. */
