@@ -4,6 +4,7 @@ import { DURATION_LIMITS } from "../domain/duration";
 import { processUntilIdle } from "../engine/execution/process";
 import { recoverOrphanClaims } from "../engine/execution/recover";
 import type { Engine, WakeTime } from "../engine/ports";
+import { nextDueAt } from "../engine/record-activities/due";
 import type { Bindings } from "../env";
 import { wakeShards } from "../scheduler/client";
 import { buildServices } from "../services";
@@ -79,7 +80,7 @@ export class Scheduler extends DurableObject<Bindings> {
       await this.remember(Date.now());
       return;
     }
-    const next = await nextDue(this.env.DB, shard, Date.now());
+    const next = await nextDueAt(this.env.DB, shard, Date.now());
     if (next !== null) await this.remember(next);
     await this.arm();
   }
@@ -133,16 +134,4 @@ export function boundedWakeup(at: number, now = Date.now()): number {
   const latest = now + DURATION_LIMITS.maxDelayMs + 86_400_000;
   if (!Number.isFinite(at)) return now;
   return Math.floor(Math.min(Math.max(at, 1), latest));
-}
-
-/** The next future due time in a shard, among record activities that could run (scenario running, not blocked). */
-async function nextDue(d1: D1Database, shard: number, now: number): Promise<number | null> {
-  // One step down the due index: paused rows (stopped scenario, blocked record) are not in the range.
-  const row = await d1
-    .prepare(
-      "SELECT min(at) AS at FROM record_activities WHERE shard = ? AND parked = 0 AND state = 'waiting' AND at > ?",
-    )
-    .bind(shard, now)
-    .first<{ at: number | null }>();
-  return row?.at ?? null;
 }

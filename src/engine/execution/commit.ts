@@ -1,11 +1,17 @@
 import { STILL_CLAIMED } from "../../db/claims";
-import { shardSql } from "../../db/shards";
 import { shiftBy } from "../../domain/duration";
 import { emailOfRecordActivity, inJsonIds } from "../../email/of-record-activity";
-import { ABANDONED_UNRECORDED, archiveInCommit, archiveStagedOfClaim, stagedFirstAttempts } from "../../email/staged";
+import { ABANDONED_UNRECORDED, archiveStagedOfClaim } from "../../email/staged";
 import type { Engine, WakeTime } from "../ports";
 import { recordChangedCreated } from "../reactions/wait-until";
-import { type Claimed, PAUSED } from "./claim";
+import {
+  cancelEventSiblings,
+  commitSettlements,
+  createChildrenOfDone,
+  markArchivedEmailsSent,
+  type SettledRow,
+} from "../record-activities/execution";
+import type { Claimed } from "./claim";
 import { pickBranch } from "./split";
 
 /** What becomes of a claimed record activity: its new state. `uncount`: the attempt is not counted (deferred). */
@@ -32,7 +38,7 @@ export async function commitClaim(
   const due: Record<string, number> = {};
   for (const child of children) due[child.id] = shiftBy(now, child.delay);
   const branches = chooseBranches(claimed, doneIds, children);
-  const rows = settlements.map((o) => ({
+  const rows: SettledRow[] = settlements.map((o) => ({
     id: o.id,
     state: o.state,
     reason: "reason" in o ? o.reason : null,
@@ -60,31 +66,14 @@ export async function commitClaim(
   }
   // The one write of each record activity, which archives its first attempt's e-mail (staged in the claim) on it too.
   const sent = settlements.flatMap((s) => (s.state === "done" && s.emailId !== undefined ? [s.emailId] : []));
-  statements.push(
-    e.d1
-      .prepare(
-        `UPDATE record_activities
-         SET state = u.state, reason = u.reason, at = u.at,
-             due_at = CASE WHEN u.state = 'waiting' THEN u.at ELSE record_activities.due_at END,
-             parked = CASE WHEN u.state = 'waiting' THEN ${PAUSED("record_activities")} ELSE 0 END,
-             attempts = record_activities.attempts + 1 - u.uncount, emailed = u.emailed, updated_at = ?4,
-             ${archiveInCommit()}
-         FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.state') AS state,
-                      json_extract(value, '$.reason') AS reason, json_extract(value, '$.at') AS at,
-                      json_extract(value, '$.uncount') AS uncount, json_extract(value, '$.emailed') AS emailed
-               FROM json_each(?1)) AS u
-         LEFT JOIN (${stagedFirstAttempts("?5")}) AS s ON s.id = u.id
-         WHERE record_activities.id = u.id AND ${STILL_CLAIMED("record_activities", "?5")}`,
-      )
-      .bind(JSON.stringify(rows), JSON.stringify(sent), ABANDONED_UNRECORDED, now, claimKey),
-  );
+  statements.push(commitSettlements(e.d1, { claimKey, rows, sent, now }));
   statements.push(...settleSendingEmails(e.d1, claimKey, claimed, settlements, now));
   statements.push(e.d1.prepare("DELETE FROM claims WHERE key = ?").bind(claimKey));
   let childrenAt = -1;
   if (doneIds.length > 0) {
     const done = JSON.stringify(doneIds);
     childrenAt = statements.length;
-    statements.push(insertChildren(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
+    statements.push(createChildrenOfDone(e.d1, done, JSON.stringify(due), JSON.stringify(branches), now));
     statements.push(countWaitingChildren(e.d1, done, now));
     statements.push(cancelEventSiblings(e.d1, done, now));
   }
@@ -168,53 +157,6 @@ function chooseBranches(claimed: Claimed[], doneIds: number[], children: Child[]
 }
 
 /**
- * A child of a done record activity: due at now + delay unless it waits for an event. The parent's flags are read in
- * the same statement, so an open or click that arrived while the e-mail was being sent is not lost.
- */
-function insertChildren(d1: D1Database, doneIds: string, due: string, branches: string, now: number) {
-  const dueOf = `json_extract(?2, '$."' || c.id || '"')`;
-  // `IS` (never null) so the lookup of a confirmation is only made for the children that wait for one.
-  const confirmed = `EXISTS (SELECT 1 FROM subscription_confirmations sc WHERE sc.scenario_record_id = parent.scenario_record_id)`;
-  const eventHappened = `((c."on" = 'email_opened' AND parent.email_opened) OR (c."on" = 'email_clicked' AND parent.email_clicked)
-    OR (c."on" IS 'subscription_confirmed' AND ${confirmed}))`;
-  const eventMissed = `((c."on" = 'email_not_opened' AND parent.email_opened) OR (c."on" = 'email_not_clicked' AND parent.email_clicked)
-    OR (c."on" IS 'subscription_not_confirmed' AND ${confirmed}))`;
-  const timed = `(c."on" IS NULL OR c."on" IN ('email_not_opened', 'email_not_clicked', 'split', 'record_not_changed',
-    'subscription_not_confirmed'))`;
-  // A bounce or rejection recorded while the e-mail was still being committed is not lost either.
-  const bounced = `(c."on" = 'email_bounced' AND EXISTS (SELECT 1 FROM delivery_events d WHERE d.record_activity_id = parent.id
-    AND d.kind IN ('hard_bounce', 'rejected')))`;
-  return d1
-    .prepare(
-      `INSERT OR IGNORE INTO record_activities
-         (scenario_record_id, activity_id, scenario_id, shard, state, parked, at, due_at, reason, attempts, created_at,
-          updated_at)
-       SELECT parent.scenario_record_id, c.id, parent.scenario_id, ${shardSql("parent.scenario_record_id")},
-         CASE WHEN ${eventMissed} THEN 'cancelled' ELSE 'waiting' END, ${PAUSED("parent")},
-         CASE WHEN ${eventMissed} THEN ?3 WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
-         CASE WHEN ${eventMissed} THEN NULL WHEN ${timed} OR ${eventHappened} OR ${bounced} THEN ${dueOf} ELSE NULL END,
-         CASE WHEN c."on" = 'email_not_opened' AND parent.email_opened THEN 'the e-mail was opened'
-              WHEN c."on" = 'email_not_clicked' AND parent.email_clicked THEN 'the e-mail was clicked'
-              WHEN c."on" = 'email_opened' AND NOT parent.email_opened THEN 'waiting for the e-mail to be opened'
-              WHEN c."on" = 'email_clicked' AND NOT parent.email_clicked THEN 'waiting for a click in the e-mail'
-              WHEN c."on" = 'record_changed' THEN 'waiting for the record to change'
-              WHEN c."on" = 'email_bounced' AND NOT ${bounced} THEN 'waiting for the e-mail to bounce'
-              WHEN c."on" IS 'subscription_not_confirmed' AND ${confirmed} THEN 'the subscription was confirmed'
-              WHEN c."on" IS 'subscription_confirmed' AND NOT ${confirmed}
-                THEN 'waiting for the recipient to confirm the subscription'
-              ELSE NULL END,
-         0, ?3, ?3
-       FROM record_activities parent
-       JOIN activities c ON c.parent_id = parent.activity_id
-       WHERE parent.id IN (SELECT value FROM json_each(?1)) AND parent.state = 'done'
-         -- Of the branches of a split, only the one this scenario record takes.
-         AND (c."on" IS NOT 'split' OR c.id = json_extract(?4, '$."' || parent.id || '"'))
-       RETURNING shard, CASE WHEN state = 'waiting' THEN at END AS at`,
-    )
-    .bind(doneIds, due, now, branches);
-}
-
-/**
  * The waiting children the statement before created, counted on their activities' rows: they are the children of
  * these parents created at `now` (a child exists once, so none of them was there before this commit).
  */
@@ -228,28 +170,6 @@ function countWaitingChildren(d1: D1Database, doneIds: string, now: number) {
              WHERE parent.id IN (SELECT value FROM json_each(?1)) AND ra.created_at = ?2 AND ra.state = 'waiting'
              GROUP BY ra.activity_id) AS c
        WHERE activities.id = c.activity_id`,
-    )
-    .bind(doneIds, now);
-}
-
-/**
- * When an `email_not_X` (or `record_not_changed`, `subscription_not_confirmed`) activity has run, its waiting `email_X`
- * (`record_changed`, `subscription_confirmed`) siblings will never be due: cancel them.
- */
-function cancelEventSiblings(d1: D1Database, doneIds: string, now: number) {
-  return d1
-    .prepare(
-      `UPDATE record_activities SET state = 'cancelled', at = ?2, updated_at = ?2,
-         reason = 'its "not" sibling ran: the event did not happen in time'
-       WHERE state = 'waiting' AND id IN (
-         SELECT sib.id FROM record_activities x
-         JOIN activities xa ON xa.id = x.activity_id
-           AND xa."on" IN ('email_not_opened', 'email_not_clicked', 'record_not_changed', 'subscription_not_confirmed')
-         JOIN activities sa ON sa.parent_id = xa.parent_id
-           AND sa."on" = CASE xa."on" WHEN 'email_not_opened' THEN 'email_opened' WHEN 'email_not_clicked' THEN 'email_clicked'
-                         WHEN 'record_not_changed' THEN 'record_changed' ELSE 'subscription_confirmed' END
-         JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
-         WHERE x.id IN (SELECT value FROM json_each(?1)) AND x.state = 'done')`,
     )
     .bind(doneIds, now);
 }
@@ -282,13 +202,7 @@ function settleSendingEmails(
            WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('sending', 'abandoned')`,
         )
         .bind(JSON.stringify(sent), now),
-      d1
-        .prepare(
-          `UPDATE record_activities SET email_status = 'sent', email_error = NULL,
-             email_sent_at = coalesce(email_sent_at, ?2)
-           WHERE id IN (SELECT value FROM json_each(?1)) AND email_status = 'abandoned'`,
-        )
-        .bind(JSON.stringify(sent), now),
+      markArchivedEmailsSent(d1, sent, now),
     );
   }
   statements.push(

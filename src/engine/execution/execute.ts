@@ -6,7 +6,8 @@ import { commitClaim, type Settlement } from "./commit";
 import { type DueJob, loadDueJobs } from "./due";
 import { GATES } from "./gates";
 
-export { CLAIM_BATCH, CLAIM_TIMEOUT_MS, PAUSED } from "./claim";
+export { PAUSED } from "../record-activities/due";
+export { CLAIM_BATCH, CLAIM_TIMEOUT_MS } from "./claim";
 
 /** Delivery attempts before a fault that "may pass" is treated as permanent. */
 export const MAX_ATTEMPTS = 5;

@@ -2,6 +2,7 @@ import { RUNNING } from "../../db/claims";
 import { shiftBy } from "../../domain/duration";
 import { conflict, notFound } from "../../errors";
 import type { Engine } from "../ports";
+import { cancelMissedEventChildren, makeEventChildrenDue, setEmailEventFlag } from "../record-activities/transitions";
 
 export type EmailEvent = "opened" | "clicked";
 
@@ -58,32 +59,11 @@ export async function recordEmailEvent(e: Engine, recordActivityId: number, even
 
   const happened = event === "clicked" ? ["email_opened", "email_clicked"] : ["email_opened"];
   const missed = happened.map((on) => on.replace("email_", "email_not_"));
-  const flags = event === "clicked" ? "email_opened = 1, email_clicked = 1, email_clicked_at = ?2" : "email_opened = 1";
-  const flagUnset = event === "clicked" ? "email_clicked = 0" : "email_opened = 0";
+  const edge = { scenarioRecordId: target.scenario_record_id, activityId: target.activity_id, now };
   const [flag] = await e.d1.batch([
-    e.d1
-      .prepare(`UPDATE record_activities SET ${flags}, updated_at = ?2 WHERE id = ?1 AND ${flagUnset}`)
-      .bind(target.id, now),
-    e.d1
-      .prepare(
-        `UPDATE record_activities
-         SET at = json_extract(?4, '$."' || activity_id || '"'), due_at = json_extract(?4, '$."' || activity_id || '"'),
-             reason = NULL, updated_at = ?3
-         WHERE scenario_record_id = ?1 AND state = 'waiting' AND at IS NULL
-           AND activity_id IN (SELECT id FROM activities WHERE parent_id = ?2
-                               AND "on" IN (SELECT value FROM json_each(?5)))`,
-      )
-      .bind(target.scenario_record_id, target.activity_id, now, JSON.stringify(due), JSON.stringify(happened)),
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET state = 'cancelled', at = ?3, updated_at = ?3,
-           reason = CASE (SELECT "on" FROM activities WHERE id = activity_id)
-                    WHEN 'email_not_opened' THEN 'the e-mail was opened' ELSE 'the e-mail was clicked' END
-         WHERE scenario_record_id = ?1 AND state = 'waiting'
-           AND activity_id IN (SELECT id FROM activities WHERE parent_id = ?2
-                               AND "on" IN (SELECT value FROM json_each(?4)))`,
-      )
-      .bind(target.scenario_record_id, target.activity_id, now, JSON.stringify(missed)),
+    setEmailEventFlag(e.d1, target.id, event, now),
+    makeEventChildrenDue(e.d1, { ...edge, due, happened }),
+    cancelMissedEventChildren(e.d1, { ...edge, missed }),
   ]);
   const changed = (flag?.meta.changes ?? 0) > 0;
   const dueTimes = children.filter((c) => c.on !== null && happened.includes(c.on)).map((c) => due[c.id] as number);

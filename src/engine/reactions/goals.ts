@@ -1,8 +1,9 @@
 import type { Domain } from "../../domain/types";
 import type { Engine } from "../ports";
+import { cancelWaitingOnGoal, GOAL_REACHED } from "../record-activities/transitions";
 import { scenarioRecordsMatching } from "../records/matching";
 
-export const GOAL_REACHED = "goal reached";
+export { GOAL_REACHED };
 
 interface GoalScenario {
   id: number;
@@ -35,12 +36,7 @@ export async function reachGoal(
          WHERE id IN (SELECT value FROM json_each(?1)) AND goal_reached_at IS NULL`,
       )
       .bind(ids, now),
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET state = 'cancelled', reason = '${GOAL_REACHED}', at = ?2, parked = 0, updated_at = ?2
-         WHERE scenario_record_id IN (SELECT value FROM json_each(?1)) AND state = 'waiting'`,
-      )
-      .bind(ids, now),
+    cancelWaitingOnGoal(e.d1, [...matching], now),
   ]);
   return matching;
 }

@@ -1,6 +1,7 @@
 import { shiftBy } from "../../domain/duration";
 import type { Domain } from "../../domain/types";
 import type { Engine, WakeTime } from "../ports";
+import { cancelRecordNotChangedSiblings, makeRecordChangedDue } from "../record-activities/transitions";
 import { scenarioRecordsMatching } from "../records/matching";
 
 /**
@@ -83,27 +84,10 @@ async function fire(e: Engine, rows: Waiting[], now: number, needCondition: bool
   }
   if (fired.length === 0) return 0;
   for (const r of fired) due[r.id] = shiftBy(now, r.delay);
-  const ids = JSON.stringify(fired.map((r) => r.id));
+  const ids = fired.map((r) => r.id);
   const [updated] = await e.d1.batch<{ id: number }>([
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET at = json_extract(?2, '$."' || id || '"'), due_at = json_extract(?2, '$."' || id || '"'),
-           reason = NULL, updated_at = ?3
-         WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'waiting' AND at IS NULL
-         RETURNING id`,
-      )
-      .bind(ids, JSON.stringify(due), now),
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET state = 'cancelled', at = ?2, updated_at = ?2, reason = 'the record changed in time'
-         WHERE state = 'waiting' AND id IN (
-           SELECT sib.id FROM record_activities x
-           JOIN activities xa ON xa.id = x.activity_id
-           JOIN activities sa ON sa.parent_id = xa.parent_id AND sa."on" = 'record_not_changed'
-           JOIN record_activities sib ON sib.scenario_record_id = x.scenario_record_id AND sib.activity_id = sa.id
-           WHERE x.id IN (SELECT value FROM json_each(?1)))`,
-      )
-      .bind(ids, now),
+    makeRecordChangedDue(e.d1, ids, due, now),
+    cancelRecordNotChangedSiblings(e.d1, ids, now),
   ]);
   const firedIds = new Set((updated?.results ?? []).map((r) => r.id));
   const wake: WakeTime[] = fired

@@ -1,7 +1,7 @@
 import { shardOf } from "../../db/shards";
 import { notFound } from "../../errors";
-import { PAUSED } from "../execution/claim";
 import type { Engine } from "../ports";
+import { parkScenarioRecord, unparkScenarioRecord } from "../record-activities/due";
 
 interface Target {
   id: number;
@@ -33,11 +33,7 @@ export async function blockScenarioRecord(e: Engine, scenarioRecordId: number): 
   const now = Date.now();
   const statements = [
     e.d1.prepare("UPDATE scenario_records SET blocked = 1 WHERE id = ? AND blocked = 0").bind(sr.id),
-    e.d1
-      .prepare(
-        "UPDATE record_activities SET parked = 1 WHERE scenario_record_id = ? AND state IN ('waiting', 'running')",
-      )
-      .bind(sr.id),
+    parkScenarioRecord(e.d1, sr.id),
   ];
   if (sr.unsubscribable && sr.party_id !== null) {
     statements.push(
@@ -58,12 +54,7 @@ export async function unblockScenarioRecord(e: Engine, scenarioRecordId: number)
   const sr = await target(e, scenarioRecordId);
   const statements = [
     e.d1.prepare("UPDATE scenario_records SET blocked = 0 WHERE id = ? AND blocked = 1").bind(sr.id),
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET parked = ${PAUSED("record_activities")}
-         WHERE scenario_record_id = ? AND state IN ('waiting', 'running')`,
-      )
-      .bind(sr.id),
+    unparkScenarioRecord(e.d1, sr.id),
   ];
   if (sr.party_id !== null) {
     statements.push(

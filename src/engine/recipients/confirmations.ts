@@ -4,6 +4,7 @@ import { shardOf } from "../../db/shards";
 import { shiftBy } from "../../domain/duration";
 import { emailOfRecordActivity } from "../../email/of-record-activity";
 import type { Engine } from "../ports";
+import { cancelNotConfirmedOnConfirmation, makeConfirmedChildrenDue } from "../record-activities/transitions";
 import { getScenarioRow } from "../scenarios/scenarios";
 
 /**
@@ -116,7 +117,7 @@ export async function subscriptionOf(e: Engine, token: { id: number; secret: str
  * record activities become due at now + their delay, and its waiting `subscription_not_confirmed` ones are cancelled.
  * Too late (the not-confirmed branch ran) changes nothing. Repeating it changes nothing. One D1 batch; each statement
  * is conditional on the stored confirmation, so a confirmation that arrives while the confirmation e-mail is still
- * being sent is picked up when its children are created (see commit.ts).
+ * being sent is picked up when its children are created (see commit.ts, `createChildrenOfDone`).
  */
 export async function confirmSubscription(
   e: Engine,
@@ -130,7 +131,6 @@ export async function confirmSubscription(
     .all<{ id: number; delay: string | null }>();
   const due: Record<string, number> = {};
   for (const c of children) due[c.id] = shiftBy(now, c.delay);
-  const confirmed = "EXISTS (SELECT 1 FROM subscription_confirmations WHERE scenario_record_id = ?1)";
   const [inserted, madeDue] = await e.d1.batch([
     e.d1
       .prepare(
@@ -140,24 +140,13 @@ export async function confirmSubscription(
            WHERE x.scenario_record_id = ?1 AND xa."on" = 'subscription_not_confirmed' AND (x.state = 'done' OR ${RUNNING("x")}))`,
       )
       .bind(sub.scenarioRecordId, sub.scenarioId, sub.partyId, client, now),
-    e.d1
-      .prepare(
-        `UPDATE record_activities
-         SET at = json_extract(?2, '$."' || activity_id || '"'), due_at = json_extract(?2, '$."' || activity_id || '"'),
-             reason = NULL, updated_at = ?3
-         WHERE scenario_record_id = ?1 AND state = 'waiting' AND at IS NULL AND ${confirmed}
-           AND activity_id IN (SELECT value FROM json_each(?4))
-         RETURNING at`,
-      )
-      .bind(sub.scenarioRecordId, JSON.stringify(due), now, JSON.stringify(children.map((c) => c.id))),
-    e.d1
-      .prepare(
-        `UPDATE record_activities SET state = 'cancelled', at = ?2, updated_at = ?2,
-           reason = 'the subscription was confirmed'
-         WHERE scenario_record_id = ?1 AND state = 'waiting' AND ${confirmed}
-           AND activity_id IN (SELECT id FROM activities WHERE scenario_id = ?3 AND "on" = 'subscription_not_confirmed')`,
-      )
-      .bind(sub.scenarioRecordId, now, sub.scenarioId),
+    makeConfirmedChildrenDue(e.d1, {
+      scenarioRecordId: sub.scenarioRecordId,
+      due,
+      now,
+      activityIds: children.map((c) => c.id),
+    }),
+    cancelNotConfirmedOnConfirmation(e.d1, { scenarioRecordId: sub.scenarioRecordId, now, scenarioId: sub.scenarioId }),
   ]);
   const changed = (inserted?.meta.changes ?? 0) > 0;
   const dueTimes = ((madeDue?.results ?? []) as { at: number }[]).map((r) => r.at);

@@ -4,6 +4,7 @@ import { normalizeAddress } from "../../email/address";
 import { parseAddress } from "../../env";
 import { randomHex } from "../../ids";
 import type { Engine } from "../ports";
+import { makeBouncedChildrenDue } from "../record-activities/transitions";
 
 /** A delivery event as a provider's webhook or the generic API gives it, before it is matched to an e-mail. */
 export interface DeliveryEventInput {
@@ -138,21 +139,7 @@ export async function recordDeliveryEvents(
          GROUP BY d.address HAVING count(*) >= ?4`,
       )
       .bind(json, receipt, now, opts.softBounceLimit),
-    e.d1
-      .prepare(
-        `UPDATE record_activities
-         SET at = json_extract(?4, '$."' || activity_id || '"'), due_at = json_extract(?4, '$."' || activity_id || '"'),
-             reason = NULL, updated_at = ?3
-         WHERE state = 'waiting' AND at IS NULL AND id IN (
-           SELECT child.id FROM (${mine}) AS d
-           JOIN record_activities parent ON parent.id = d.record_activity_id
-           JOIN activities c ON c.parent_id = parent.activity_id AND c."on" = 'email_bounced'
-           JOIN record_activities child ON child.scenario_record_id = parent.scenario_record_id
-             AND child.activity_id = c.id
-           WHERE d.kind IN (SELECT value FROM json_each(?5)))
-         RETURNING shard, at`,
-      )
-      .bind(json, receipt, now, JSON.stringify(due), JSON.stringify(BOUNCING)),
+    makeBouncedChildrenDue(e.d1, mine, { events: json, receipt, now, due, kinds: BOUNCING }),
   ]);
   const woken = (children?.results ?? []) as { shard: number; at: number }[];
   if (woken.length > 0) await e.wake(woken);

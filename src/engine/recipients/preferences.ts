@@ -1,6 +1,7 @@
 import { ALL_TOPICS } from "../../db/schema";
 import { invalid } from "../../errors";
 import type { Engine } from "../ports";
+import { cancelOptedOut } from "../record-activities/transitions";
 import { listTopics } from "./topics";
 
 export interface TopicPreference {
@@ -99,30 +100,6 @@ function oweTopicPasses(d1: D1Database, topicIds: string[]) {
                                           WHERE topic_id IN (SELECT value FROM json_each(?1)) OR ?2)`,
     )
     .bind(JSON.stringify(topicIds), topicIds.includes(ALL_TOPICS) ? 1 : 0);
-}
-
-/**
- * Cancels the party's waiting record activities in scenarios tagged with a topic it opted out of, naming the topic.
- * Reads the party's records through (model, party) and their scenario records through (scenario, model, record).
- */
-function cancelOptedOut(d1: D1Database, partyId: string, now: number) {
-  return d1
-    .prepare(
-      `UPDATE record_activities
-       SET state = 'cancelled', reason = x.reason, at = ?2, updated_at = ?2, parked = 0
-       FROM (SELECT sr.id AS scenario_record_id,
-                    'the recipient opted out of the topic "' || min(t.name) || '"' AS reason
-             FROM topic_opt_outs o
-             JOIN scenario_topics st ON o.topic_id = st.topic_id OR o.topic_id = '*'
-             JOIN topics t ON t.id = st.topic_id
-             JOIN scenarios s ON s.id = st.scenario_id
-             JOIN records r ON r.model = s.model AND r.party_id = ?1
-             JOIN scenario_records sr ON sr.scenario_id = s.id AND sr.model = r.model AND sr.record_id = r.id
-             WHERE o.party_id = ?1
-             GROUP BY sr.id) AS x
-       WHERE record_activities.scenario_record_id = x.scenario_record_id AND record_activities.state = 'waiting'`,
-    )
-    .bind(partyId, now);
 }
 
 /** SQL: 1 when the party `partyExpr` opted out of a topic of scenario `scenarioExpr`. */

@@ -15,10 +15,10 @@ import type { Domain } from "../../domain/types";
 import { conflict, invalid, notFound } from "../../errors";
 import type { SendWindow } from "../../recipients/window";
 import { owePass } from "../enrollment/passes";
-import { PAUSED } from "../execution/claim";
 import type { Engine } from "../ports";
 import { checkFrequencyCap, checkSendWindow, checkTimeZone } from "../recipients/rules";
 import { checkTopicsExist, setScenarioTopicsStatements, topicsOfScenarios } from "../recipients/topics";
+import { reparkScenarioChunk } from "../record-activities/due";
 import { countMatching } from "../records/matching";
 import { requireModel } from "../records/models";
 import { assertDoubleOptIn } from "./double-opt-in";
@@ -241,14 +241,12 @@ export function parkChunkSql(scenarioId: number, after: number, chunk: number): 
     limit: -1,
     unordered: true,
   });
-  const paused = sql.raw(PAUSED("record_activities"));
   return [
     sql`UPDATE scenarios SET repark_from = (SELECT CASE WHEN count(*) < ${chunk} THEN NULL ELSE max(scenario_record_id) END
                                             FROM (${first}))
         WHERE id = ${scenarioId}
         RETURNING repark_from AS next`,
-    sql`UPDATE record_activities SET parked = ${paused}
-        WHERE id IN (SELECT id FROM (${ids})) AND state IN ('waiting', 'running') AND parked != ${paused}`,
+    reparkScenarioChunk(ids),
   ];
 }
 
