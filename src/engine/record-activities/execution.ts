@@ -13,8 +13,8 @@ const LAPSED_HELD = listedBy("p", "pc.shard = ?1 AND pc.until <= ?2");
 
 /**
  * One shard's claim, in one D1 batch (a transaction): the `claims` row is written with the ids of the head rows that
- * can run. That row is all a claim writes, unless it takes over rows of lapsed claims: those get the dead attempt
- * counted (`attempts + 1`, so a row whose Worker dies every time still runs out of attempts), and leave the lapsed
+ * can run. That row is all a claim writes, unless it takes over rows of lapsed claims: those that were tried get the
+ * dead attempt counted (`attempts + 1`, so a row whose Worker dies every time still runs out of attempts), and leave the lapsed
  * claim's list, so that claim's late commit can no longer settle them; the e-mails the lapsed claims
  * had staged are archived `abandoned` (src/email/archive.ts); lapsed claims left holding nothing are deleted.
  * The batch's last statement reads the rows claimed (`attempts` already counting this one).
@@ -49,8 +49,17 @@ export function claimShardStatements(
       .bind(o.shard, o.now, o.limit, o.claimKey, o.until),
     d1
       .prepare(
+        // Only a dead attempt that may have reached the transport counts: an e-mail staged for the row (the mailer
+        // stages a batch just before delivering it; a recovered claim keeps only what its journal says was tried), an
+        // action other than send_email (its tries leave no trace), or a claim that died before it staged any e-mail
+        // (composing them may be what kills the Worker: a poison e-mail must still run out of attempts). A row left
+        // untried behind a batch that was being delivered costs no attempt.
         `UPDATE record_activities SET attempts = attempts + 1
-         WHERE id IN (${LAPSED_HELD} AND pc.key != ?3 AND pj.value IN (${taken}))`,
+         WHERE id IN (${LAPSED_HELD} AND pc.key != ?3 AND pj.value IN (${taken})
+           AND (NOT EXISTS (SELECT 1 FROM claims k WHERE k.key = pc.key AND k.staged IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM json_each(pc.staged) s WHERE json_extract(s.value, '$.ra') = pj.value)
+                OR (SELECT a.action FROM record_activities x JOIN activities a ON a.id = x.activity_id
+                    WHERE x.id = pj.value) IS NOT 'send_email'))`,
       )
       .bind(o.shard, o.now, o.claimKey),
     d1
