@@ -72,17 +72,18 @@ export class Scheduler extends DurableObject<Bindings> {
     } catch (err) {
       console.error(`scheduler shard ${shard}: execution failed, retrying shortly`, err);
       this.sql.exec("DELETE FROM wakeups WHERE at = ?", safety);
-      await this.remember(Date.now() + 5_000);
+      this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Date.now() + 5_000);
+      await this.rearm();
       return;
     }
     this.sql.exec("DELETE FROM wakeups WHERE at = ?", safety);
     if (more) {
-      await this.remember(Date.now());
-      return;
+      this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", Date.now());
+    } else {
+      const next = await nextDueAt(this.env.DB, shard, Date.now());
+      if (next !== null) this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", boundedWakeup(next));
     }
-    const next = await nextDueAt(this.env.DB, shard, Date.now());
-    if (next !== null) await this.remember(next);
-    await this.arm();
+    await this.rearm();
   }
 
   /** The claims an earlier instance of this shard took and never settled: recovered now, then forgotten. */
@@ -105,6 +106,13 @@ export class Scheduler extends DurableObject<Bindings> {
   private async remember(at: number) {
     this.sql.exec("INSERT OR IGNORE INTO wakeups (at) VALUES (?)", boundedWakeup(at));
     await this.arm();
+  }
+
+  /** At the end of an alarm: the one alarm at the earliest remembered time exactly (the safety wake-up is gone). */
+  private async rearm() {
+    const earliest = this.sql.exec<{ at: number | null }>("SELECT min(at) AS at FROM wakeups").one().at;
+    if (earliest === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(earliest);
   }
 
   /** Holds one alarm, at the earliest remembered time. */

@@ -58,6 +58,27 @@ describe("scheduler", () => {
     });
   });
 
+  it("a claim its previous instance left is taken over by the next alarm at once, not after the claim timeout", async () => {
+    const s = await silentlyEnrolled("Dead instance");
+    const stub = schedulerStub(env as never, s.shard);
+    await stub.wake({ shard: s.shard, at: Date.now() + 3_600_000 });
+    // What an instance killed mid-alarm leaves: its claim in D1 (five minutes to go), and its key in the journal.
+    const until = Date.now() + 5 * 60_000;
+    await env.DB.prepare("INSERT INTO claims (key, shard, until, ids, created_at) VALUES ('killed', ?, ?, ?, ?)")
+      .bind(s.shard, until, JSON.stringify([s.ra.id]), Date.now())
+      .run();
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("INSERT INTO journal_claims (key, at) VALUES ('killed', ?)", Date.now());
+    });
+    await runInDurableObject(stub, (instance) => instance.alarm());
+    expect(await recordActivityOf(s.scenarioId, s.activity.Step as string, "michael")).toMatchObject({ state: "done" });
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM claims WHERE key = 'killed'").first()).toEqual({ n: 0 });
+    const left = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec("SELECT count(*) AS n FROM journal_claims").one(),
+    );
+    expect(left).toEqual({ n: 0 });
+  });
+
   it("re-arms itself from D1 for the next due time it was never told about", async () => {
     const s = await silentlyEnrolled("Re-arm", "PT1H");
     const stub = schedulerStub(env as never, s.shard);
