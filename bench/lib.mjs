@@ -1,6 +1,6 @@
 // Shared helpers of the benchmarks: a local `wrangler dev` they start and stop, an API client, statistics.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 
@@ -11,7 +11,11 @@ export function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-/** Starts wrangler dev on a fresh local database (with extra `vars`); returns { base, stop }. */
+/**
+ * Starts wrangler dev on a fresh local database (with extra `vars`); returns { base, stop, crash }. Given the
+ * `persistTo` of an earlier server (and `keep`), it starts on that server's state instead: migrations already applied
+ * are skipped.
+ */
 export async function startServer({
   port = Number(process.env.BENCH_PORT ?? 8799),
   persistTo = join(root, "bench", ".runs", String(Date.now())),
@@ -90,7 +94,59 @@ export async function startServer({
       await new Promise((r) => child.once("exit", r));
       if (!keep) rmSync(persistTo, { recursive: true, force: true });
     },
+    /**
+     * A crash: SIGKILL to wrangler and every process it started (workerd), each by its pid, with no chance to finish
+     * what it was doing. The local state stays, for a server started again on it. Resolves once wrangler is gone.
+     */
+    async crash() {
+      const pids = [child.pid, ...descendants(child.pid)];
+      const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", r));
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      await exited;
+      for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
+      return pids;
+    },
   };
+}
+
+/** The pids of the processes below `pid` (children, their children…), read from /proc (Linux). */
+export function descendants(pid) {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found = [];
+  const queue = [pid];
+  while (queue.length > 0 && found.length < 1000) {
+    for (const c of children.get(queue.shift()) ?? []) {
+      found.push(c);
+      queue.push(c);
+    }
+  }
+  return found;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -2,12 +2,13 @@
 // `npm run bench`: every benchmark of the project against a local `wrangler dev` it starts and stops itself, on a
 // fresh local database. Writes bench/results.json and prints a table; each figure sits beside its baseline measured
 // in the same run. Options: --only=render,records,execute,recipients,lag,redirect,load,storage,enroll,bounces,throttle,
-// retention to run some; --quick for smaller sizes while developing (results.json is only written by a full run).
+// retention,faults to run some; --quick for smaller sizes while developing (results.json is only written by a full run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchBounces, benchThrottle } from "./deliverability.mjs";
 import { benchEnroll } from "./enroll.mjs";
 import { benchExecute, benchLag } from "./execute.mjs";
+import { benchFaultRuns } from "./faults.mjs";
 import { client, log, root, round, startServer } from "./lib.mjs";
 import { benchLoad, tracking } from "./load.mjs";
 import { benchRecipients } from "./recipients.mjs";
@@ -84,6 +85,12 @@ if (want("retention")) {
   } finally {
     await fresh.stop();
   }
+}
+
+// Crashes while sending: servers of its own, killed and started again on their state (bench/faults.mjs); one run with
+// a transport that accepts everything, one with a transport answering 429 to 30 % of the sends (faults_429_…).
+if (want("faults")) {
+  Object.assign(results, await benchFaultRuns(quick ? { parties: 200 } : {}));
 }
 
 const rounded = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, round(v, 3)]));

@@ -3,11 +3,14 @@
 // 1. applies the D1 migrations to the local database (.wrangler/state),
 // 2. writes .dev.vars with a random ADMIN_TOKEN and TRACKING_SECRET when it has none, and prints the token,
 // 3. starts `wrangler dev`,
-// 4. drives the cron triggers on their schedule (wrangler dev never fires them by itself).
+// 4. drives the cron triggers on their schedule (wrangler dev never fires them by itself),
+// 5. keeps a delivery log: a listener on a free 127.0.0.1 port (LOCAL_OUTBOX_URL) to which the local transport posts
+//    each message it accepts, appended as one JSON line to .wrangler/outbox.ndjson.
 // Environment: PORT (default 8787), PERSIST_TO (default .wrangler/state).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -101,12 +104,41 @@ function driveCrons() {
   schedule();
 }
 
+/**
+ * The delivery log: each message the local transport accepts is posted here before the send is answered, and kept as
+ * one JSON line (`email_id`, `to`, `subject`, `message_id`, `provider_id`, `received_at`) in .wrangler/outbox.ndjson.
+ */
+async function startOutbox() {
+  const file = join(root, ".wrangler", "outbox.ndjson");
+  mkdirSync(dirname(file), { recursive: true });
+  const server = http.createServer((req, res) => {
+    if (req.method !== "POST") return res.writeHead(405).end();
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        const message = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        appendFileSync(file, `${JSON.stringify({ ...message, received_at: new Date().toISOString() })}\n`);
+        res.writeHead(204).end();
+      } catch (err) {
+        log(`outbox: refused a message: ${err.message}`);
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
+  return { url: `http://127.0.0.1:${server.address().port}/outbox`, file };
+}
+
+const outbox = await startOutbox();
 const localVars = [
   "LOCAL_MODE:1",
   "MAIL_TRANSPORT:local",
   "EMAIL_FROM:Marketing <marketing@example.com>",
   `AUTOMATION_BASE:http://localhost:${port}`,
   `WEB_HOSTNAME:localhost:${port}`,
+  `LOCAL_OUTBOX_URL:${outbox.url}`,
 ];
 const token = ensureToken();
 migrate();
@@ -154,5 +186,6 @@ console.log(`
   API docs:      http://localhost:${port}/api/docs
   Console:       http://localhost:${port}/console (sign in with the admin token)
   Sent e-mails:  the local transport keeps them: GET /api/emails (and /api/emails/{id}/raw)
+  Outbox:        each delivered e-mail, one JSON line, in ${outbox.file} (listener ${outbox.url})
   Crons:         driven by this script (sweep every minute, enrollment every five minutes)
 `);

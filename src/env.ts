@@ -56,6 +56,8 @@ export interface Config {
   softBounceLimit: number;
   /** Test and benchmark only: the share of local sends answered 429. */
   localQuotaRate: number;
+  /** Local only (`LOCAL_OUTBOX_URL`): the listener the local transport posts each accepted message to; null for none. */
+  localOutboxUrl: string | null;
 }
 
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
@@ -104,6 +106,9 @@ const schema = z.object({
   SEND_RATE_PER_SECOND: number("must be a number of e-mails a second above 0, or empty for no limit", (n) => n > 0),
   SOFT_BOUNCE_LIMIT: number("must be a whole number of soft bounces, at least 1", (n) => Number.isInteger(n) && n >= 1),
   LOCAL_TRANSPORT_429_RATE: number("must be a share between 0 and 1", (n) => n >= 0 && n <= 1),
+  LOCAL_OUTBOX_URL: optional.refine((v) => v === null || localHttpUrl(v), {
+    error: "must be an http(s) URL on this machine (127.0.0.1 or localhost), or empty",
+  }),
   RETENTION_DAYS: number(
     "must be a whole number of days, at least 1, or empty to keep every e-mail in D1",
     (n) => Number.isInteger(n) && n >= 1,
@@ -111,6 +116,16 @@ const schema = z.object({
 });
 
 const WEBHOOK_KEY = /^[^:\s]+:[A-Za-z0-9+/]+=*$/;
+
+/** An http(s) URL to the loopback interface by name: 127.0.0.1 or localhost. */
+function localHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && /^(127\.0\.0\.1|localhost)$/i.test(url.hostname);
+  } catch {
+    return false;
+  }
+}
 
 /** An optional numeric setting (a var may arrive as a string or a number). */
 function number(error: string, valid: (n: number) => boolean) {
@@ -195,6 +210,12 @@ export function getConfig(env: Bindings): Config {
       "configuration: MAILCHANNELS_DKIM_DOMAIN, MAILCHANNELS_DKIM_SELECTOR and MAILCHANNELS_DKIM_PRIVATE_KEY must be set together",
     );
   }
+  if (v.LOCAL_OUTBOX_URL !== null && v.LOCAL_MODE !== "1") {
+    throw new AppError(
+      "misconfigured",
+      'configuration: LOCAL_OUTBOX_URL is a local delivery log for npm start and the benchmarks: it needs LOCAL_MODE = "1"',
+    );
+  }
   if (v.MAIL_TRANSPORT === "mailchannels" && v.MAILCHANNELS_API_KEY === null) {
     throw new AppError(
       "misconfigured",
@@ -229,6 +250,7 @@ export function getConfig(env: Bindings): Config {
     sendRatePerSecond: v.SEND_RATE_PER_SECOND,
     softBounceLimit: v.SOFT_BOUNCE_LIMIT ?? 3,
     localQuotaRate: v.LOCAL_TRANSPORT_429_RATE ?? 0,
+    localOutboxUrl: v.LOCAL_OUTBOX_URL,
     retentionDays: v.RETENTION_DAYS,
   };
   cache.set(env, config);

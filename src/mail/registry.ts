@@ -8,7 +8,7 @@ import type { Transport, TransportName } from "./transport";
 type Factory = (env: Bindings, config: Config) => Transport;
 
 const TRANSPORTS: Record<TransportName, Factory> = {
-  local: (_env, config) => localTransport({ quotaRate: config.localQuotaRate }),
+  local: (_env, config) => localTransport({ quotaRate: config.localQuotaRate, outboxUrl: config.localOutboxUrl }),
   cloudflare: (env) => {
     if (!env.SEND_EMAIL) {
       throw new AppError(
