@@ -19,7 +19,7 @@ async function lintOpenApi(request: Request) {
 /**
  * The runtime's own notices, printed between test results though no test is at fault: the runner's socket closing
  * when vitest is done with it, and workerd noting an alarm that ran a few ms late or was replaced. TEST_LOGS=1 keeps
- * them (README, "Quiet tests").
+ * them (README, "Quiet, quick tests").
  */
 const runtimeNoise = [
   /^exception = .*WebSocket peer disconnected/,

@@ -82,7 +82,7 @@ afterAll(async () => {
  * Quiet tests: many tests inject faults on purpose (D1 down, a transport failing, a domain that no longer compiles)
  * and the service logs each one, as it should in production. What a test logs with console.error / console.warn /
  * console.log / console.info is kept aside and printed only when that test fails, so `npm test` shows the logs that
- * matter. TEST_LOGS=1 prints everything as it happens. See README, "Quiet tests".
+ * matter. TEST_LOGS=1 prints everything as it happens. See README, "Quiet, quick tests".
  */
 const verbose = (env as unknown as { TEST_LOGS?: string }).TEST_LOGS === "1";
 const levels = ["error", "warn", "log", "info"] as const;
