@@ -68,6 +68,8 @@ await applyD1Migrations(
 
 afterAll(async () => {
   await waitForGlobalWaitUntil().catch(() => {});
+  // No alarm of this file's Durable Objects may fire while its modules are dropped (it would load them half-way).
+  await reset().catch(() => {});
   vi.useRealTimers();
   vi.restoreAllMocks();
   vi.unstubAllGlobals();
