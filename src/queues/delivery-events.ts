@@ -1,3 +1,4 @@
+import { chunkByBytes, jsonBytes } from "../db/chunk";
 import {
   type DeliveryCounts,
   type DeliveryEvent,
@@ -5,7 +6,6 @@ import {
   matchDeliveryEvents,
   recordDeliveryEvents,
 } from "../engine/recipients/deliveries";
-import { chunkByBytes, jsonBytes } from "../db/chunk";
 import { type Bindings, getConfig } from "../env";
 import { AppError } from "../errors";
 import { buildServices } from "../services";

@@ -1,5 +1,5 @@
-import type { DeliveryEventKind } from "../../db/schema";
 import { chunkByBytes } from "../../db/chunk";
+import type { DeliveryEventKind } from "../../db/schema";
 import { shiftBy } from "../../domain/duration";
 import { normalizeAddress } from "../../email/address";
 import { parseAddress } from "../../env";
@@ -73,8 +73,9 @@ export async function matchDeliveryEvents(
       )
       .bind(JSON.stringify(part)),
   );
-  const results = (await d1.batch<{ i: number; id: number; record_activity_id: number; to: string }>(statements))
-    .flatMap((r) => r.results);
+  const results = (
+    await d1.batch<{ i: number; id: number; record_activity_id: number; to: string }>(statements)
+  ).flatMap((r) => r.results);
   const byIndex = new Map(results.map((r) => [r.i, r]));
   const matched: DeliveryEvent[] = [];
   const unknown: number[] = [];

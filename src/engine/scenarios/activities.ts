@@ -12,7 +12,7 @@ import { parseDomain } from "../../domain/parse";
 import { templateProblem } from "../../domain/template";
 import type { Domain } from "../../domain/types";
 import { hasConfirmLink } from "../../email/rewrite";
-import { parseAddress } from "../../env";
+import { checkMailbox } from "../../env";
 import { conflict, invalid, notFound } from "../../errors";
 import type { SendWindow } from "../../recipients/window";
 import { parseActionSettings } from "../action";
@@ -85,8 +85,13 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   ) {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
-  if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
-    throw invalid("email_from: must be an e-mail address, optionally with a name: Name <address@example.com>");
+  if (a.emailFrom !== null) {
+    const checked = checkMailbox(a.emailFrom);
+    if (!checked.ok) {
+      throw invalid(
+        `email_from: must be an e-mail address, optionally with a name: Name <address@example.com> (its ${checked.problem})`,
+      );
+    }
   }
   for (const [field, text] of [
     ["email_title", a.emailTitle],
