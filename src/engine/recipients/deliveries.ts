@@ -1,4 +1,5 @@
 import { chunkByBytes } from "../../db/chunk";
+import { takePage } from "../../db/page";
 import type { DeliveryEventKind } from "../../db/schema";
 import { shiftBy } from "../../domain/duration";
 import { normalizeAddress } from "../../email/address";
@@ -219,6 +220,28 @@ export async function deliveryEventsOf(
     .bind(JSON.stringify(ids))
     .all<StoredDeliveryEvent>();
   return results;
+}
+
+/**
+ * One page of the delivery events of one e-mail or record activity, oldest first: keyset-paginated on (at, id), so a
+ * long history is read page by page whatever its length.
+ */
+export async function deliveryEventsPage(
+  d1: D1Database,
+  where: { emailId: number } | { recordActivityId: number },
+  page: { limit: number; after: { at: number; id: number } | null },
+): Promise<{ items: StoredDeliveryEvent[]; nextCursor: { at: number; id: number } | null }> {
+  const [column, value] =
+    "emailId" in where ? ["email_id", where.emailId] : ["record_activity_id", where.recordActivityId];
+  const after = page.after ?? { at: Number.MIN_SAFE_INTEGER, id: 0 };
+  const { results } = await d1
+    .prepare(
+      `SELECT id, event_id, email_id, record_activity_id, kind, address, detail, provider, at, received_at
+       FROM delivery_events WHERE ${column} = ?1 AND (at > ?2 OR (at = ?2 AND id > ?3)) ORDER BY at, id LIMIT ?4`,
+    )
+    .bind(value, after.at, after.id, page.limit + 1)
+    .all<StoredDeliveryEvent>();
+  return takePage(results, page.limit, (r) => ({ at: r.at, id: r.id }));
 }
 
 export interface StoredDeliveryEvent {
