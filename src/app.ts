@@ -5,6 +5,7 @@ import { benchRoutes } from "./bench/routes";
 import { consoleRoutes } from "./console";
 import { errorBody } from "./errors";
 import { onError } from "./http/errors";
+import { jsonDepthLimit } from "./http/json-depth";
 import type { AppEnv } from "./http/router";
 import { trackingRoutes } from "./tracking";
 import { webhookRoutes } from "./webhooks";
@@ -13,13 +14,15 @@ import { webhookRoutes } from "./webhooks";
 export function buildApp() {
   const app = new Hono<AppEnv>();
   app.onError(onError);
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: 8 * 1024 * 1024,
-      onError: (c) => c.json(errorBody("payload_too_large", "request body larger than 8 MiB"), 413),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: 8 * 1024 * 1024,
+    onError: (c) => c.json(errorBody("payload_too_large", "request body larger than 8 MiB"), 413),
+  });
+  app.use("/api/*", limit);
+  app.use("/webhooks/*", limit);
+  // After the size limit, before any route parses: JSON bodies nest at most MAX_JSON_DEPTH levels.
+  app.use("/api/*", jsonDepthLimit());
+  app.use("/webhooks/*", jsonDepthLimit({ always: true }));
   app.route("/api", adminApi());
   app.route("/__bench", benchRoutes());
   app.route("/console", consoleRoutes());

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "./errors";
+import { checkEmailAddress } from "./recipients/address";
 
 /**
  * Secrets are not in wrangler.toml, so `wrangler types` cannot see them: they are declared here.
@@ -60,18 +61,30 @@ export interface Config {
   localOutboxUrl: string | null;
 }
 
-const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
-
-/** Parses `Name <address@example.com>` or a bare address; null when it is neither. */
-export function parseAddress(text: string): Address | null {
+/**
+ * Parses `Name <address@example.com>` or a bare address, the address checked as a record's is (checkEmailAddress:
+ * no control or invisible character, a real domain) and the name free of control and invisible characters, since
+ * both reach a header (From, Reply-To). Says what is wrong otherwise.
+ */
+export function checkMailbox(text: string): { ok: true; mailbox: Address } | { ok: false; problem: string } {
   const trimmed = text.trim();
-  const named = /^(.*?)\s*<([^<>]+)>$/.exec(trimmed);
-  if (named) {
-    const address = (named[2] as string).trim();
-    const name = (named[1] as string).trim().replace(/^"(.*)"$/, "$1");
-    return EMAIL.test(address) ? { name: name || null, address } : null;
+  const named = /^(.*?)\s*<([^<>]*)>$/.exec(trimmed);
+  const name = named ? (named[1] as string).trim().replace(/^"(.*)"$/, "$1") : "";
+  if (name !== "" && INVISIBLE_IN_NAME.test(name)) {
+    return { ok: false, problem: "has a control or invisible character in its name" };
   }
-  return EMAIL.test(trimmed) ? { name: null, address: trimmed } : null;
+  const checked = checkEmailAddress(named ? (named[2] as string) : trimmed);
+  if (!checked.ok) return { ok: false, problem: `address ${checked.problem}` };
+  return { ok: true, mailbox: { name: name || null, address: checked.address } };
+}
+
+/** Control and format characters (NUL, CR, LF, zero-width, bidi overrides) that no display name may carry. */
+const INVISIBLE_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** Parses `Name <address@example.com>` or a bare address; null when it is neither (checkMailbox says why). */
+export function parseAddress(text: string): Address | null {
+  const checked = checkMailbox(text);
+  return checked.ok ? checked.mailbox : null;
 }
 
 const optional = z
@@ -80,8 +93,14 @@ const optional = z
   .transform((v) => (v?.trim() ? v.trim() : null));
 
 const schema = z.object({
-  EMAIL_FROM: z.string({ error: "is required" }).refine((v) => parseAddress(v) !== null, {
-    error: "must be an e-mail address, optionally with a name: Name <address@example.com>",
+  EMAIL_FROM: z.string({ error: "is required" }).superRefine((v, ctx) => {
+    const checked = checkMailbox(v);
+    if (!checked.ok) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be an e-mail address, optionally with a name: Name <address@example.com> (its ${checked.problem})`,
+      });
+    }
   }),
   WEB_HOSTNAME: optional,
   AUTOMATION_BASE: optional,

@@ -1,13 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { DELIVERY_EVENT_KINDS, type DeliveryEventKind } from "../db/schema";
-import { type DeliveryEventInput, deliveryEventsOf } from "../engine/recipients/deliveries";
+import { type DeliveryEventInput, deliveryEventsPage } from "../engine/recipients/deliveries";
 import { invalid } from "../errors";
 import { router } from "../http/router";
 import { iso, parseId } from "../ids";
 import { acceptDeliveryEvents } from "../queues/delivery-events";
-import { errorResponses, Id, json, jsonBody, Timestamp } from "./schemas";
+import { errorResponses, Id, json, jsonBody, listOf, Page, Timestamp } from "./schemas";
 
-export const MAX_EVENTS = 1000;
+/** Events one request carries at most (and the 8 MiB body: about 6,000 with 1,000-character details). */
+export const MAX_EVENTS = 10_000;
 
 const Kind = z.enum(DELIVERY_EVENT_KINDS as [DeliveryEventKind, ...DeliveryEventKind[]], {
   error: `must be one of ${DELIVERY_EVENT_KINDS.join(", ")}`,
@@ -22,7 +23,9 @@ const EventIn = z
     }),
     email_id: z
       .string()
-      .regex(/^[1-9][0-9]{0,15}$/, { error: "must be an e-mail id" })
+      .refine((v) => parseId(v) !== null, {
+        error: "must be an e-mail id: a positive integer below 2^53, as the API gives it",
+      })
       .optional(),
     at: z.iso.datetime({ error: "must be an ISO 8601 UTC time" }).optional().openapi({ description: "default: now" }),
     provider: z.string().min(1).max(50).optional().openapi({ example: "sendgrid" }),
@@ -66,18 +69,27 @@ const EventOut = z
   })
   .openapi("DeliveryEvent");
 
-const EventsQuery = z
-  .object({
-    email_id: z
-      .string()
-      .optional()
-      .openapi({ param: { name: "email_id", in: "query" } }),
-    record_activity_id: z
-      .string()
-      .optional()
-      .openapi({ param: { name: "record_activity_id", in: "query" } }),
-  })
-  .strict();
+const EventsQuery = Page.extend({
+  email_id: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "email_id", in: "query" } }),
+  record_activity_id: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "record_activity_id", in: "query" } }),
+}).strict();
+
+/** The cursor of a page of events: `{at}.{id}` of the last event of the previous page. */
+function parseCursor(cursor: string | undefined): { at: number; id: number } | null {
+  if (cursor === undefined) return null;
+  const m = /^(-?[0-9]{1,16})\.([0-9]{1,16})$/.exec(cursor);
+  const at = Number(m?.[1]);
+  const id = Number(m?.[2]);
+  if (!m || !Number.isSafeInteger(at) || !Number.isSafeInteger(id))
+    throw invalid("cursor: not a cursor this list gave");
+  return { at, id };
+}
 
 export const deliveriesApi = router()
   .openapi(
@@ -109,7 +121,7 @@ export const deliveriesApi = router()
           kind: ev.kind,
           provider: ev.provider ?? "api",
           providerMessageId: ev.provider_message_id ?? null,
-          emailId: ev.email_id === undefined ? null : Number(ev.email_id),
+          emailId: ev.email_id === undefined ? null : parseId(ev.email_id),
           at: ev.at === undefined ? Date.now() : Date.parse(ev.at),
           detail: ev.detail ?? null,
         };
@@ -125,10 +137,10 @@ export const deliveriesApi = router()
       method: "get",
       path: "/deliveries/events",
       tags: ["Deliveries"],
-      summary: "The delivery events of one e-mail or record activity, oldest first",
+      summary: "The delivery events of one e-mail or record activity, oldest first, a page at a time",
       request: { query: EventsQuery },
       responses: {
-        200: json(z.object({ items: z.array(EventOut) }).openapi("DeliveryEventList"), "The events"),
+        200: json(listOf(EventOut, "DeliveryEventList"), "A page of the events"),
         400: errorResponses[400],
         401: errorResponses[401],
       },
@@ -137,11 +149,17 @@ export const deliveriesApi = router()
       const q = c.req.valid("query");
       const emailId = q.email_id === undefined ? null : parseId(q.email_id);
       const raId = q.record_activity_id === undefined ? null : parseId(q.record_activity_id);
+      if (q.email_id !== undefined && emailId === null) throw invalid("email_id: must be an e-mail id");
+      if (q.record_activity_id !== undefined && raId === null) {
+        throw invalid("record_activity_id: must be a record activity id");
+      }
       if (emailId === null && raId === null) throw invalid("email_id or record_activity_id: one is required (an id)");
-      const rows = await deliveryEventsOf(
+      const page = await deliveryEventsPage(
         c.env.DB,
-        emailId !== null ? { emailIds: [emailId] } : { recordActivityIds: [raId as number] },
+        emailId !== null ? { emailId } : { recordActivityId: raId as number },
+        { limit: q.limit, after: parseCursor(q.cursor) },
       );
+      const rows = page.items;
       const items = rows.map((r) => ({
         id: String(r.id),
         event_id: r.event_id,
@@ -154,6 +172,7 @@ export const deliveriesApi = router()
         at: iso(r.at) as string,
         received_at: iso(r.received_at) as string,
       }));
-      return c.json({ items }, 200);
+      const next = page.nextCursor ? `${page.nextCursor.at}.${page.nextCursor.id}` : null;
+      return c.json({ items, next_cursor: next }, 200);
     },
   );

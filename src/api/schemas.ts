@@ -127,7 +127,8 @@ export const EmailTranslations = z
   .openapi("EmailTranslations", {
     description:
       "Other language versions: language tag → subject and body. The party's `lang` picks one through the fallback " +
-      "chain (fr_CA → fr → the activity's own email_title / email_template).",
+      "chain (fr_CA → fr → the activity's own email_title / email_template). An activity's templates, translations, " +
+      "condition and settings take at most 1,000,000 bytes together (400 beyond).",
     example: { fr: { email_title: "Bonjour {{party.name}}", email_template: "<p>Merci !</p>" } },
   });
 

@@ -4,7 +4,7 @@ import { getConfig } from "../env";
 import type { ConsoleEnv } from "./context";
 import { forbiddenPage, sendPage } from "./pages/errors";
 import { fromSameOrigin } from "./security";
-import { csrfMatches, readSession, SESSION_COOKIE, type Session } from "./session";
+import { csrfMatches, isRevoked, readSession, SESSION_COOKIE, type Session } from "./session";
 
 /** The signed-in session of this request, or null (also when the console is disabled: no ADMIN_TOKEN). */
 export async function currentSession(c: Context<ConsoleEnv>): Promise<Session | null> {
@@ -36,5 +36,21 @@ export const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => 
     return c.redirect(`/console/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
   }
   c.set("session", session as Session);
+  await next();
+};
+
+/**
+ * After requireSession and the request's D1 session (consistentReads): a session that was signed out is refused like
+ * a missing one, a page sent to the login, a form refused. Read through the request's D1 session, after the checks
+ * that need no D1 work, so a refused request still runs none.
+ */
+export const notSignedOut: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  if (await isRevoked(c.get("engine").d1, c.get("session"))) {
+    if (c.req.method === "POST") {
+      return sendPage(c, forbiddenPage("You are not signed in, or your session has ended."), 403);
+    }
+    const url = new URL(c.req.url);
+    return c.redirect(`/console/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+  }
   await next();
 };

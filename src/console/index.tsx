@@ -11,7 +11,7 @@ import { signInBlocked, signInFailed } from "../http/sign-in-throttle";
 import { parseId } from "../ids";
 import type { ConsoleEnv } from "./context";
 import { emailBodyHtml, emailPage, scenarioPage, timelinePage } from "./data";
-import { currentSession, requireSession, safeNext } from "./guard";
+import { currentSession, notSignedOut, requireSession, safeNext } from "./guard";
 import { EmailPage } from "./pages/email";
 import { forbiddenPage, problemPage, sendPage } from "./pages/errors";
 import { LoginPage } from "./pages/login";
@@ -21,7 +21,7 @@ import { SuppressionsPage } from "./pages/suppressions";
 import { TimelinePage } from "./pages/timeline";
 import { consistentReads, forgetBookmark } from "./reads";
 import { consoleCsp, EMAIL_BODY_CSP, fromSameOrigin, securityHeaders } from "./security";
-import { createSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
+import { createSession, revokeSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session";
 import { STYLESHEET } from "./style";
 
 const COOKIE_OPTIONS = { path: "/console", httpOnly: true, secure: true, sameSite: "Strict" } as const;
@@ -102,8 +102,11 @@ export function consoleRoutes() {
   // Everything below needs a session; every POST below also its CSRF token. Its D1 work runs in one D1 session.
   routes.use("*", requireSession);
   routes.use("*", consistentReads);
+  routes.use("*", notSignedOut);
 
-  routes.post("/logout", (c) => {
+  routes.post("/logout", async (c) => {
+    // The cookie is signed, not stored: deleting it in this browser is not enough, the session itself ends.
+    await revokeSession(c.get("engine").d1, c.get("session"));
     deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
     forgetBookmark(c);
     return c.redirect("/console/login?signed_out=1", 303);

@@ -29,6 +29,8 @@ export const consistentReads: MiddlewareHandler<ConsoleEnv> = async (c, next) =>
     if (sent !== undefined) forgetBookmark(c);
     return;
   }
+  // A page that cleared the bookmark (signing out) keeps it cleared.
+  if (c.res.headers.getSetCookie().some((h) => h.startsWith(`${BOOKMARK_COOKIE}=;`))) return;
   const bookmark = session.getBookmark();
   if (bookmark && bookmark !== sent) setCookie(c, BOOKMARK_COOKIE, bookmark, cookieOptions(c));
 };

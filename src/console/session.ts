@@ -5,6 +5,8 @@ import { base64url } from "../ids";
  * Console sessions without a session store: the cookie carries its expiry and a random nonce, signed with HMAC-SHA256
  * under a key derived from ADMIN_TOKEN. Nobody without the token can make one, and rotating the token ends every
  * session at once. The CSRF token of a session is another HMAC of the same nonce, so it is bound to that session.
+ * Signing out lists the nonce in D1 (`console_sign_outs`) until the session would have expired: the cookie is refused
+ * from then on, even when replayed from elsewhere.
  *
  *   cookie value: <expires, epoch seconds>.<nonce, 128 random bits, base64url>.<HMAC("session|expires.nonce")>
  *   CSRF token:   HMAC("csrf|nonce")
@@ -21,6 +23,8 @@ export interface Session {
   cookie: string;
   /** The token every form of this session carries. */
   csrf: string;
+  /** The session's random nonce: what signing out revokes. */
+  nonce: string;
 }
 
 const encoder = new TextEncoder();
@@ -57,7 +61,7 @@ async function mac(adminToken: string, purpose: "session" | "csrf", message: str
 }
 
 async function sessionOf(adminToken: string, expires: number, nonce: string, signature: string): Promise<Session> {
-  return { expires, cookie: `${expires}.${nonce}.${signature}`, csrf: await mac(adminToken, "csrf", nonce) };
+  return { expires, cookie: `${expires}.${nonce}.${signature}`, csrf: await mac(adminToken, "csrf", nonce), nonce };
 }
 
 /** A new session for someone who just proved they hold the admin token. */
@@ -93,4 +97,20 @@ export function csrfMatches(session: Session, submitted: unknown): Promise<boole
   return typeof submitted === "string" && submitted.length > 0
     ? secretsEqual(submitted, session.csrf)
     : Promise.resolve(false);
+}
+
+/** Ends a session for good: its nonce is listed until it would have expired; expired rows go at the same time. */
+export async function revokeSession(db: D1Database, session: Session, now = Date.now()): Promise<void> {
+  await db.batch([
+    db
+      .prepare("INSERT OR IGNORE INTO console_sign_outs (nonce, expires_at) VALUES (?1, ?2)")
+      .bind(session.nonce, session.expires),
+    db.prepare("DELETE FROM console_sign_outs WHERE expires_at <= ?1").bind(Math.floor(now / 1000)),
+  ]);
+}
+
+/** Whether a session was signed out (read on the primary: a replica may not have the sign-out yet). */
+export async function isRevoked(db: D1Database, session: Session): Promise<boolean> {
+  const row = await db.prepare("SELECT 1 AS x FROM console_sign_outs WHERE nonce = ?1").bind(session.nonce).first();
+  return row !== null;
 }

@@ -18,3 +18,30 @@ export function rowsPerStatement(columns: number): number {
 export function inIds(column: SQLWrapper, ids: readonly (number | string)[]): SQL {
   return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 }
+
+/** UTF-8 bytes of a value's JSON. */
+export function jsonBytes(value: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+}
+
+/**
+ * Splits items into runs whose JSON array takes at most `maxBytes` bytes and holds at most `maxItems` items, in order.
+ * An item larger than `maxBytes` on its own still gets a run of its own (callers bound items first).
+ */
+export function chunkByBytes<T>(items: readonly T[], maxBytes: number, maxItems = Number.POSITIVE_INFINITY): T[][] {
+  const out: T[][] = [];
+  let run: T[] = [];
+  let size = 2; // "[]"
+  for (const item of items) {
+    const bytes = jsonBytes(item) + 1; // and its comma
+    if (run.length > 0 && (size + bytes > maxBytes || run.length >= maxItems)) {
+      out.push(run);
+      run = [];
+      size = 2;
+    }
+    run.push(item);
+    size += bytes;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}

@@ -6,6 +6,7 @@
  * drives the engine and the API renders them as ISO 8601.
  */
 
+export * from "./schema/console";
 export * from "./schema/deliverability";
 export * from "./schema/emails";
 export * from "./schema/models";

@@ -15,7 +15,26 @@ interface Throttled {
 }
 
 function clientAddress(request: Request): string | null {
-  return request.headers.get("cf-connecting-ip");
+  const address = request.headers.get("cf-connecting-ip");
+  return address === null ? null : throttleKey(address);
+}
+
+/**
+ * The key a client's failures count under: an IPv4 address itself, an IPv6 address's /64 (`2001:db8:1:2::/64`),
+ * since one subscriber holds a whole /64 and could otherwise try 2^64 addresses. An IPv4-mapped address counts as its
+ * IPv4 address.
+ */
+export function throttleKey(address: string): string {
+  const a = address.trim().toLowerCase().replace(/%.*$/, "");
+  if (!a.includes(":")) return a;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1] as string;
+  const halves = a.replace(/:\d+\.\d+\.\d+\.\d+$/, ":0:0").split("::");
+  const head = (halves[0] ?? "").split(":").filter((g) => g !== "");
+  const tail = halves.length > 1 ? (halves[1] ?? "").split(":").filter((g) => g !== "") : [];
+  const groups = [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill("0"), ...tail];
+  const prefix = groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16));
+  return `${prefix.join(":")}::/64`;
 }
 
 function blockKey(request: Request, address: string): string {

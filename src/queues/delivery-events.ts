@@ -1,3 +1,4 @@
+import { chunkByBytes, jsonBytes } from "../db/chunk";
 import {
   type DeliveryCounts,
   type DeliveryEvent,
@@ -9,12 +10,14 @@ import { type Bindings, getConfig } from "../env";
 import { AppError } from "../errors";
 import { buildServices } from "../services";
 
-/** Events a queue message carries: well under a queue message's 128 KB. */
-const EVENTS_PER_MESSAGE = 100;
-/** Events one D1 transaction records: their JSON stays far under D1's limit on a bound string. */
-const EVENTS_PER_TRANSACTION = 500;
-/** Messages a `sendBatch` call takes at most. */
-const MESSAGES_PER_SEND = 100;
+/**
+ * Queues' documented limits (developers.cloudflare.com/queues/platform/limits): a message of at most 128 KB, a
+ * `sendBatch` of at most 100 messages and 256 KB in all. Events are packed by their bytes under these, with room for
+ * each message's own overhead, never by count: a burst of long bounce reasons is as safe as one of short ones.
+ */
+export const QUEUE_MESSAGE_BYTES = 96_000;
+export const QUEUE_SEND_BYTES = 192_000;
+export const QUEUE_SEND_MESSAGES = 100;
 
 export interface AcceptedEvents {
   accepted: number;
@@ -48,26 +51,43 @@ export async function acceptDeliveryEvents(
     const engine = buildServices(env, { waitUntil: ctx ? (p) => ctx.waitUntil(p) : undefined });
     return { accepted: matched.length, counts: await recordDeliveryEvents(engine, matched, getConfig(env)) };
   }
-  const messages: MessageSendRequest<DeliveryEvent[]>[] = [];
-  for (let i = 0; i < matched.length; i += EVENTS_PER_MESSAGE) {
-    messages.push({ body: matched.slice(i, i + EVENTS_PER_MESSAGE), contentType: "json" });
-  }
-  for (let i = 0; i < messages.length; i += MESSAGES_PER_SEND) {
-    await env.DELIVERY_EVENTS.sendBatch(messages.slice(i, i + MESSAGES_PER_SEND));
-  }
+  for (const request of packDeliveryEvents(matched)) await env.DELIVERY_EVENTS.sendBatch(request);
   return { accepted: matched.length, counts: null };
 }
 
 /**
- * The queue consumer: the batch's events in D1 transactions of 500. A failure retries the whole batch, which is safe:
- * an event already recorded is not recorded or applied again.
+ * The `sendBatch` calls that carry events: each message's JSON under QUEUE_MESSAGE_BYTES, each call under
+ * QUEUE_SEND_MESSAGES messages and QUEUE_SEND_BYTES. An event is at most a few KB (its fields are bounded at the door).
+ */
+export function packDeliveryEvents(events: DeliveryEvent[]): MessageSendRequest<DeliveryEvent[]>[][] {
+  const messages = chunkByBytes(events, QUEUE_MESSAGE_BYTES).map(
+    (body): MessageSendRequest<DeliveryEvent[]> => ({ body, contentType: "json" }),
+  );
+  const sends: MessageSendRequest<DeliveryEvent[]>[][] = [];
+  let send: MessageSendRequest<DeliveryEvent[]>[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = jsonBytes(m.body);
+    if (send.length > 0 && (send.length >= QUEUE_SEND_MESSAGES || bytes + size > QUEUE_SEND_BYTES)) {
+      sends.push(send);
+      send = [];
+      bytes = 0;
+    }
+    send.push(m);
+    bytes += size;
+  }
+  if (send.length > 0) sends.push(send);
+  return sends;
+}
+
+/**
+ * The queue consumer: the batch's events in D1 transactions of at most 500 events and 1,000,000 bytes. A failure
+ * retries the whole batch, which is safe: an event already recorded is not recorded or applied again.
  */
 export async function consumeDeliveryEvents(batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext) {
   const events = batch.messages.flatMap((m) => (Array.isArray(m.body) ? (m.body as DeliveryEvent[]) : []));
   const engine = buildServices(env, { waitUntil: (p) => ctx.waitUntil(p) });
   const config = getConfig(env);
-  for (let i = 0; i < events.length; i += EVENTS_PER_TRANSACTION) {
-    await recordDeliveryEvents(engine, events.slice(i, i + EVENTS_PER_TRANSACTION), config);
-  }
+  await recordDeliveryEvents(engine, events, config);
   batch.ackAll();
 }

@@ -96,8 +96,9 @@ function wallClock(f: Intl.DateTimeFormat, t: number): Wall {
 }
 
 /**
- * The instant a wall-clock time happens in `tz`. In a DST gap (02:30 on the spring-forward night), the instant after
- * the gap (03:30); in an overlap (02:30 twice in autumn), the first one.
+ * The instant a wall-clock time happens in `tz`. In a DST gap (02:30 on the spring-forward night), the first instant
+ * after the gap (03:00, when the clocks jump): the first wall-clock time that exists after it, so a window opening in
+ * the gap opens when the day's clock reaches it; in an overlap (02:30 twice in autumn), the first one.
  */
 function instantOf(f: Intl.DateTimeFormat, wall: number): number {
   const offset = (t: number) => wallClock(f, t).ms - t;
@@ -107,8 +108,17 @@ function instantOf(f: Intl.DateTimeFormat, wall: number): number {
   if (fits(before) && fits(after)) return Math.min(before, after);
   if (fits(after)) return after;
   if (fits(before)) return before;
-  // A gap: the offset before it, applied to a time that does not exist, lands after the gap by its length.
-  return before;
+  // A gap: `after` reads before the gap, `before` after it by the gap's length. The clocks jump between the two: find
+  // that instant (to the millisecond; transitions fall on whole seconds), the first whose wall clock is past `wall`.
+  let lo = Math.min(before, after);
+  let hi = Math.max(before, after);
+  if (wallClock(f, lo).ms >= wall) return lo;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (wallClock(f, mid).ms >= wall) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 /**

@@ -18,7 +18,12 @@ export interface SignedKey {
 
 const KIND_CODE: Record<SignedKind, string> = { click: "c", open: "o", next: "n" };
 const CODE_KIND: Record<string, SignedKind> = { c: "click", o: "open", n: "next" };
-const SIGNED = /^([1-9][0-9]{0,15})-([con])(0|[1-9][0-9]{0,3})-([A-Za-z0-9_-]{16})$/;
+/**
+ * Positions go up to 999,999,999: more links than any e-mail the size limits let through has (a template of at most
+ * 200,000 characters, its sections repeated over fields of at most 65,536 bytes), so every link that is signed is
+ * tracked. A key stays within the tracking routes' 64 characters.
+ */
+const SIGNED = /^([1-9][0-9]{0,15})-([con])(0|[1-9][0-9]{0,8})-([A-Za-z0-9_-]{16})$/;
 /** The smallest secret accepted: 32 characters (a 128-bit hex string). */
 export const MIN_SECRET_LENGTH = 32;
 

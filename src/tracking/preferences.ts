@@ -3,6 +3,8 @@ import { getPreferences, setPreferences } from "../engine/recipients/preferences
 import type { AppEnv } from "../http/router";
 import { buildServices } from "../services";
 import { tokenToMatch } from "../signing/tokens";
+import { classify } from "./classify";
+import { requestFacts } from "./hits";
 import { messagesFor } from "./messages";
 import { notFoundPage, preferencesPage, sendPage } from "./pages";
 
@@ -22,10 +24,10 @@ async function partyOf(c: PreferencesContext): Promise<{ partyId: string; lang: 
   return row ? { partyId: row.party_id, lang: row.lang } : null;
 }
 
-async function show(c: PreferencesContext, partyId: string, lang: unknown, saved: boolean) {
+async function show(c: PreferencesContext, partyId: string, lang: unknown, saved: boolean, status: 200 | 400 = 200) {
   const prefs = await getPreferences(buildServices(c.env), partyId);
   const action = `/p/${c.req.param("token")}`;
-  return sendPage(c, preferencesPage(messagesFor(lang), prefs.topics, action, saved));
+  return sendPage(c, preferencesPage(messagesFor(lang), prefs.topics, action, saved), status);
 }
 
 /** `GET /p/:token`: the recipient's topics with their state. Changes nothing (scanners fetch every link). */
@@ -37,13 +39,21 @@ export async function showPreferences(c: PreferencesContext): Promise<Response> 
 
 /**
  * `POST /p/:token`: `action=all` opts out of every topic; `action=save` keeps the ticked topics (`subscribed=…`,
- * repeated) and opts out of the others. The same form posted twice changes nothing more.
+ * repeated) and opts out of the others. The same form posted twice changes nothing more. The request is classified
+ * like a confirmation first (src/tracking/classify.ts): a scanner that submits forms (a known scanner's user agent,
+ * referrer or network, a HEAD) changes nothing and gets the page back. A body that does not parse, or names no known
+ * action, changes nothing either (400 with the page): it is never taken as "nothing ticked".
  */
 export async function changePreferences(c: PreferencesContext): Promise<Response> {
   const found = await partyOf(c);
   if (!found) return sendPage(c, notFoundPage(messagesFor(null)), 404);
+  const verdict = classify({ ...requestFacts(c.req.raw), kind: "confirm" });
+  if (!verdict.human) return show(c, found.partyId, found.lang, false);
+  const form = await readForm(c);
+  if (form === null || (form.action !== "all" && form.action !== "save")) {
+    return show(c, found.partyId, found.lang, false, 400);
+  }
   const e = buildServices(c.env, { waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) });
-  const form = await c.req.parseBody({ all: true }).catch(() => ({}) as Record<string, unknown>);
   const ticked = new Set([form.subscribed ?? []].flat().filter((v): v is string => typeof v === "string"));
   if (form.action === "all") {
     await setPreferences(e, found.partyId, { allOptedOut: true });
@@ -53,4 +63,15 @@ export async function changePreferences(c: PreferencesContext): Promise<Response
     await setPreferences(e, found.partyId, { topics, allOptedOut: false });
   }
   return show(c, found.partyId, found.lang, true);
+}
+
+/** The posted form, or null when the body is not a form (another type, or one that does not parse). */
+async function readForm(c: PreferencesContext): Promise<Record<string, unknown> | null> {
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  if (!type.startsWith("application/x-www-form-urlencoded") && !type.startsWith("multipart/form-data")) return null;
+  try {
+    return (await c.req.parseBody({ all: true })) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
 }

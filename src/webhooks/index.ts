@@ -7,8 +7,8 @@ import { acceptDeliveryEvents } from "../queues/delivery-events";
 import { mailchannelsEvents } from "./mailchannels";
 import { verifyMessageSignature } from "./signature";
 
-/** MailChannels posts up to 1,000 events a request. */
-const MAX_BODY = 4 * 1024 * 1024;
+/** MailChannels posts up to 1,000 events a request; the body may take 8 MiB, as under /api. */
+const MAX_BODY = 8 * 1024 * 1024;
 
 /**
  * Public routes providers call with delivery events. Each checks the provider's signature over the exact bytes it
@@ -27,9 +27,9 @@ export function webhookRoutes() {
       );
     }
     const length = Number(c.req.header("content-length") ?? 0);
-    if (length > MAX_BODY) return c.json(errorBody("payload_too_large", "request body larger than 4 MiB"), 413);
+    if (length > MAX_BODY) return c.json(errorBody("payload_too_large", "request body larger than 8 MiB"), 413);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    if (body.length > MAX_BODY) return c.json(errorBody("payload_too_large", "request body larger than 4 MiB"), 413);
+    if (body.length > MAX_BODY) return c.json(errorBody("payload_too_large", "request body larger than 8 MiB"), 413);
     const check = await verifyMessageSignature(c.req.raw, body, config.mailchannels.webhookKeys);
     if (!check.ok) throw new AppError("unauthorized", `MailChannels signature refused: ${check.problem}`);
     let parsed: unknown;

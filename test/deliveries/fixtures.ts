@@ -54,7 +54,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
 
 /** The delivery events of an e-mail as the API lists them. */
 export async function eventsOf(emailId: string) {
-  return (await ok("GET", `/deliveries/events?email_id=${emailId}`)).items as {
+  return (await ok("GET", `/deliveries/events?email_id=${emailId}&limit=500`)).items as {
     kind: string;
     event_id: string;
     detail: string | null;

@@ -10,7 +10,11 @@ const SECRET = (env as unknown as Bindings).TRACKING_SECRET as string;
 const page = (path: string, init?: RequestInit) => SELF.fetch(`https://ma.example${path}`, init);
 const form = (body: string): RequestInit => ({
   method: "POST",
-  headers: { "content-type": "application/x-www-form-urlencoded" },
+  // A person's browser: the preference centre ignores what a scanner posts.
+  headers: {
+    "content-type": "application/x-www-form-urlencoded",
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+  },
   body,
 });
 

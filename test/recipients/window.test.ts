@@ -37,9 +37,9 @@ describe("send windows", () => {
   });
 
   it("opens after a DST gap when the window's start does not exist that day", () => {
-    // Paris skips 02:00–03:00 on 29 March 2026: a window opening at 02:30 opens at 03:30 CEST (01:30Z).
+    // Paris skips 02:00–03:00 on 29 March 2026: a window opening at 02:30 opens when the clocks jump, 03:00 CEST (01:00Z).
     const w = { start: "02:30", end: "04:00", days: ["sun"] } as const;
-    expect(next("2026-03-28T23:30:00Z", "Europe/Paris", w as never)).toBe("2026-03-29T01:30:00.000Z");
+    expect(next("2026-03-28T23:30:00Z", "Europe/Paris", w as never)).toBe("2026-03-29T01:00:00.000Z");
   });
 
   it("opens at the first of two 02:30s in a DST overlap", () => {

@@ -79,7 +79,7 @@ function tally(counts: ProcessCounts, settlements: Settlement[]): ProcessCounts 
   return counts;
 }
 
-/** Gates first (in order), then each action for its jobs in one batch; every claimed row gets its settlement. */
+/** Gates first (in order), then each action for its jobs in one batch, the batches concurrently; every claimed row gets its settlement. */
 async function execute(e: Engine, claimKey: string, claimed: Claimed[], now: number): Promise<Settlement[]> {
   const { jobs, gone } = await loadDueJobs(e, claimed);
   const outcomes = new Map<number, ActionOutcome>();
@@ -138,26 +138,29 @@ async function execute(e: Engine, claimKey: string, claimed: Claimed[], now: num
     else byAction.set(name, [{ due, job }]);
   }
 
-  for (const [name, list] of byAction) {
-    const action = e.actions.get(name);
-    if (!action) continue;
-    let results: ActionOutcome[];
-    try {
-      results = await action.execute(
-        list.map((l) => l.job),
-        { engine: e, now, claimKey },
-      );
-    } catch (err) {
-      const outcome = action.onError?.(err) ?? { status: "retry", error: errorMessage(err), retryAfterMs: null };
-      results = list.map(() => outcome);
-    }
-    list.forEach(({ due }, i) => {
-      outcomes.set(
-        due.claimed.id,
-        results[i] ?? { status: "retry", error: `the action "${name}" gave no outcome`, retryAfterMs: null },
-      );
-    });
-  }
+  // Each action's batch runs at the same time as the others': a slow webhook receiver never holds up the e-mails.
+  await Promise.all(
+    [...byAction].map(async ([name, list]) => {
+      const action = e.actions.get(name);
+      if (!action) return;
+      let results: ActionOutcome[];
+      try {
+        results = await action.execute(
+          list.map((l) => l.job),
+          { engine: e, now, claimKey },
+        );
+      } catch (err) {
+        const outcome = action.onError?.(err) ?? { status: "retry", error: errorMessage(err), retryAfterMs: null };
+        results = list.map(() => outcome);
+      }
+      list.forEach(({ due }, i) => {
+        outcomes.set(
+          due.claimed.id,
+          results[i] ?? { status: "retry", error: `the action "${name}" gave no outcome`, retryAfterMs: null },
+        );
+      });
+    }),
+  );
   return claimed.map((c) => settle(c, outcomes.get(c.id) as ActionOutcome, now));
 }
 

@@ -1,3 +1,5 @@
+import { chunkByBytes } from "../../db/chunk";
+import { takePage } from "../../db/page";
 import type { DeliveryEventKind } from "../../db/schema";
 import { shiftBy } from "../../domain/duration";
 import { normalizeAddress } from "../../email/address";
@@ -5,6 +7,12 @@ import { parseAddress } from "../../env";
 import { randomHex } from "../../ids";
 import type { Engine } from "../ports";
 import { makeBouncedChildrenDue } from "../record-activities/transitions";
+
+/**
+ * Bytes of JSON one statement binds as its parameter: half of D1's 2,000,000-byte bound string, so a statement that
+ * reads the JSON back with its own columns stays within D1's row and string limits too.
+ */
+export const MAX_JSON_PARAM_BYTES = 1_000_000;
 
 /** A delivery event as a provider's webhook or the generic API gives it, before it is matched to an e-mail. */
 export interface DeliveryEventInput {
@@ -45,24 +53,30 @@ export async function matchDeliveryEvents(
 ): Promise<{ matched: DeliveryEvent[]; unknown: number[] }> {
   if (events.length === 0) return { matched: [], unknown: [] };
   const keys = events.map((ev, i) => ({ i, pid: ev.providerMessageId, id: ev.emailId }));
-  const { results } = await d1
-    .prepare(
-      // Each event's e-mail id first, once (MATERIALIZED), then its row: the view's arms both read it.
-      `WITH k AS MATERIALIZED (
-         SELECT k.i, (
-           SELECT x.id FROM email_archive x
-           WHERE (k.id IS NOT NULL AND x.id = k.id)
-              -- The provider-id index is on the id's last 10 characters (src/db/schema/emails.ts): seek, then compare.
-              OR (k.pid IS NOT NULL AND substr(x.provider_message_id, -10) = substr(k.pid, -10)
-                  AND x.provider_message_id = k.pid)
-           ORDER BY x.id DESC LIMIT 1) AS email_id
-         FROM (SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.pid') AS pid,
-                      json_extract(value, '$.id') AS id
-               FROM json_each(?1)) AS k)
-       SELECT k.i, e.id, e.record_activity_id, e."to" FROM k JOIN email_archive e ON e.id = k.email_id`,
-    )
-    .bind(JSON.stringify(keys))
-    .all<{ i: number; id: number; record_activity_id: number; to: string }>();
+  // The keys travel as one JSON parameter a statement, kept under D1's 2,000,000-byte bound string (a burst of
+  // thousands of long provider ids would exceed it); the statements run in one D1 batch.
+  const statements = chunkByBytes(keys, MAX_JSON_PARAM_BYTES).map((part) =>
+    d1
+      .prepare(
+        // Each event's e-mail id first, once (MATERIALIZED), then its row: the view's arms both read it.
+        `WITH k AS MATERIALIZED (
+           SELECT k.i, (
+             SELECT x.id FROM email_archive x
+             WHERE (k.id IS NOT NULL AND x.id = k.id)
+                -- The provider-id index is on the id's last 10 characters (src/db/schema/emails.ts): seek, then compare.
+                OR (k.pid IS NOT NULL AND substr(x.provider_message_id, -10) = substr(k.pid, -10)
+                    AND x.provider_message_id = k.pid)
+             ORDER BY x.id DESC LIMIT 1) AS email_id
+           FROM (SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.pid') AS pid,
+                        json_extract(value, '$.id') AS id
+                 FROM json_each(?1)) AS k)
+         SELECT k.i, e.id, e.record_activity_id, e."to" FROM k JOIN email_archive e ON e.id = k.email_id`,
+      )
+      .bind(JSON.stringify(part)),
+  );
+  const results = (
+    await d1.batch<{ i: number; id: number; record_activity_id: number; to: string }>(statements)
+  ).flatMap((r) => r.results);
   const byIndex = new Map(results.map((r) => [r.i, r]));
   const matched: DeliveryEvent[] = [];
   const unknown: number[] = [];
@@ -102,6 +116,27 @@ export interface DeliveryCounts {
  * after its suppression was lifted by hand.
  */
 export async function recordDeliveryEvents(
+  e: Engine,
+  events: DeliveryEvent[],
+  opts: { softBounceLimit: number; now?: number },
+): Promise<DeliveryCounts> {
+  // One transaction per run of at most 500 events and 1,000,000 bytes of JSON (D1 binds strings of at most
+  // 2,000,000 bytes): each is safe to repeat, so a failure part-way retries the whole batch without harm.
+  const total: DeliveryCounts = { recorded: 0, duplicates: 0, suppressed: 0, bounced_children: 0 };
+  for (const part of chunkByBytes(events, MAX_JSON_PARAM_BYTES, EVENTS_PER_TRANSACTION)) {
+    const counts = await recordTransaction(e, part, opts);
+    total.recorded += counts.recorded;
+    total.duplicates += counts.duplicates;
+    total.suppressed += counts.suppressed;
+    total.bounced_children += counts.bounced_children;
+  }
+  return total;
+}
+
+/** Events one D1 transaction records at most. */
+const EVENTS_PER_TRANSACTION = 500;
+
+async function recordTransaction(
   e: Engine,
   events: DeliveryEvent[],
   opts: { softBounceLimit: number; now?: number },
@@ -185,6 +220,28 @@ export async function deliveryEventsOf(
     .bind(JSON.stringify(ids))
     .all<StoredDeliveryEvent>();
   return results;
+}
+
+/**
+ * One page of the delivery events of one e-mail or record activity, oldest first: keyset-paginated on (at, id), so a
+ * long history is read page by page whatever its length.
+ */
+export async function deliveryEventsPage(
+  d1: D1Database,
+  where: { emailId: number } | { recordActivityId: number },
+  page: { limit: number; after: { at: number; id: number } | null },
+): Promise<{ items: StoredDeliveryEvent[]; nextCursor: { at: number; id: number } | null }> {
+  const [column, value] =
+    "emailId" in where ? ["email_id", where.emailId] : ["record_activity_id", where.recordActivityId];
+  const after = page.after ?? { at: Number.MIN_SAFE_INTEGER, id: 0 };
+  const { results } = await d1
+    .prepare(
+      `SELECT id, event_id, email_id, record_activity_id, kind, address, detail, provider, at, received_at
+       FROM delivery_events WHERE ${column} = ?1 AND (at > ?2 OR (at = ?2 AND id > ?3)) ORDER BY at, id LIMIT ?4`,
+    )
+    .bind(value, after.at, after.id, page.limit + 1)
+    .all<StoredDeliveryEvent>();
+  return takePage(results, page.limit, (r) => ({ at: r.at, id: r.id }));
 }
 
 export interface StoredDeliveryEvent {

@@ -30,26 +30,34 @@ const utf8 = new TextEncoder();
  * change an object's prototype on the way in or out) and nesting deeper than SQLite's JSON functions handle well.
  */
 function checkShape(fields: Fields, path: string) {
+  const problem = fieldsShapeProblem(fields, path);
+  if (problem) throw invalid(`${problem.at || "body"}: ${problem.problem}`);
+}
+
+/** What checkShape refuses, and where (`address.__proto__`, `tags[3]`), or null: for fields saved elsewhere too. */
+export function fieldsShapeProblem(fields: unknown, path = ""): { at: string; problem: string } | null {
   const stack: { value: unknown; at: string; depth: number }[] = [{ value: fields, at: path, depth: 0 }];
+  const where = (at: string) => at.replace(/\.$/, "");
   while (stack.length > 0) {
     const { value, at, depth } = stack.pop() as { value: unknown; at: string; depth: number };
     if (value === null || typeof value !== "object") continue;
     if (depth >= MAX_FIELD_DEPTH) {
-      throw invalid(`${at || "body"}: fields nest deeper than ${MAX_FIELD_DEPTH} levels`);
+      return { at: where(at), problem: `fields nest deeper than ${MAX_FIELD_DEPTH} levels` };
     }
     if (Array.isArray(value)) {
       value.forEach((v, i) => {
-        stack.push({ value: v, at: `${at.replace(/\.$/, "")}[${i}].`, depth: depth + 1 });
+        stack.push({ value: v, at: `${where(at)}[${i}].`, depth: depth + 1 });
       });
       continue;
     }
     for (const key of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(key)) {
-        throw invalid(`${at}${key}: this field name cannot be stored; rename the field`);
+        return { at: `${at}${key}`, problem: "this field name cannot be stored; rename the field" };
       }
       stack.push({ value: (value as Fields)[key], at: `${at}${key}.`, depth: depth + 1 });
     }
   }
+  return null;
 }
 
 /** Checks one record's id and fields; `path` prefixes the field names in messages (`records[3].`). */

@@ -12,7 +12,7 @@ import { parseDomain } from "../../domain/parse";
 import { templateProblem } from "../../domain/template";
 import type { Domain } from "../../domain/types";
 import { hasConfirmLink } from "../../email/rewrite";
-import { parseAddress } from "../../env";
+import { checkMailbox } from "../../env";
 import { conflict, invalid, notFound } from "../../errors";
 import type { SendWindow } from "../../recipients/window";
 import { parseActionSettings } from "../action";
@@ -57,10 +57,32 @@ export interface ActivityInput {
 }
 
 const MAX_ACTIVITIES = 500;
+/**
+ * Bytes an activity's stored fields take at most, its templates and translations together: half of D1's
+ * 2,000,000-byte row, so the row, and the rows reading it back with their own columns, stay within D1's limits.
+ */
+export const MAX_ACTIVITY_BYTES = 1_000_000;
+const utf8 = new TextEncoder();
+
+/** The activity's size as stored: its text columns' UTF-8 bytes and its JSON columns' JSON. */
+function storedBytes(a: ActivityInput): number {
+  const texts = [a.name, a.delay, a.emailFrom, a.emailTitle, a.emailTemplate];
+  const jsons = [a.condition, a.emailTranslations, a.sendWindow, a.settings];
+  return (
+    texts.reduce((n, t) => n + (t === null ? 0 : utf8.encode(t).length), 0) +
+    jsons.reduce((n, v) => n + (v === null ? 0 : utf8.encode(JSON.stringify(v)).length), 0)
+  );
+}
 
 /** Every rule of an activity that does not depend on the rest of the tree. */
 function checkOwnRules(e: Engine, a: ActivityInput) {
   if (a.name.trim().length === 0) throw invalid("name: must not be empty");
+  const bytes = storedBytes(a);
+  if (bytes > MAX_ACTIVITY_BYTES) {
+    throw invalid(
+      `email_template, email_translations: the activity would take ${bytes} bytes stored (templates, translations, condition and settings together), more than the limit of ${MAX_ACTIVITY_BYTES}`,
+    );
+  }
   if (a.condition !== null) parseDomain(a.condition, "condition");
   if (a.delay !== null) {
     const problem = durationProblem(a.delay, {
@@ -85,8 +107,13 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   ) {
     if (a.delay === null) throw invalid(`delay: required when on is "${a.on}" (how long to wait for the event)`);
   }
-  if (a.emailFrom !== null && !parseAddress(a.emailFrom)) {
-    throw invalid("email_from: must be an e-mail address, optionally with a name: Name <address@example.com>");
+  if (a.emailFrom !== null) {
+    const checked = checkMailbox(a.emailFrom);
+    if (!checked.ok) {
+      throw invalid(
+        `email_from: must be an e-mail address, optionally with a name: Name <address@example.com> (its ${checked.problem})`,
+      );
+    }
   }
   for (const [field, text] of [
     ["email_title", a.emailTitle],
