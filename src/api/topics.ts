@@ -10,6 +10,7 @@ import {
   type Topic,
   topicScenarioCounts,
 } from "../engine/recipients/topics";
+import { getRecord } from "../engine/records/records";
 import { router } from "../http/router";
 import { iso } from "../ids";
 import { errorResponses, FrequencyCap, json, jsonBody, listOf, Timestamp } from "./schemas";
@@ -163,16 +164,23 @@ export const topicsApi = router()
       summary:
         "Opt a party in or out of topics (or out of all): an opted-out topic stops its scenarios for the party, " +
         "cancelling their waiting record activities",
+      description:
+        "The party must exist (`PUT /api/records/party/{id}` first): an unknown id answers 404, so a typo is not " +
+        "a silent no-op.",
       request: { params: PartyParam, body: jsonBody(PreferencesInput) },
       responses: {
         200: json(PreferencesOut, "The new preferences"),
         400: errorResponses[400],
         401: errorResponses[401],
+        404: errorResponses[404],
       },
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const prefs = await setPreferences(c.get("engine"), c.req.valid("param").id, {
+      const e = c.get("engine");
+      const { id } = c.req.valid("param");
+      await getRecord(e.db, "party", id);
+      const prefs = await setPreferences(e, id, {
         topics: body.topics,
         allOptedOut: body.all_opted_out,
       });
