@@ -1,4 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Engine } from "../engine/ports";
+import { countMatching } from "../engine/records/matching";
 import { draftScenario, runScenario, scenarioEnrollment, stopScenario } from "../engine/scenarios/lifecycle";
 import {
   createScenario,
@@ -8,6 +10,7 @@ import {
   type ScenarioInput as ScenarioFields,
   updateScenario,
 } from "../engine/scenarios/scenarios";
+import { scenarioWarnings } from "../engine/scenarios/warnings";
 import { idOr404, numericCursor, router } from "../http/router";
 import { presentPage, presentScenario } from "./present";
 import {
@@ -86,6 +89,36 @@ const Enrollment = z
   })
   .openapi("Enrollment");
 
+const Warnings = z.array(z.string()).openapi({
+  description:
+    "what to check before the scenario runs: a domain of [] (it takes every record of its model, and every one " +
+    "pushed while it runs), a field of the domain or goal that no record of the model has (a typo?). Never refuses.",
+  example: ['domain: no record of "party" has the field "emial": is it spelled right?'],
+});
+const ScenarioWarned = Scenario.extend({ warnings: Warnings }).openapi("ScenarioWithWarnings");
+const ScenarioRun = ScenarioWarned.extend({
+  enrollment: z
+    .object({
+      running: z.boolean().openapi({
+        description: "records are being enrolled in the background (record_count grows as they are)",
+      }),
+      expected: z
+        .number()
+        .int()
+        .openapi({
+          description:
+            "records the domain matches now: the pass enrolls those not in the scenario yet (parties opted out of " +
+            "its topics stay out)",
+        }),
+    })
+    .openapi("RunEnrollment"),
+}).openapi("ScenarioRun");
+
+type Presented = ReturnType<typeof presentScenario>;
+async function withWarnings(e: Engine, s: Presented): Promise<Presented & { warnings: string[] }> {
+  return { ...s, warnings: await scenarioWarnings(e, s) };
+}
+
 const transition = (action: "run" | "stop" | "draft", summary: string) =>
   createRoute({
     method: "post",
@@ -109,11 +142,16 @@ export const scenariosApi = router()
       tags: ["Scenarios"],
       summary: "Create a scenario (in draft)",
       request: { body: jsonBody(ScenarioInput) },
-      responses: { 201: json(Scenario, "Created"), 400: errorResponses[400], 401: errorResponses[401] },
+      responses: {
+        201: json(ScenarioWarned, "Created, with what to check before it runs (`warnings`)"),
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
     }),
     async (c) => {
-      const scenario = await createScenario(c.get("engine"), toInput(c.req.valid("json")) as ScenarioFields);
-      return c.json(presentScenario(scenario), 201);
+      const e = c.get("engine");
+      const scenario = await createScenario(e, toInput(c.req.valid("json")) as ScenarioFields);
+      return c.json(await withWarnings(e, presentScenario(scenario)), 201);
     },
   )
   .openapi(
@@ -161,7 +199,7 @@ export const scenariosApi = router()
       summary: "Change a scenario's name, domain, unsubscribable flag (or model, in draft)",
       request: { params: IdParam, body: jsonBody(ScenarioPatch) },
       responses: {
-        200: json(Scenario, "Updated"),
+        200: json(ScenarioWarned, "Updated, with what to check before it runs (`warnings`)"),
         400: errorResponses[400],
         401: errorResponses[401],
         404: errorResponses[404],
@@ -169,8 +207,12 @@ export const scenariosApi = router()
       },
     }),
     async (c) => {
+      const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "scenario");
-      return c.json(presentScenario(await updateScenario(c.get("engine"), id, toInput(c.req.valid("json")))), 200);
+      return c.json(
+        await withWarnings(e, presentScenario(await updateScenario(e, id, toInput(c.req.valid("json"))))),
+        200,
+      );
     },
   )
   .openapi(
@@ -193,10 +235,35 @@ export const scenariosApi = router()
     },
   )
   .openapi(
-    transition("run", "Run a draft or stopped scenario: it enrolls records and executes activities"),
+    createRoute({
+      method: "post",
+      path: "/scenarios/{id}/run",
+      tags: ["Scenarios"],
+      summary: "Run a draft or stopped scenario: it enrolls records and executes activities",
+      description:
+        "Enrollment runs in the background, in bounded steps: `record_count` counts the records enrolled so far " +
+        "(0 at first), `enrollment.expected` how many the domain matches now, and `GET /api/scenarios/{id}/" +
+        "enrollment` says when the pass is over. `warnings` says what to check (a domain of [] takes every record).",
+      request: { params: IdParam },
+      responses: {
+        200: json(ScenarioRun, "The scenario, running, with its enrollment under way"),
+        401: errorResponses[401],
+        404: errorResponses[404],
+        409: errorResponses[409],
+      },
+    }),
     async (c) => {
+      const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "scenario");
-      return c.json(presentScenario(await runScenario(c.get("engine"), id)), 200);
+      const scenario = presentScenario(await runScenario(e, id));
+      const [warnings, expected, status] = await Promise.all([
+        scenarioWarnings(e, scenario),
+        countMatching(e.d1, scenario.model, scenario.domain, Date.now()).catch(() => 0),
+        scenarioEnrollment(e, id),
+      ]);
+      // The pass was asked for just now: running until the Enroller says it is over.
+      const running = status.cursor !== null || status.again || expected > scenario.record_count;
+      return c.json({ ...scenario, warnings, enrollment: { running, expected } }, 200);
     },
   )
   .openapi(
