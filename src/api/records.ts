@@ -1,7 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { noteRecordWrites } from "../engine/enrollment/passes";
 import { recordsWritten } from "../engine/records/record-changes";
-import { deleteRecord, getRecord, listRecords, MAX_BATCH, putRecord, upsertRecords } from "../engine/records/records";
+import {
+  deleteRecord,
+  getRecord,
+  listRecords,
+  MAX_BATCH,
+  putRecord,
+  upsertRecordsChecked,
+} from "../engine/records/records";
 import { router } from "../http/router";
 import { presentPage, presentRecord } from "./present";
 import { errorResponses, json, jsonBody, listOf, Page, RecordOut } from "./schemas";
@@ -16,11 +23,42 @@ const Fields = z.record(z.string(), z.unknown()).openapi("RecordFields", {
 const Batch = z
   .object({
     records: z
-      .array(z.record(z.string(), z.unknown()))
+      // Each item is checked by the engine, so that ?mode=partial can report a bad one by its index.
+      .array(z.unknown().openapi({ type: "object", additionalProperties: true }))
       .openapi({ description: `up to ${MAX_BATCH} records, each {id, …fields}` }),
   })
   .strict()
   .openapi("RecordBatch");
+const BatchQuery = z
+  .object({
+    mode: z
+      .enum(["all", "partial"], { error: 'must be "all" or "partial"' })
+      .default("all")
+      .openapi({
+        description:
+          '"all" (the default): the first bad record refuses the whole batch (400) and nothing is stored; ' +
+          '"partial": the good records are stored and the bad ones reported by index in `rejected`',
+      }),
+  })
+  .strict();
+const BatchResult = z
+  .object({
+    upserted: z.number().int().openapi({ description: "records stored (created or replaced)" }),
+    stored: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "mode=partial: ids of the records stored, in the batch's order" }),
+    rejected: z
+      .array(
+        z.object({
+          index: z.number().int().openapi({ description: "position of the record in `records`" }),
+          error: z.string().openapi({ example: "records[3].email: not an e-mail address" }),
+        }),
+      )
+      .optional()
+      .openapi({ description: "mode=partial: the records left out, by index, with the reason (empty: none)" }),
+  })
+  .openapi("BatchResult");
 
 export const recordsApi = router()
   .openapi(
@@ -54,10 +92,14 @@ export const recordsApi = router()
       method: "post",
       path: "/records/{model}/batch",
       tags: ["Records"],
-      summary: `Upsert up to ${MAX_BATCH} records in one call, all or nothing`,
-      request: { params: ModelParam, body: jsonBody(Batch) },
+      summary: `Upsert up to ${MAX_BATCH} records in one call: all or nothing, or (mode=partial) the good ones`,
+      description:
+        "Each record is `{id, …fields}`; the stored ones are enrolled in the running scenarios they match. By default " +
+        "a bad record refuses the whole batch with 400 naming it (`records[3].email: …`); with `?mode=partial` the " +
+        "good records are stored and each bad one is reported in `rejected` with its index and the reason.",
+      request: { params: ModelParam, query: BatchQuery, body: jsonBody(Batch) },
       responses: {
-        200: json(z.object({ upserted: z.number().int() }).openapi("BatchResult"), "Upserted"),
+        200: json(BatchResult, "Upserted"),
         400: errorResponses[400],
         401: errorResponses[401],
       },
@@ -69,9 +111,10 @@ export const recordsApi = router()
       const body = (await c.req.json()) as { records: unknown };
       const now = Date.now();
       await noteRecordWrites(e, model, now);
-      const ids = await upsertRecords(e.db, model, body.records, now);
-      e.defer(recordsWritten(e, model, ids));
-      return c.json({ upserted: ids.length }, 200);
+      const partial = c.req.valid("query").mode === "partial";
+      const { stored, rejected } = await upsertRecordsChecked(e.db, model, body.records, now, { partial });
+      if (stored.length > 0) e.defer(recordsWritten(e, model, stored));
+      return c.json(partial ? { upserted: stored.length, stored, rejected } : { upserted: stored.length }, 200);
     },
   )
   .openapi(

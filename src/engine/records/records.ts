@@ -3,7 +3,7 @@ import type { Db } from "../../db/client";
 import { takePage } from "../../db/page";
 import { records } from "../../db/schema";
 import { checkEmailAddress } from "../../email/address";
-import { invalid, notFound } from "../../errors";
+import { AppError, invalid, notFound } from "../../errors";
 import { type Model, requireModel } from "./models";
 
 export type RecordRow = typeof records.$inferSelect;
@@ -138,26 +138,55 @@ export async function putRecord(
   return { record: row, created: row.createdAt === now && row.updatedAt === now && row.createdAt === row.updatedAt };
 }
 
+/** A row of a batch refused on its own (partial mode): its index in `records` and why. */
+export interface RejectedRow {
+  index: number;
+  error: string;
+}
+
 /**
  * Upserts up to 1,000 records in one call, all or nothing. Rows travel as JSON through one bound parameter a
  * statement (D1 binds at most 100), and the statements run in one D1 batch, which is a transaction.
  */
 export async function upsertRecords(db: Db, modelName: string, items: unknown, now: number): Promise<string[]> {
+  return (await upsertRecordsChecked(db, modelName, items, now, { partial: false })).stored;
+}
+
+/**
+ * Upserts a batch; with `partial`, a row that fails its own checks (fields, id, a duplicate id) is left out and
+ * reported by index while the good rows are stored (in one D1 batch); without it the first bad row refuses the call.
+ * A batch that is not an array, is empty or is too large is refused either way.
+ */
+export async function upsertRecordsChecked(
+  db: Db,
+  modelName: string,
+  items: unknown,
+  now: number,
+  o: { partial: boolean },
+): Promise<{ stored: string[]; rejected: RejectedRow[] }> {
   const model = await requireModel(db, modelName, "model");
   if (!Array.isArray(items)) throw invalid("records: must be an array");
   if (items.length === 0) throw invalid("records: must hold at least one record");
   if (items.length > MAX_BATCH) throw invalid(`records: at most ${MAX_BATCH} records a call, got ${items.length}`);
   const seen = new Set<string>();
-  const rows = items.map((item, i) => {
-    if (item === null || typeof item !== "object" || Array.isArray(item)) {
-      throw invalid(`records[${i}]: must be an object with an id and fields`);
+  const rejected: RejectedRow[] = [];
+  const rows: { id: string; fields: Fields; party_id: string | null }[] = [];
+  items.forEach((item, i) => {
+    try {
+      if (item === null || typeof item !== "object" || Array.isArray(item)) {
+        throw invalid(`records[${i}]: must be an object with an id and fields`);
+      }
+      const { id, ...rest } = item as Fields;
+      const checked = checkRecord(model, id, rest, `records[${i}].`);
+      if (seen.has(checked.id)) throw invalid(`records[${i}].id: duplicate id "${checked.id}" in the batch`);
+      seen.add(checked.id);
+      rows.push({ id: checked.id, fields: checked.fields, party_id: partyIdOf(model, checked.id, checked.fields) });
+    } catch (err) {
+      if (!o.partial || !(err instanceof AppError) || err.code !== "invalid_input") throw err;
+      rejected.push({ index: i, error: err.message });
     }
-    const { id, ...rest } = item as Fields;
-    const checked = checkRecord(model, id, rest, `records[${i}].`);
-    if (seen.has(checked.id)) throw invalid(`records[${i}].id: duplicate id "${checked.id}" in the batch`);
-    seen.add(checked.id);
-    return { id: checked.id, fields: checked.fields, party_id: partyIdOf(model, checked.id, checked.fields) };
   });
+  if (rows.length === 0) return { stored: [], rejected };
   const d1 = db.$client;
   const statements: D1PreparedStatement[] = [];
   for (const slice of jsonChunks(rows)) {
@@ -175,7 +204,7 @@ export async function upsertRecords(db: Db, modelName: string, items: unknown, n
     );
   }
   await d1.batch(statements);
-  return rows.map((r) => r.id);
+  return { stored: rows.map((r) => r.id), rejected };
 }
 
 /** The rows as JSON arrays of at most STATEMENT_JSON_BYTES bytes and RECORDS_PER_STATEMENT rows each. */
