@@ -3,6 +3,7 @@ import { recordEmailEvent } from "../engine/reactions/email-events";
 import { blockScenarioRecord, unblockScenarioRecord } from "../engine/recipients/blocking";
 import { listConfirmations } from "../engine/recipients/confirmations";
 import { retentionNoteOf } from "../engine/retention/retention";
+import { EXPORT_COLUMNS, type ExportFormat, exportScenarioResults } from "../engine/runs/export";
 import { getRecordActivity, getScenarioRecord, listRecordActivities, listScenarioRecords } from "../engine/runs/runs";
 import { invalid } from "../errors";
 import { idOr404, numericCursor, router } from "../http/router";
@@ -141,6 +142,53 @@ export const runsApi = router()
         },
         200,
       );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/scenarios/{id}/export",
+      tags: ["Runs"],
+      summary: "The scenario's results, one row per recipient, as CSV or JSON lines (streamed, any size)",
+      description:
+        `One row per scenario record, in enrollment order: ${EXPORT_COLUMNS.join(", ")}. \`activities\` names ` +
+        'the activities done for it (joined by "; " in CSV); `address` is where its e-mails went (else its party\'s ' +
+        "`email`); `unsubscribed` is the scenario record blocked; `converted` the goal reached. CSV by default " +
+        "(a header line, RFC 4180, a cell a spreadsheet would take for a formula starts with an apostrophe); JSON " +
+        "lines with `?format=jsonl` or `Accept: application/x-ndjson`. Finished activities older than the " +
+        "retention window (RETENTION_DAYS) were moved to R2 and are not listed.",
+      request: {
+        params: IdParam,
+        query: z
+          .object({ format: z.enum(["csv", "jsonl"], { error: 'must be "csv" or "jsonl"' }).optional() })
+          .strict(),
+      },
+      responses: {
+        200: {
+          description: "The rows",
+          content: {
+            "text/csv": { schema: z.string().openapi({ example: `${EXPORT_COLUMNS.join(",")}\r\n` }) },
+            "application/x-ndjson": { schema: z.string() },
+          },
+        },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      const asked = c.req.valid("query").format;
+      const accept = c.req.header("accept") ?? "";
+      const format: ExportFormat =
+        asked ??
+        (/application\/(x-ndjson|jsonl|x-jsonlines)/.test(accept) && !/text\/csv/.test(accept) ? "jsonl" : "csv");
+      const stream = await exportScenarioResults(c.get("engine"), id, format);
+      return c.body(stream, 200, {
+        "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+        "content-disposition": `attachment; filename="scenario-${id}.${format === "csv" ? "csv" : "jsonl"}"`,
+        "cache-control": "no-store",
+      });
     },
   )
   .openapi(

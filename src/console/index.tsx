@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { addSuppression, listSuppressions, removeSuppression } from "../engine/recipients/suppressions";
+import { exportScenarioResults } from "../engine/runs/export";
 import { draftScenario, runScenario, stopScenario } from "../engine/scenarios/lifecycle";
 import { listScenarios } from "../engine/scenarios/scenarios";
 import { getConfig } from "../env";
@@ -126,6 +127,18 @@ export function consoleRoutes() {
     const id = idOf(c.req.param("id"), "scenario");
     const data = await scenarioPage(c.get("engine"), id, cursorOf(c.req.query("cursor")));
     return sendPage(c, <ScenarioPage data={data} csrf={c.get("session").csrf} />);
+  });
+
+  // The scenario's results, one row per recipient (the API's GET /api/scenarios/{id}/export, for a signed-in session).
+  routes.get("/scenarios/:id/export", async (c) => {
+    const id = idOf(c.req.param("id"), "scenario");
+    const format = c.req.query("format") === "jsonl" ? "jsonl" : "csv";
+    const stream = await exportScenarioResults(c.get("engine"), id, format);
+    return c.body(stream, 200, {
+      "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+      "content-disposition": `attachment; filename="scenario-${id}.${format}"`,
+      "cache-control": "no-store",
+    });
   });
 
   routes.post("/scenarios/:id/:action{run|stop|draft}", async (c) => {

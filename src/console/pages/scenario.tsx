@@ -271,6 +271,12 @@ export function ScenarioPage(props: { data: Data; csrf: string }) {
       )}
 
       <h2>Records</h2>
+      <p>
+        <a href={`/console/scenarios/${s.id}/export`} download>
+          Export results (CSV)
+        </a>{" "}
+        · <a href={`/console/scenarios/${s.id}/export?format=jsonl`}>JSON lines</a>: one row per recipient
+      </p>
       {recordsPage.items.length === 0 ? (
         <p class="notice">
           {s.state === "draft" ? "Nothing enters a scenario in draft: run it." : "No record has entered yet."}
