@@ -14,6 +14,7 @@ import { retentionApi } from "./retention";
 import { runsApi } from "./runs";
 import { scenariosApi } from "./scenarios";
 import { suppressionsApi } from "./suppressions";
+import { withThrottledAnswer } from "./throttled";
 import { topicsApi } from "./topics";
 
 const OPENAPI = {
@@ -32,7 +33,8 @@ const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "tr
 /**
  * The document as client generators need it: full paths (the routes are mounted under /api) and an operationId on
  * every operation (`postScenariosIdRun`), derived from the method and the path, so generated method names are stable;
- * every operation takes and gives the `x-d1-bookmark` header (src/api/bookmark.ts).
+ * every operation takes and gives the `x-d1-bookmark` header (src/api/bookmark.ts); every operation behind the token
+ * can answer 429, the sign-in throttle's (src/api/throttled.ts).
  */
 function forClients(doc: Document): Document {
   const paths: NonNullable<Document["paths"]> = {};
@@ -43,7 +45,7 @@ function forClients(doc: Document): Document {
       const op = copy[method] as { operationId?: string } | undefined;
       if (!op) continue;
       const named = op.operationId ? op : { ...op, operationId: operationId(method, path) };
-      copy[method] = withBookmarkHeader(named as Parameters<typeof withBookmarkHeader>[0]);
+      copy[method] = withBookmarkHeader(withThrottledAnswer(named as Parameters<typeof withBookmarkHeader>[0]));
     }
     paths[full] = copy as (typeof paths)[string];
   }
