@@ -40,6 +40,7 @@ export async function composeEmail(
     automationBase: config.automationBase,
     token,
     linkKey: (kind, position) => signKey(config.trackingSecret, { emailId, kind, position }),
+    openPixel: job.activity.openTracking !== false,
   });
   const text = htmlToText(html);
   const { from, replyTo } = sendersOf(job.activity.emailFrom, config.emailFrom);
