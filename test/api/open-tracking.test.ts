@@ -109,6 +109,7 @@ describe("open tracking, an activity's setting", () => {
       const email = await ok("GET", `/emails/${item.id}`);
       expect(email.html.includes("/o/"), item.subject).toBe(item.subject === "Tracked");
       expect(email.html).toContain("/l/");
+      expect(email.headers["List-Id"]).toBe(`<scenario-${scenario.id}.example.com>`);
     }
   });
 });

@@ -1,3 +1,4 @@
+import PostalMime from "postal-mime";
 import { describe, expect, it } from "vitest";
 import { composeEmail } from "../../src/email/compose";
 import { openTracking } from "../../src/email/rewrite";
@@ -7,6 +8,19 @@ import { BASE, config, job } from "./fixtures";
 const NOW = Date.UTC(2026, 10, 27, 14, 0, 0);
 
 describe("what mail filters read", () => {
+  it("names the scenario's list in List-Id (RFC 2919), under the sender's domain, the same for each of its e-mails", async () => {
+    const a = await composeEmail(job(), config(), NOW, 1);
+    const b = await composeEmail(job({ title: "Another one" }), config(), NOW, 2);
+    const other = await composeEmail(job({ scenario: { id: 8, name: "Other" } }), config(), NOW, 3);
+    expect(a.headers["List-Id"]).toBe("<scenario-7.example.com>");
+    expect(b.headers["List-Id"]).toBe("<scenario-7.example.com>");
+    expect(other.headers["List-Id"]).toBe("<scenario-8.example.com>");
+    const parsed = await PostalMime.parse(a.raw);
+    expect(parsed.headers.find((h) => h.key === "list-id")?.value).toBe("<scenario-7.example.com>");
+    // The scenario's name is the marketers' own: it is not shown to the recipient.
+    expect(a.raw).not.toContain("Welcome <scenario");
+  });
+
   it("puts the open pixel in an e-mail whose activity tracks opens, and none in one that does not", async () => {
     const tracked = await composeEmail(job(), config(), NOW, 1);
     expect(tracked.html).toContain(`${BASE}/o/`);
