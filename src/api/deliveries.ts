@@ -126,6 +126,8 @@ export const deliveriesApi = router()
       path: "/deliveries/events",
       tags: ["Deliveries"],
       summary: "The delivery events of one e-mail or record activity, oldest first",
+      description:
+        "Delivered, bounced, complained or unsubscribed, as the provider reported them for one e-mail or record activity.",
       request: { query: EventsQuery },
       responses: {
         200: json(z.object({ items: z.array(EventOut) }).openapi("DeliveryEventList"), "The events"),
