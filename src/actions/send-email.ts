@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { EmailJob, Mailer } from "../email/job";
 import { emailOfRecordActivity, inJsonIds } from "../email/of-record-activity";
+import { openTracking } from "../email/rewrite";
 import type { Action, ActionOutcome } from "../engine/ports";
 
 const required = 'required when action is "send_email"';
@@ -16,6 +17,8 @@ const SendEmailSettings = z.object({
     .record(z.string(), z.object({ email_title: z.string(), email_template: z.string() }))
     .nullable()
     .default(null),
+  /** Whether the e-mail carries the open pixel: `settings.open_tracking`, else `openTracking`'s default. */
+  open_tracking: z.boolean().default(true),
 });
 export type SendEmailSettings = z.infer<typeof SendEmailSettings>;
 
@@ -32,6 +35,7 @@ export const sendEmail = (mailer: () => Mailer): Action<SendEmailSettings> => ({
     email_title: a.emailTitle,
     email_template: a.emailTemplate,
     email_translations: a.emailTranslations ?? null,
+    open_tracking: openTracking(a),
   }),
   settingsPrefix: "",
   async execute(jobs, { engine, now, claimKey }) {
@@ -57,6 +61,7 @@ export const sendEmail = (mailer: () => Mailer): Action<SendEmailSettings> => ({
         emailTitle: job.activity.settings.email_title,
         emailTemplate: job.activity.settings.email_template,
         emailTranslations: job.activity.settings.email_translations,
+        openTracking: job.activity.settings.open_tracking,
       },
       scenarioRecord: job.scenarioRecord,
       record: job.record,

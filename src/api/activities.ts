@@ -85,6 +85,8 @@ export const activitiesApi = router()
       path: "/scenarios/{id}/activities",
       tags: ["Activities"],
       summary: "Create an activity (parent_id null for a root)",
+      description:
+        "Adds an activity to the tree. The rules are checked on saving (a 400 naming the field): templates parse, event branches (on) sit under a send_email parent, and email_opened / email_not_opened need the parent's open tracking (settings.open_tracking).",
       request: { params: IdParam, body: jsonBody(ActivityCreate) },
       responses: {
         201: json(Activity, "Created"),
@@ -119,6 +121,8 @@ export const activitiesApi = router()
       path: "/scenarios/{id}/activities",
       tags: ["Activities"],
       summary: "The scenario's activity tree, depth-first (parents before their children), with stats",
+      description:
+        "Every activity of the scenario in depth-first order, with its counts, open and click rates and conversions.",
       request: { params: IdParam },
       responses: {
         200: json(listOf(Activity, "ActivityList"), "The tree"),
@@ -138,6 +142,7 @@ export const activitiesApi = router()
       path: "/activities/{id}",
       tags: ["Activities"],
       summary: "One activity with its stats",
+      description: "The activity's settings with its counts and rates; 404 when there is none.",
       request: { params: IdParam },
       responses: { 200: json(Activity, "The activity"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -176,6 +181,8 @@ export const activitiesApi = router()
       path: "/activities/{id}",
       tags: ["Activities"],
       summary: "Delete an activity and its whole subtree",
+      description:
+        "Removes the activity, its descendants and their record activities, waiting or done: their history goes with them.",
       request: { params: IdParam },
       responses: {
         200: json(z.object({ deleted: z.array(z.string()) }).openapi("DeletedActivities"), "The ids deleted"),

@@ -138,6 +138,8 @@ export const deliveriesApi = router()
       path: "/deliveries/events",
       tags: ["Deliveries"],
       summary: "The delivery events of one e-mail or record activity, oldest first, a page at a time",
+      description:
+        "Delivered, bounced, complained or unsubscribed, as the provider reported them for one e-mail or record activity.",
       request: { query: EventsQuery },
       responses: {
         200: json(listOf(EventOut, "DeliveryEventList"), "A page of the events"),

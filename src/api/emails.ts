@@ -154,6 +154,8 @@ export const emailsApi = router()
       path: "/emails/{id}",
       tags: ["E-mails"],
       summary: "One archived e-mail with its HTML, text and headers",
+      description:
+        "The e-mail as sent: HTML with its tracking links, the plain text, the headers and how the transport answered. 404 when it is not in D1 (see retention).",
       request: { params: IdParam },
       responses: { 200: json(EmailDetail, "The e-mail"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -178,6 +180,7 @@ export const emailsApi = router()
       path: "/emails/{id}/raw",
       tags: ["E-mails"],
       summary: "The raw message (RFC 5322) as handed to the transport",
+      description: "The MIME message exactly as the transport received it (message/rfc822).",
       request: { params: IdParam },
       responses: {
         200: { description: "The message", content: { "message/rfc822": { schema: z.string() } } },
@@ -197,6 +200,8 @@ export const emailsApi = router()
       path: "/activities/{id}/preview",
       tags: ["E-mails"],
       summary: "Render the activity's e-mail for one record, without sending (links keep their original URL)",
+      description:
+        "Renders subject, HTML and text for one record as it would be sent, in the party's language or the one asked; no key, no archive, no open pixel.",
       request: { params: IdParam, body: jsonBody(PreviewInput) },
       responses: {
         200: json(PreviewOut, "The rendered e-mail"),

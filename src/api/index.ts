@@ -23,8 +23,24 @@ const OPENAPI = {
     title: "Marketing automation",
     version: "0.1.0",
     description: "Admin API of the marketing automation service. See README.md and docs/ for the semantics.",
+    // Whoever deploys the service answers for its API; the project names no URL or address of its own.
+    contact: { name: "The operators of this deployment" },
   },
   security: [{ bearer: [] }],
+  // Every tag an operation uses, declared once with what it groups (a test checks none is missing).
+  tags: [
+    { name: "Records", description: "Models and their records: what scenarios select and enroll" },
+    { name: "Scenarios", description: "Scenarios: their filter, settings and lifecycle (run, stop, draft)" },
+    { name: "Activities", description: "A scenario's tree of activities and the preview of an activity's e-mail" },
+    { name: "Runs", description: "What ran: scenario records, record activities, confirmations, recorded events" },
+    { name: "Jobs", description: "Enrollment and execution on demand (crons and alarms run them by themselves)" },
+    { name: "E-mails", description: "The e-mail archive: one row per delivery attempt, its body and raw message" },
+    { name: "Deliveries", description: "Delivery events from providers: bounces, complaints, unsubscribes" },
+    { name: "Suppressions", description: "Addresses never sent to" },
+    { name: "Reports", description: "Per-day, per-month or per-year counts of a scenario or an activity" },
+    { name: "Topics", description: "Topics, and each party's opt-ins and opt-outs" },
+    { name: "Settings", description: "Service-wide settings and data retention" },
+  ],
 };
 
 type Document = ReturnType<OpenAPIHono["getOpenAPIDocument"]>;
@@ -61,6 +77,42 @@ function forClients(doc: Document): Document {
   };
 }
 
+/**
+ * zod's `unknown()` (any JSON value: a domain's values, a record's fields) accepts null, so the generator writes it
+ * `{"nullable": true}`, which OpenAPI 3.0 leaves undefined without a `type` (and validators refuse). Any value is `{}`:
+ * such schemas lose the `nullable` that says nothing. Schemas inside `allOf` / `anyOf` / `oneOf` (a nullable `$ref` is
+ * `allOf: [$ref, {nullable: true}]`) are left alone: there it does mean something.
+ */
+/** Values, not schemas: copied as they are. */
+const VERBATIM = new Set(["example", "examples", "default", "enum"]);
+
+export function anyValueSchemas<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(anyValueSchemas) as T;
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (VERBATIM.has(key)) {
+      out[key] = value;
+    } else if (key === "allOf" || key === "anyOf" || key === "oneOf") {
+      out[key] = Array.isArray(value) ? value.map((v) => anyValueInside(v)) : value;
+    } else {
+      out[key] = anyValueSchemas(value);
+    }
+  }
+  if (out.nullable === true && !("type" in out) && !("$ref" in out) && !out.allOf && !out.anyOf && !out.oneOf) {
+    delete out.nullable;
+  }
+  return out as T;
+}
+
+/** A member of allOf / anyOf / oneOf: its own `nullable` stays, what it contains is normalised. */
+function anyValueInside(member: unknown): unknown {
+  if (member === null || typeof member !== "object" || Array.isArray(member)) return member;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(member)) out[key] = VERBATIM.has(key) ? value : anyValueSchemas(value);
+  return out;
+}
+
 function operationId(method: string, path: string): string {
   const words = path
     .split(/[^A-Za-z0-9]+/)
@@ -76,7 +128,7 @@ export function adminApi() {
   // The document is built once per isolate, on first use (building it walks every route's schemas).
   let document: ReturnType<typeof api.getOpenAPIDocument> | undefined;
   const openapi = () => {
-    document ??= forClients(api.getOpenAPIDocument(OPENAPI));
+    document ??= forClients(anyValueSchemas(api.getOpenAPIDocument(OPENAPI)));
     return document;
   };
   // `servers` names the origin the document was fetched from, so a generated client calls this deployment.

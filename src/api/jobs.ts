@@ -42,6 +42,7 @@ export const jobsApi = router()
       tags: ["Jobs"],
       summary:
         "Run enrollment now for every running scenario (the cron does it every five minutes); at most 10 s in the request, the rest in the background",
+      description: "Starts an enrollment pass of every running scenario at once instead of waiting for the cron.",
       responses: { 200: json(EnrollResult, "What was enrolled"), 401: errorResponses[401] },
     }),
     async (c) => c.json(await enroll(c.get("engine"), { budgetMs: ENROLL_REQUEST_BUDGET_MS }), 200),
@@ -52,6 +53,8 @@ export const jobsApi = router()
       path: "/jobs/process",
       tags: ["Jobs"],
       summary: "Execute what is due now (alarms do it on time by themselves)",
+      description:
+        "Runs the record activities that are due now; alarms do this on time, so this is for tests and scripts.",
       responses: { 200: json(ProcessResult, "What was executed"), 401: errorResponses[401] },
     }),
     async (c) => c.json(await processUntilIdle(c.get("engine")), 200),

@@ -21,6 +21,8 @@ export const modelsApi = router()
       path: "/models",
       tags: ["Records"],
       summary: "List the models (party and sale are built in)",
+      description:
+        "Every model records can be pushed to, with the field that names each record's party. Models are what scenarios select (docs/domain.md).",
       responses: { 200: json(listOf(Model, "ModelList"), "The models"), 401: errorResponses[401] },
     }),
     async (c) => {
@@ -34,6 +36,8 @@ export const modelsApi = router()
       path: "/models",
       tags: ["Records"],
       summary: "Declare a model whose records name their party in party_field",
+      description:
+        "Declares a new model. Its records name their party in party_field, which e-mail activities send to. 409 when the model exists.",
       request: { body: jsonBody(ModelInput) },
       responses: {
         200: json(Model, "Already declared, identically"),

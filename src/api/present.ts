@@ -1,3 +1,4 @@
+import { openTracking } from "../email/rewrite";
 import type { Model } from "../engine/records/models";
 import type { RecordRow } from "../engine/records/records";
 import type { RecordActivityRow, ScenarioRecordRow } from "../engine/runs/runs";
@@ -57,6 +58,7 @@ export const presentActivity = (a: Activity) => ({
   email_translations: a.emailTranslations,
   send_window: a.sendWindow,
   settings: a.settings,
+  open_tracking: a.action === "send_email" ? openTracking(a) : null,
   weight: a.weight,
   split_share: a.splitShare,
   record_count: a.recordCount,

@@ -67,6 +67,8 @@ export const recordsApi = router()
       path: "/records/{model}/{id}",
       tags: ["Records"],
       summary: "Create or replace one record; it is enrolled at once in the running scenarios it matches",
+      description:
+        "Writes the record's fields as given (the record's id is yours). A write may enroll the record in running scenarios whose domain it now matches, and reacts to record_changed branches and goals (docs/engine.md).",
       request: { params: RecordParams, body: jsonBody(Fields) },
       responses: {
         200: json(RecordOut, "Replaced"),
@@ -123,6 +125,7 @@ export const recordsApi = router()
       path: "/records/{model}",
       tags: ["Records"],
       summary: "List a model's records by id",
+      description: "A page of the model's records in id order; follow next_cursor for the next page.",
       request: { params: ModelParam, query: Page.strict() },
       responses: {
         200: json(listOf(RecordOut, "RecordList"), "A page of records"),
@@ -143,6 +146,7 @@ export const recordsApi = router()
       path: "/records/{model}/{id}",
       tags: ["Records"],
       summary: "Read one record",
+      description: "The record's fields and timestamps; 404 when there is none with that id.",
       request: { params: RecordParams },
       responses: { 200: json(RecordOut, "The record"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -157,6 +161,7 @@ export const recordsApi = router()
       path: "/records/{model}/{id}",
       tags: ["Records"],
       summary: "Delete one record (its waiting record activities are cancelled when due)",
+      description: "Removes the record; its waiting record activities are cancelled when they come due, not at once.",
       request: { params: RecordParams },
       responses: { 204: { description: "Deleted" }, 401: errorResponses[401], 404: errorResponses[404] },
     }),

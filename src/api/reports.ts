@@ -104,12 +104,13 @@ const reportBody = <T>(engine: Engine, range: ReportRange, items: T[]) => ({
   retention: retentionNoteOf(engine),
 });
 
-const reportRoute = (path: string, summary: string, schema: z.ZodTypeAny) =>
+const reportRoute = (path: string, summary: string, description: string, schema: z.ZodTypeAny) =>
   createRoute({
     method: "get",
     path,
     tags: ["Reports"],
     summary,
+    description,
     request: { params: IdParam, query: ReportQuery },
     responses: {
       200: json(schema, "Counts and rates per period"),
@@ -124,6 +125,7 @@ export const reportsApi = router()
     reportRoute(
       "/scenarios/{id}/report",
       "Records that entered the scenario per day, month or year, with how many are blocked now",
+      "One row per period of the range asked (UTC), from what D1 holds; older periods are in R2 (retention).",
       report(ScenarioReportItem, "ScenarioReport"),
     ),
     async (c) => {
@@ -139,6 +141,8 @@ export const reportsApi = router()
     reportRoute(
       "/activities/{id}/report",
       "Record activities done per day, month or year, their opens, clicks and rates, and machine hits apart",
+      "Opens and clicks count people only; hits judged to be a machine's (link scanners, prefetch) are counted " +
+        "apart. An e-mail without open tracking counts an open only when it is clicked (docs/email.md).",
       report(ActivityReportItem, "ActivityReport"),
     ),
     async (c) => {

@@ -55,6 +55,7 @@ export const retentionApi = router()
       path: "/retention",
       tags: ["E-mails"],
       summary: "How long e-mails and finished record activities stay in D1, and where older ones are",
+      description: "RETENTION_DAYS and where the rows older than it were exported (R2), by day.",
       responses: { 200: json(RetentionOut, "The retention window"), 401: errorResponses[401] },
     }),
     async (c) => {
@@ -75,6 +76,8 @@ export const retentionApi = router()
       path: "/retention/{day}",
       tags: ["E-mails"],
       summary: "Where the e-mails and record activities of one day (UTC) that left D1 were exported",
+      description:
+        "The R2 objects that hold one day's exported e-mails and record activities; 400 for a malformed day.",
       request: { params: DayParam },
       responses: { 200: json(RetainedDayOut, "The day's export"), 400: errorResponses[400], 401: errorResponses[401] },
     }),

@@ -34,22 +34,24 @@ function optionalId(text: string | undefined, field: string): number | undefined
   return id;
 }
 
-const block = (action: "block" | "unblock", summary: string) =>
+const block = (action: "block" | "unblock", summary: string, description: string) =>
   createRoute({
     method: "post",
     path: `/scenario-records/{id}/${action}`,
     tags: ["Runs"],
     summary,
+    description,
     request: { params: IdParam },
     responses: { 200: json(ScenarioRecord, "The scenario record"), 401: errorResponses[401], 404: errorResponses[404] },
   });
 
-const event = (kind: "opened" | "clicked", summary: string) =>
+const event = (kind: "opened" | "clicked", summary: string, description: string) =>
   createRoute({
     method: "post",
     path: `/record-activities/{id}/${kind}`,
     tags: ["Runs"],
     summary,
+    description,
     request: { params: IdParam },
     responses: {
       200: json(RecordActivity.extend({ changed: z.boolean() }).openapi("EventResult"), "The record activity"),
@@ -66,6 +68,7 @@ export const runsApi = router()
       path: "/scenarios/{id}/records",
       tags: ["Runs"],
       summary: "The scenario's records (those that entered it)",
+      description: "A page of the records that entered the scenario, with whether each is blocked.",
       request: { params: IdParam, query: Page.extend({ blocked: BoolQuery }).strict() },
       responses: {
         200: json(listOf(ScenarioRecord, "ScenarioRecordList"), "A page of scenario records"),
@@ -86,7 +89,11 @@ export const runsApi = router()
     },
   )
   .openapi(
-    block("block", "Block a scenario record (and unsubscribe its party if the scenario is unsubscribable)"),
+    block(
+      "block",
+      "Block a scenario record (and unsubscribe its party if the scenario is unsubscribable)",
+      "Its waiting record activities stay waiting and run nothing until it is unblocked.",
+    ),
     async (c) => {
       const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "scenario record");
@@ -94,12 +101,19 @@ export const runsApi = router()
       return c.json(presentScenarioRecord(await getScenarioRecord(e, id)), 200);
     },
   )
-  .openapi(block("unblock", "Unblock a scenario record: its waiting record activities resume"), async (c) => {
-    const e = c.get("engine");
-    const id = idOr404(c.req.valid("param").id, "scenario record");
-    await unblockScenarioRecord(e, id);
-    return c.json(presentScenarioRecord(await getScenarioRecord(e, id)), 200);
-  })
+  .openapi(
+    block(
+      "unblock",
+      "Unblock a scenario record: its waiting record activities resume",
+      "Its waiting record activities run again as they come due (those already due, soon after).",
+    ),
+    async (c) => {
+      const e = c.get("engine");
+      const id = idOr404(c.req.valid("param").id, "scenario record");
+      await unblockScenarioRecord(e, id);
+      return c.json(presentScenarioRecord(await getScenarioRecord(e, id)), 200);
+    },
+  )
   .openapi(
     createRoute({
       method: "get",
@@ -197,6 +211,8 @@ export const runsApi = router()
       path: "/scenarios/{id}/confirmations",
       tags: ["Runs"],
       summary: "The scenario's confirmed subscriptions (double opt-in): who confirmed, when, from what client",
+      description:
+        "One row per confirmation of a double opt-in scenario: the record, when, and the client's address and user agent.",
       request: { params: IdParam, query: Page.strict() },
       responses: {
         200: json(listOf(Confirmation, "ConfirmationList"), "A page of confirmations"),
@@ -226,14 +242,25 @@ export const runsApi = router()
       );
     },
   )
-  .openapi(event("opened", "Record that the e-mail was opened (once): email_opened children become due"), async (c) => {
-    const e = c.get("engine");
-    const id = idOr404(c.req.valid("param").id, "record activity");
-    const { changed } = await recordEmailEvent(e, id, "opened");
-    return c.json({ ...presentRecordActivity(await getRecordActivity(e, id)), changed }, 200);
-  })
   .openapi(
-    event("clicked", "Record a click (once; it implies an open): email_clicked children become due"),
+    event(
+      "opened",
+      "Record that the e-mail was opened (once): email_opened children become due",
+      "For an integration that learns of opens by other means; the open pixel records them without this call. A second call changes nothing.",
+    ),
+    async (c) => {
+      const e = c.get("engine");
+      const id = idOr404(c.req.valid("param").id, "record activity");
+      const { changed } = await recordEmailEvent(e, id, "opened");
+      return c.json({ ...presentRecordActivity(await getRecordActivity(e, id)), changed }, 200);
+    },
+  )
+  .openapi(
+    event(
+      "clicked",
+      "Record a click (once; it implies an open): email_clicked children become due",
+      "For an integration that learns of clicks by other means; tracking links record them without this call. A second call changes nothing.",
+    ),
     async (c) => {
       const e = c.get("engine");
       const id = idOr404(c.req.valid("param").id, "record activity");

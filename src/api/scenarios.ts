@@ -119,12 +119,13 @@ async function withWarnings(e: Engine, s: Presented): Promise<Presented & { warn
   return { ...s, warnings: await scenarioWarnings(e, s) };
 }
 
-const transition = (action: "run" | "stop" | "draft", summary: string) =>
+const transition = (action: "run" | "stop" | "draft", summary: string, description: string) =>
   createRoute({
     method: "post",
     path: `/scenarios/{id}/${action}`,
     tags: ["Scenarios"],
     summary,
+    description,
     request: { params: IdParam },
     responses: {
       200: json(Scenario, "The scenario in its new state"),
@@ -141,6 +142,8 @@ export const scenariosApi = router()
       path: "/scenarios",
       tags: ["Scenarios"],
       summary: "Create a scenario (in draft)",
+      description:
+        "A scenario selects records of one model with its domain. It starts in draft, where record_count previews the matches; it sends nothing until run.",
       request: { body: jsonBody(ScenarioInput) },
       responses: {
         201: json(ScenarioWarned, "Created, with what to check before it runs (`warnings`)"),
@@ -160,6 +163,7 @@ export const scenariosApi = router()
       path: "/scenarios",
       tags: ["Scenarios"],
       summary: "List scenarios with their counts",
+      description: "A page of scenarios, newest first, with their record counts and block rate.",
       request: { query: Page.extend({ state: ScenarioState.optional() }).strict() },
       responses: {
         200: json(listOf(Scenario, "ScenarioList"), "A page of scenarios"),
@@ -183,6 +187,7 @@ export const scenariosApi = router()
       path: "/scenarios/{id}",
       tags: ["Scenarios"],
       summary: "One scenario with its counts (in draft, record_count previews the domain's matches)",
+      description: "The scenario's settings, state and counts; 404 when there is none.",
       request: { params: IdParam },
       responses: { 200: json(Scenario, "The scenario"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -197,6 +202,8 @@ export const scenariosApi = router()
       path: "/scenarios/{id}",
       tags: ["Scenarios"],
       summary: "Change a scenario's name, domain, unsubscribable flag (or model, in draft)",
+      description:
+        "Changes only the fields given. The model can change only in draft; a running double opt-in scenario keeps its rules (409 naming why).",
       request: { params: IdParam, body: jsonBody(ScenarioPatch) },
       responses: {
         200: json(ScenarioWarned, "Updated, with what to check before it runs (`warnings`)"),
@@ -221,6 +228,7 @@ export const scenariosApi = router()
       path: "/scenarios/{id}",
       tags: ["Scenarios"],
       summary: "Delete a scenario that is not running, with its activities and records",
+      description: "Deletes the scenario with everything it holds; 409 while it is running (stop it first).",
       request: { params: IdParam },
       responses: {
         204: { description: "Deleted" },
@@ -272,6 +280,7 @@ export const scenariosApi = router()
       path: "/scenarios/{id}/enrollment",
       tags: ["Scenarios"],
       summary: "Whether an enrollment pass of the scenario is under way (it runs in the background, in bounded steps)",
+      description: "Tells whether a pass is running and how far it got; poll it after run.",
       request: { params: IdParam },
       responses: { 200: json(Enrollment, "The pass"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -282,13 +291,24 @@ export const scenariosApi = router()
     },
   )
   .openapi(
-    transition("stop", "Stop a running scenario: nothing is enrolled or executed until it runs again"),
+    transition(
+      "stop",
+      "Stop a running scenario: nothing is enrolled or executed until it runs again",
+      "Waiting record activities keep waiting; 409 when the scenario is not running.",
+    ),
     async (c) => {
       const id = idOr404(c.req.valid("param").id, "scenario");
       return c.json(presentScenario(await stopScenario(c.get("engine"), id)), 200);
     },
   )
-  .openapi(transition("draft", "Put a stopped scenario back in draft"), async (c) => {
-    const id = idOr404(c.req.valid("param").id, "scenario");
-    return c.json(presentScenario(await draftScenario(c.get("engine"), id)), 200);
-  });
+  .openapi(
+    transition(
+      "draft",
+      "Put a stopped scenario back in draft",
+      "In draft, its model can change and record_count previews its matches again; 409 unless it is stopped.",
+    ),
+    async (c) => {
+      const id = idOr404(c.req.valid("param").id, "scenario");
+      return c.json(presentScenario(await draftScenario(c.get("engine"), id)), 200);
+    },
+  );

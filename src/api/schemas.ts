@@ -91,7 +91,9 @@ export const ActivityAction = z.enum(BUILT_IN_ACTION_NAMES).openapi({
 
 export const ActionSettings = z.record(z.string(), z.unknown()).openapi({
   description:
-    'the action\'s settings: webhook {"url", "timeout_seconds"?}, update_record {"fields": {…}}; send_email uses the email_* fields',
+    'the action\'s settings: webhook {"url", "timeout_seconds"?}, update_record {"fields": {…}}; send_email uses the ' +
+    'email_* fields and takes only {"open_tracking": true | false} (the open pixel; off by default for a confirmation ' +
+    "e-mail; off, its email_opened / email_not_opened children are refused)",
   example: { url: "https://hooks.example/marketing" },
 });
 export const RecordActivityState = z.enum(["waiting", "running", "done", "cancelled", "failed"]);
@@ -192,6 +194,14 @@ export const Activity = z
     email_translations: EmailTranslations.nullable(),
     send_window: SendWindow.nullable(),
     settings: ActionSettings.nullable(),
+    open_tracking: z
+      .boolean()
+      .nullable()
+      .openapi({
+        description:
+          "send_email: whether its e-mail carries the open pixel (settings.open_tracking, else on except for a " +
+          'confirmation e-mail with a href="confirm" link); null for other actions',
+      }),
     weight: z.number().int().nullable(),
     split_share: z.number().nullable().openapi({
       description: "for a split branch: its weight over the weights of its split siblings (rounded to 2 decimals)",

@@ -52,6 +52,7 @@ export const suppressionsApi = router()
       path: "/suppressions",
       tags: ["Suppressions"],
       summary: "The suppression list (addresses never sent to), by address",
+      description: "A page of the addresses no e-mail is sent to, with why and since when.",
       request: { query: Page.extend({ reason: Reason.optional() }).strict() },
       responses: {
         200: json(listOf(SuppressionOut, "SuppressionList"), "A page of the list"),
@@ -71,6 +72,7 @@ export const suppressionsApi = router()
       path: "/suppressions",
       tags: ["Suppressions"],
       summary: "Put an address on the list (safe to repeat: the first entry is kept)",
+      description: "Adds an address by hand (reason manual). Repeating it keeps the first entry.",
       request: { body: jsonBody(SuppressionIn) },
       responses: {
         200: json(SuppressionOut, "Already on the list"),
@@ -95,6 +97,7 @@ export const suppressionsApi = router()
       path: "/suppressions/{address}",
       tags: ["Suppressions"],
       summary: "One address on the list",
+      description: "Why and since when the address is suppressed; 404 when it is not on the list.",
       request: { params: AddressParam },
       responses: {
         200: json(SuppressionOut, "On the list"),
@@ -111,6 +114,7 @@ export const suppressionsApi = router()
       path: "/suppressions/{address}",
       tags: ["Suppressions"],
       summary: "Take an address off the list: it may be sent to again",
+      description: "E-mails may be sent to the address again; 404 when it was not on the list.",
       request: { params: AddressParam },
       responses: {
         204: { description: "Removed" },

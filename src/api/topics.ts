@@ -93,6 +93,8 @@ export const topicsApi = router()
       path: "/topics",
       tags: ["Topics"],
       summary: "Every topic, with how many scenarios it tags",
+      description:
+        "The topics recipients can opt out of in the preference centre, each with the number of scenarios it tags.",
       responses: { 200: json(listOf(TopicOut, "TopicList"), "The topics"), 401: errorResponses[401] },
     }),
     async (c) => {
@@ -107,6 +109,8 @@ export const topicsApi = router()
       path: "/topics/{id}",
       tags: ["Topics"],
       summary: "Create or replace a topic (its id is yours: newsletter, offers)",
+      description:
+        "Topics tag scenarios; a recipient who opts out of a topic gets none of its scenarios' e-mails (docs/recipients.md).",
       request: { params: TopicParam, body: jsonBody(TopicInput) },
       responses: { 200: json(TopicOut, "The topic"), 400: errorResponses[400], 401: errorResponses[401] },
     }),
@@ -122,6 +126,7 @@ export const topicsApi = router()
       path: "/topics/{id}",
       tags: ["Topics"],
       summary: "One topic",
+      description: "The topic's name and description; 404 when there is none.",
       request: { params: TopicParam },
       responses: { 200: json(TopicOut, "The topic"), 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -137,6 +142,7 @@ export const topicsApi = router()
       path: "/topics/{id}",
       tags: ["Topics"],
       summary: "Delete a topic: scenarios are no longer tagged with it and opt-outs of it are forgotten",
+      description: "Untags every scenario and forgets the opt-outs of the topic.",
       request: { params: TopicParam },
       responses: { 204: { description: "Deleted" }, 401: errorResponses[401], 404: errorResponses[404] },
     }),
@@ -151,6 +157,7 @@ export const topicsApi = router()
       path: "/parties/{id}/preferences",
       tags: ["Topics"],
       summary: "A party's state for every topic",
+      description: "Whether the party receives each topic, and whether it opted out of everything.",
       request: { params: PartyParam },
       responses: { 200: json(PreferencesOut, "The preferences"), 401: errorResponses[401] },
     }),
@@ -166,7 +173,7 @@ export const topicsApi = router()
         "cancelling their waiting record activities",
       description:
         "The party must exist (`PUT /api/records/party/{id}` first): an unknown id answers 404, so a typo is not " +
-        "a silent no-op.",
+        "a silent no-op. The same change as the recipient's own preference centre makes, on the party's behalf.",
       request: { params: PartyParam, body: jsonBody(PreferencesInput) },
       responses: {
         200: json(PreferencesOut, "The new preferences"),
@@ -193,6 +200,7 @@ export const topicsApi = router()
       path: "/settings",
       tags: ["Settings"],
       summary: "Service-wide settings: the frequency cap across every scenario",
+      description: "The frequency cap that holds across every scenario (null when none).",
       responses: { 200: json(SettingsOut, "The settings"), 401: errorResponses[401] },
     }),
     async (c) => {
@@ -206,6 +214,7 @@ export const topicsApi = router()
       path: "/settings",
       tags: ["Settings"],
       summary: "Change service-wide settings (frequency_cap null removes the global cap)",
+      description: "Sets or removes the global frequency cap; a scenario's own cap applies on top of it.",
       request: { body: jsonBody(z.object({ frequency_cap: FrequencyCap.nullable() }).partial().strict()) },
       responses: { 200: json(SettingsOut, "The settings"), 400: errorResponses[400], 401: errorResponses[401] },
     }),

@@ -75,7 +75,7 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 svg.spark { display: block; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.875em;
   background: var(--soft); padding: 0.05rem 0.25rem; border-radius: 0.25rem; overflow-wrap: anywhere; }
-pre { background: var(--soft); padding: 0.75rem; overflow-x: auto; white-space: pre-wrap; border-radius: 0.375rem; }
+pre { background: var(--soft); padding: 0.75rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; border-radius: 0.375rem; }
 .summary { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 1.5rem; align-items: start; }
 ul.tree, ul.tree ul { list-style: none; margin: 0; padding: 0; }
 ul.tree ul { margin-left: 1.25rem; padding-left: 1rem; border-left: 2px solid var(--line); }

@@ -40,12 +40,14 @@ export async function composeEmail(
     automationBase: config.automationBase,
     token,
     linkKey: (kind, position) => signKey(config.trackingSecret, { emailId, kind, position }),
+    openPixel: job.activity.openTracking !== false,
   });
   const text = htmlToText(html);
   const { from, replyTo } = sendersOf(job.activity.emailFrom, config.emailFrom);
   // Derived from the e-mail's id, so its row stores none (src/email/columns.ts).
   const messageId = await derivedMessageId(config.trackingSecret, emailId, domainOf(from.address));
   const listHeaders = {
+    "List-Id": listId(job.scenario.id, domainOf(from.address)),
     "List-Unsubscribe": `<${config.automationBase}/u/${token}>`,
     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     ...(version.lang ? { "Content-Language": version.lang.replace(/_/g, "-") } : {}),
@@ -67,6 +69,15 @@ export async function composeEmail(
     ...listHeaders,
   };
   return { from, to, replyTo, subject, html, text, raw, messageId, listHeaders, headers, links };
+}
+
+/**
+ * RFC 2919's List-Id: every e-mail of a scenario belongs to one list, `<scenario-{id}.{domain of From}>`, under the
+ * sender's own domain (the namespace the RFC asks for). No description phrase: a scenario's name is the marketers' own
+ * and is not shown to recipients. Mail clients and filters group and score the scenario's mail by it.
+ */
+export function listId(scenarioId: number, fromDomain: string): string {
+  return `<scenario-${scenarioId}.${fromDomain.toLowerCase()}>`;
 }
 
 type VersionSource = Pick<EmailJob["activity"], "emailTitle" | "emailTemplate" | "emailTranslations">;

@@ -17,6 +17,8 @@ export interface EmailJob {
     emailTemplate: string;
     /** Other language versions; the party's `lang` picks one (fallback chain), else the default above. */
     emailTranslations?: EmailTranslations | null;
+    /** Whether the e-mail carries the open pixel (`openTracking` in rewrite.ts); true when absent. */
+    openTracking?: boolean;
   };
   scenarioRecord: { id: number; token: string };
   record: { model: string; id: string; fields: Record<string, unknown> };

@@ -22,6 +22,8 @@ export interface RewriteOptions {
   token: string | null;
   /** Makes each tracking key; required when `token` is set. */
   linkKey?: LinkKeyMaker;
+  /** Whether a tracked e-mail gets the open pixel (the activity's open tracking); true when omitted. */
+  openPixel?: boolean;
 }
 
 export interface RewrittenHtml {
@@ -42,6 +44,25 @@ export const PREVIEW_CONFIRM_PATH = "/c/preview";
 export const hasConfirmLink = (template: string): boolean =>
   /\bhref\s*=\s*(["']?)\s*confirm\s*\1(?=[\s>/])/i.test(template);
 
+/** What decides whether an activity's e-mail carries the open pixel. */
+export interface OpenTrackingSource {
+  settings: Record<string, unknown> | null;
+  emailTemplate: string | null;
+  emailTranslations?: Record<string, { email_template: string }> | null;
+}
+
+/**
+ * Whether an activity's e-mail is open-tracked: its `settings.open_tracking` when set, else on, except for a
+ * confirmation e-mail (a `href="confirm"` link in any of its versions), which asks for nothing but a click and whose
+ * pixel would be its only image (spam filters score an e-mail whose one image is a pixel: docs/email.md).
+ */
+export function openTracking(a: OpenTrackingSource): boolean {
+  const set = a.settings?.open_tracking;
+  if (typeof set === "boolean") return set;
+  const templates = [a.emailTemplate ?? "", ...Object.values(a.emailTranslations ?? {}).map((v) => v.email_template)];
+  return !templates.some(hasConfirmLink);
+}
+
 const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
 
 /**
@@ -54,7 +75,8 @@ const UNSUBSCRIBE = /^unsubscribe(?:\|(.*))?$/is;
  * - `href="confirm"` → `${base}/c/${token}`, the page where the recipient confirms its subscription (double opt-in).
  *   Not a click: only the page's POST confirms;
  * - any other href (`mailto:`, `tel:`, `#top`, relative) is left alone;
- * - the open pixel, an `open` link, goes just before `</body>`, or at the end when there is no `</body>`.
+ * - the open pixel, an `open` link, goes just before `</body>`, or at the end when there is no `</body>`; none when
+ *   `openPixel` is false (the activity does not track opens).
  *
  * Attribute values are read as written (`&amp;`, `&#x2F;`: Mustache escapes `/` and `=`), so they are decoded
  * before being read as URLs, and what is written back is escaped again.
@@ -71,7 +93,7 @@ export async function rewriteHtml(html: string, o: RewriteOptions): Promise<Rewr
     links.push({ key, kind, url, position });
     return key;
   };
-  let pixelPlaced = !track;
+  let pixelPlaced = !track || o.openPixel === false;
   const pixel = async () => {
     pixelPlaced = true;
     return openPixel(o.automationBase, await newKey("open", null));

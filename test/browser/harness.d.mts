@@ -28,6 +28,9 @@ export interface OpenBrowser {
   page: Page;
   close(): Promise<void>;
 }
-export declare function openBrowser(options?: { viewport?: { width: number; height: number } }): Promise<OpenBrowser>;
+export declare function openBrowser(options?: {
+  viewport?: { width: number; height: number };
+  bypassCSP?: boolean;
+}): Promise<OpenBrowser>;
 
 export declare function screenshotPath(name: string): string;

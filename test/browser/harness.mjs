@@ -123,10 +123,11 @@ export async function until(probe, { every = 200, timeoutMs = 30_000, what = "a 
 }
 
 /**
- * Debian's Chromium in a new empty profile, headless, with a desktop user agent. The background-networking flags keep
+ * Debian's Chromium in a new empty profile, headless, with a desktop user agent (`bypassCSP` lets a test inject a
+ * script, such as axe-core, into pages whose Content-Security-Policy forbids it). The background-networking flags keep
  * it from calling home: this machine's network refuses those connections.
  */
-export async function openBrowser({ viewport = { width: 1280, height: 900 } } = {}) {
+export async function openBrowser({ viewport = { width: 1280, height: 900 }, bypassCSP = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "ma-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -143,6 +144,8 @@ export async function openBrowser({ viewport = { width: 1280, height: 900 } } = 
     ],
     userAgent: USER_AGENT,
     viewport,
+    // Only the accessibility check sets it: it injects axe-core into pages whose policy allows no script.
+    bypassCSP,
     locale: "en-US",
     timezoneId: "UTC",
   });

@@ -49,6 +49,7 @@ describe("MailChannels request", () => {
         { type: "text/html", value: m.html },
       ],
       headers: {
+        "List-Id": "<scenario-7.example.com>",
         "List-Unsubscribe": `<${BASE}/u/tok-mc>`,
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
       },

@@ -53,6 +53,7 @@ describe("MIME message", () => {
       Date: "Fri, 27 Nov 2026 14:00:00 +0000",
       "Message-ID": m.messageId,
       "MIME-Version": "1.0",
+      "List-Id": "<scenario-7.example.com>",
       "List-Unsubscribe": `<${BASE}/u/${j.scenarioRecord.token}>`,
       "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     });

@@ -97,3 +97,55 @@ describe("an OpenAPI document that generates working clients", () => {
     expect(tree.items.filter((a: { parent_id: string | null }) => a.parent_id === second.mail)).toHaveLength(2);
   });
 });
+
+describe("an OpenAPI document that API tooling (Spectral's spectral:oas) accepts", () => {
+  /** Every schema object in the document, with where it is. */
+  function schemas(node: unknown, path: string, out: [string, Record<string, unknown>][] = []) {
+    if (Array.isArray(node)) {
+      for (const [i, n] of node.entries()) schemas(n, `${path}[${i}]`, out);
+    } else if (node && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "example" || key === "examples" || key === "default") continue;
+        if (value && typeof value === "object" && !Array.isArray(value)) out.push([`${path}.${key}`, value as never]);
+        schemas(value, `${path}.${key}`, out);
+      }
+    }
+    return out;
+  }
+
+  it("writes any value as {} and never nullable without a type (z.unknown())", async () => {
+    const doc = await document();
+    const bad = schemas(doc, "$").filter(
+      ([path, s]) =>
+        s.nullable === true &&
+        !("type" in s) &&
+        !("$ref" in s) &&
+        !s.allOf &&
+        !s.anyOf &&
+        !s.oneOf &&
+        !/\.(allOf|anyOf|oneOf)\[\d+\]$/.test(path),
+    );
+    expect(bad.map(([path]) => path)).toEqual([]);
+    expect(doc.components.schemas.Domain.items).toEqual({});
+    expect(doc.components.schemas.RecordFields.additionalProperties).toEqual({});
+    // A nullable $ref keeps its meaning.
+    expect(JSON.stringify(doc)).toContain('{"nullable":true}]');
+  });
+
+  it("declares every tag its operations use, gives each operation a description, and names a contact", async () => {
+    const doc = await document();
+    const declared = new Set((doc.tags as { name: string; description: string }[]).map((t) => t.name));
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths) as [string, Record<string, any>][]) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!op || typeof op !== "object" || !op.responses) continue;
+        if (!op.tags?.length || op.tags.some((t: string) => !declared.has(t))) missing.push(`${method} ${path}: tags`);
+        if (typeof op.description !== "string" || op.description.trim() === "") {
+          missing.push(`${method} ${path}: description`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(doc.info.contact).toEqual({ name: expect.any(String) });
+  });
+});

@@ -128,6 +128,16 @@ describe("double opt-in", () => {
     expect((await stateOf("Expired", "ann"))?.state).toBe("waiting");
   });
 
+  it("sends the confirmation e-mail without the open pixel: a confirmation's open tracking is off by default", async () => {
+    const [mail] = await emailsTo("bob");
+    const email = await ok("GET", `/emails/${mail?.id}`);
+    expect(email.html).toContain("/c/");
+    expect(email.html).not.toContain("/o/");
+    const confirm = await ok("GET", `/activities/${ids.Confirm}`);
+    expect(confirm).toMatchObject({ settings: null, open_tracking: false });
+    expect((await ok("GET", `/activities/${ids.Welcome}`)).open_tracking).toBe(true);
+  });
+
   it("previews point the confirmation link at a page that confirms nothing", async () => {
     const preview = await ok("POST", `/activities/${ids.Confirm}/preview`, { record_model: "party", record_id: "bob" });
     expect(preview.html).toContain("/c/preview");
@@ -242,7 +252,8 @@ describe("double opt-in", () => {
     await refuse([confirm], 'no child on "subscription_confirmed"');
     await refuse(
       [
-        confirm,
+        // Open tracking turned on: a confirmation e-mail's default (off) refuses an email_opened child outright.
+        { ...confirm, settings: { open_tracking: true } },
         { name: "Then", parent: "Confirm", on: "subscription_confirmed" },
         { name: "Opened", parent: "Confirm", on: "email_opened", ...sendEmail },
       ],

@@ -11,8 +11,8 @@ import { DURATION_LIMITS, durationProblem } from "../../domain/duration";
 import { parseDomain } from "../../domain/parse";
 import { templateProblem } from "../../domain/template";
 import type { Domain } from "../../domain/types";
-import { hasConfirmLink } from "../../email/rewrite";
-import { checkMailbox } from "../../env";
+import { hasConfirmLink, openTracking } from "../../email/rewrite";
+import { checkMailbox, parseAddress } from "../../env";
 import { conflict, invalid, notFound } from "../../errors";
 import type { SendWindow } from "../../recipients/window";
 import { parseActionSettings } from "../action";
@@ -125,6 +125,7 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
   }
   checkTranslations(a.emailTranslations);
   checkSendWindow(a.sendWindow);
+  if (a.action === "send_email" && a.settings !== null) checkSendEmailSettings(a.settings);
   if (a.action !== null) {
     const action = e.actions.get(a.action);
     if (!action) throw invalid(`action: unknown action "${a.action}"; known: ${e.actions.names().join(", ")}`);
@@ -134,6 +135,21 @@ function checkOwnRules(e: Engine, a: ActivityInput) {
     throw invalid("settings: only for an activity with an action");
   }
 }
+
+/** `send_email` reads its e-mail from the `email_*` fields; its `settings` hold only `open_tracking`. */
+function checkSendEmailSettings(settings: Record<string, unknown>) {
+  for (const [key, value] of Object.entries(settings)) {
+    if (key !== "open_tracking") {
+      throw invalid(`settings.${key}: unknown setting of send_email; its only setting is open_tracking`);
+    }
+    if (typeof value !== "boolean") throw invalid("settings.open_tracking: must be true or false");
+  }
+}
+
+/** The events on an e-mail that only its open pixel reports. */
+const OPEN_EVENTS = ["email_opened", "email_not_opened"] as const;
+const OPEN_TRACKING_OFF =
+  "settings.open_tracking is false (a confirmation e-mail's default): no open pixel is sent, so no open can be seen";
 
 /** The parent's rules: same scenario, `on` only under a `send_email` parent, no cycles. */
 async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, selfId: number | null) {
@@ -153,6 +169,11 @@ async function checkParent(e: Engine, scenarioId: number, a: ActivityInput, self
   }
   if ((a.on?.startsWith("email_") || a.on?.startsWith("subscription_")) && parent.action !== "send_email") {
     throw invalid(`on: "${a.on}" is only allowed when the parent's action is "send_email"`);
+  }
+  if ((a.on === "email_opened" || a.on === "email_not_opened") && !openTracking(parent)) {
+    throw invalid(
+      `on: "${a.on}" needs open tracking on the parent e-mail, and activity ${a.parentId}'s ${OPEN_TRACKING_OFF}`,
+    );
   }
   if (a.on?.startsWith("subscription_") && !hasConfirmLink(parent.emailTemplate ?? "")) {
     throw invalid(
@@ -301,6 +322,20 @@ export async function updateActivity(e: Engine, id: number, patch: Partial<Activ
     if (waiting) {
       throw invalid(
         `email_template: child activity ${waiting.id} waits for the subscription's confirmation, which needs a href="confirm" link here`,
+      );
+    }
+  }
+  if (merged.action === "send_email" && !openTracking(merged)) {
+    const opens = await e.db
+      .select({ id: activities.id, on: activities.on })
+      .from(activities)
+      .where(and(eq(activities.parentId, id), inArray(activities.on, [...OPEN_EVENTS])))
+      .limit(1)
+      .get();
+    if (opens) {
+      throw invalid(
+        `settings.open_tracking: child activity ${opens.id} waits for "${opens.on}", which needs open tracking here; ` +
+          "set settings.open_tracking to true or remove that child",
       );
     }
   }
