@@ -12,7 +12,7 @@ import { parseDomain } from "../../domain/parse";
 import { templateProblem } from "../../domain/template";
 import type { Domain } from "../../domain/types";
 import { hasConfirmLink, openTracking } from "../../email/rewrite";
-import { checkMailbox, parseAddress } from "../../env";
+import { checkMailbox } from "../../env";
 import { conflict, invalid, notFound } from "../../errors";
 import type { SendWindow } from "../../recipients/window";
 import { parseActionSettings } from "../action";
